@@ -1,0 +1,91 @@
+/* cli.h: what the subcommands of the critnet program share: option tables for models and data,
+ * building a network from flags or a model file, and the progress display. */
+#ifndef CN_CLI_H
+#define CN_CLI_H
+
+#define _GNU_SOURCE
+#include <getopt.h>
+#include "critnet.h"
+
+typedef struct {
+    /* model from flags */
+    const char *arch, *model_file, *act, *norm, *init, *channels;
+    int in, width, depth, classes;
+    double dropout, sigma_w, sigma_b;
+    /* data */
+    const char *data, *data_root;
+    int standardize;
+    /* run */
+    uint64_t seed;
+    int threads, quiet;
+} cli_common;
+
+/* Long options shared by train/eval/measure; each subcommand appends its own. */
+#define CLI_COMMON_OPTIONS                                                                                   \
+    {"arch", required_argument, 0, 1000}, {"model-file", required_argument, 0, 1001},                        \
+        {"act", required_argument, 0, 1002}, {"norm", required_argument, 0, 1003},                           \
+        {"init", required_argument, 0, 1004}, {"channels", required_argument, 0, 1005},                      \
+        {"in", required_argument, 0, 1006}, {"width", required_argument, 0, 1007},                           \
+        {"depth", required_argument, 0, 1008}, {"classes", required_argument, 0, 1009},                      \
+        {"dropout", required_argument, 0, 1010}, {"sigma-w", required_argument, 0, 1011},                    \
+        {"sigma-b", required_argument, 0, 1012}, {"data", required_argument, 0, 1013},                       \
+        {"data-root", required_argument, 0, 1014}, {"standardize", no_argument, 0, 1015},                    \
+        {"seed", required_argument, 0, 1016}, {"threads", required_argument, 0, 1017},                       \
+        {"quiet", no_argument, 0, 1018}, {"help", no_argument, 0, 'h'}
+
+#define CLI_COMMON_HELP                                                                                      \
+    "Model (ignored when a checkpoint is given):\n"                                                          \
+    "  --arch mlp|cnn|resnet   architecture from flags (default mlp)\n"                                      \
+    "  --model-file FILE       plain-text model description instead (docs/model-format.md)\n"                \
+    "  --width W --depth D     mlp: hidden units and layers (256, 3); cnn: first channels and stages\n"      \
+    "                          (32, 2); resnet: base channels and blocks per stage (16, 1)\n"                \
+    "  --channels 32,64        cnn: channels per stage\n"                                                    \
+    "  --act A                 identity relu leaky_relu tanh sigmoid gelu silu elu (default relu)\n"         \
+    "  --norm none|batch|layer normalisation after each hidden linear map (default none)\n"                  \
+    "  --dropout P             dropout after each hidden layer (default 0)\n"                                \
+    "  --classes C             output units (default: the data's classes)\n"                                 \
+    "  --init I                torch kaiming_uniform kaiming_normal xavier orthogonal normal (default torch)\n" \
+    "  --sigma-w S --sigma-b S normal init: W ~ N(0, S^2/fan_in), b ~ N(0, S^2); orthogonal: gain\n"         \
+    "Data:\n"                                                                                                \
+    "  --data D                fashion-mnist (default), mnist, idx:DIR, gaussian, cifar10:DIR\n"            \
+    "  --in N                  input dimension for --data gaussian\n"                                        \
+    "  --standardize           per-feature standardisation (training statistics)\n"                          \
+    "  --data-root DIR         where scripts/setup.sh put the converted data (default ./data)\n"             \
+    "Run:\n"                                                                                                 \
+    "  --seed S                random seed (default 0)\n"                                                    \
+    "  --threads N             BLAS and OpenMP threads (default 1: fastest here, see bench/)\n"              \
+    "  --quiet                 no progress output\n"
+
+void cli_common_defaults(cli_common *c);
+/* 1 if opt was a common option (handled), 0 if not, -1 on a bad value (message printed) */
+int cli_common_option(cli_common *c, int opt, const char *arg);
+
+int cli_load_data(cn_data *d, const cli_common *c);
+/* Builds the network from --model-file or the --arch flags for data of the given shape. */
+int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape);
+int cli_init_kind(const cli_common *c, cn_init *init);
+
+int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
+int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
+int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
+
+/* messages to stderr, prefixed "critnet CMD: " */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern const char *cli_command;
+
+/* progress: a redrawn bar on a terminal, plain lines otherwise, nothing when quiet */
+typedef struct {
+    int quiet, tty;
+    double last_draw;
+} cli_progress;
+void cli_progress_init(cli_progress *p, int quiet);
+void cli_progress_train(const cn_train_progress *tp, void *user);
+void cli_progress_bar(cli_progress *p, const char *label, double done, double total, double elapsed,
+                      const char *extra);
+void cli_progress_end(cli_progress *p);
+double cli_now(void);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif

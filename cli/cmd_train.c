@@ -1,0 +1,294 @@
+/* cmd_train.c: `critnet train`: train a network, write DIR/model.cnm, metrics.csv and summary.json;
+ * `--resume DIR` continues a stopped run from its checkpoint, bit-identical to an uninterrupted one. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+
+static const char *usage =
+    "usage: critnet train [options] --out DIR\n"
+    "       critnet train --resume DIR [--quiet]\n"
+    "Trains a network and writes DIR/model.cnm (checkpoint, every epoch), DIR/metrics.csv and\n"
+    "DIR/summary.json.\n"
+    "Training:\n"
+    "  --epochs N              (default 5)\n"
+    "  --batch N               minibatch size (default 128)\n"
+    "  --optim sgd|adam|adamw  (default sgd)\n"
+    "  --lr X                  learning rate (default 0.05 for sgd, 0.001 for adam/adamw)\n"
+    "  --momentum X            sgd momentum (default 0.9)\n"
+    "  --nesterov              nesterov momentum\n"
+    "  --weight-decay X        (default 0)\n"
+    "  --beta1 X --beta2 X --eps X   adam parameters (0.9, 0.999, 1e-8)\n"
+    "  --sched constant|step|cosine  learning-rate schedule per epoch (default constant)\n"
+    "  --step-size N --gamma X step schedule: multiply by X every N epochs (1, 0.1)\n"
+    "  --loss cross_entropy|mse    (default cross_entropy)\n"
+    "  --limit-train N --limit-test N   use only the first N examples\n"
+    "  --stop-after N          stop after N epochs of this call (resume later with --resume)\n"
+    "  --out DIR               output folder (created if missing)\n"
+    "  --resume DIR            continue the run in DIR from its last checkpoint\n" CLI_COMMON_HELP;
+
+typedef struct {
+    cli_common c;
+    cn_train_cfg t;
+    const char *out, *resume;
+    int lr_set;
+} train_opts;
+
+enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME };
+
+static const struct option long_opts[] = {
+    CLI_COMMON_OPTIONS,
+    {"epochs", required_argument, 0, O_EPOCHS}, {"batch", required_argument, 0, O_BATCH},
+    {"optim", required_argument, 0, O_OPTIM},   {"lr", required_argument, 0, O_LR},
+    {"momentum", required_argument, 0, O_MOM},  {"nesterov", no_argument, 0, O_NESTEROV},
+    {"weight-decay", required_argument, 0, O_WD}, {"beta1", required_argument, 0, O_B1},
+    {"beta2", required_argument, 0, O_B2},      {"eps", required_argument, 0, O_EPS},
+    {"sched", required_argument, 0, O_SCHED},   {"step-size", required_argument, 0, O_STEPSIZE},
+    {"gamma", required_argument, 0, O_GAMMA},   {"loss", required_argument, 0, O_LOSS},
+    {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
+    {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
+    {"resume", required_argument, 0, O_RESUME}, {0, 0, 0, 0}};
+
+static void defaults(train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    cli_common_defaults(&o->c);
+    o->t.epochs = 5;
+    o->t.batch = 128;
+    o->t.optim = (cn_optim_cfg){.kind = CN_OPT_SGD, .lr = 0.05, .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999,
+                                .eps = 1e-8, .step_size = 1, .gamma = 0.1};
+}
+
+/* returns 0 on success, 1 after --help, -1 on a bad option */
+static int parse(train_opts *o, int argc, char **argv)
+{
+    optind = 0; /* GNU getopt: start afresh, the options may be parsed twice (resume) */
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int r = cli_common_option(&o->c, opt, optarg);
+        if (r < 0) return -1;
+        if (r > 0) continue;
+        cn_optim_cfg *oc = &o->t.optim;
+        int bad = 0;
+        switch (opt) {
+        case 'h': fputs(usage, stdout); return 1;
+        case O_EPOCHS: bad = cli_parse_int("epochs", optarg, 1, 1000000, &o->t.epochs); break;
+        case O_BATCH: bad = cli_parse_int("batch", optarg, 1, 1 << 20, &o->t.batch); break;
+        case O_OPTIM:
+            if ((bad = cn_opt_from_name(optarg, &oc->kind) ? -1 : 0)) cli_error("--optim %s: expected sgd, adam or adamw", optarg);
+            break;
+        case O_LR: bad = cli_parse_real("lr", optarg, 0, 1e6, &oc->lr); o->lr_set = 1; break;
+        case O_MOM: bad = cli_parse_real("momentum", optarg, 0, 0.999999, &oc->momentum); break;
+        case O_NESTEROV: oc->nesterov = 1; break;
+        case O_WD: bad = cli_parse_real("weight-decay", optarg, 0, 1e6, &oc->weight_decay); break;
+        case O_B1: bad = cli_parse_real("beta1", optarg, 0, 0.999999, &oc->beta1); break;
+        case O_B2: bad = cli_parse_real("beta2", optarg, 0, 0.999999, &oc->beta2); break;
+        case O_EPS: bad = cli_parse_real("eps", optarg, 0, 1, &oc->eps); break;
+        case O_SCHED:
+            if ((bad = cn_sched_from_name(optarg, &oc->sched) ? -1 : 0)) cli_error("--sched %s: expected constant, step or cosine", optarg);
+            break;
+        case O_STEPSIZE: bad = cli_parse_int("step-size", optarg, 1, 1000000, &oc->step_size); break;
+        case O_GAMMA: bad = cli_parse_real("gamma", optarg, 0, 1e6, &oc->gamma); break;
+        case O_LOSS:
+            if ((bad = cn_loss_from_name(optarg, &o->t.loss) ? -1 : 0)) cli_error("--loss %s: expected cross_entropy or mse", optarg);
+            break;
+        case O_LTRAIN: bad = cli_parse_int("limit-train", optarg, 1, 1 << 30, &o->t.limit_train); break;
+        case O_LTEST: bad = cli_parse_int("limit-test", optarg, 1, 1 << 30, &o->t.limit_test); break;
+        case O_STOP: bad = cli_parse_int("stop-after", optarg, 1, 1000000, &o->t.stop_after); break;
+        case O_OUT: o->out = optarg; break;
+        case O_RESUME: o->resume = optarg; break;
+        default: fputs(usage, stderr); return -1;
+        }
+        if (bad) return -1;
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (see critnet train --help)", argv[optind]);
+        return -1;
+    }
+    if (!o->lr_set && o->t.optim.kind != CN_OPT_SGD) o->t.optim.lr = 0.001;
+    o->t.optim.total_epochs = o->t.epochs;
+    o->t.seed = o->c.seed;
+    return 0;
+}
+
+static int make_dir(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+/* The settings record the argument list itself, so that --resume re-reads exactly the same run. */
+static char *settings_json(const train_opts *o, int argc, char **argv, const cn_net *net)
+{
+    cJSON *root = cJSON_CreateObject(), *args = cJSON_CreateArray();
+    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+    cJSON_AddItemToObject(root, "argv", args);
+    cJSON_AddStringToObject(root, "data", o->c.data);
+    cJSON_AddStringToObject(root, "model", o->c.model_file ? o->c.model_file : o->c.arch);
+    cJSON_AddStringToObject(root, "init", o->c.init);
+    cJSON_AddNumberToObject(root, "seed", (double)o->c.seed);
+    cJSON_AddNumberToObject(root, "threads", o->c.threads);
+    cJSON_AddNumberToObject(root, "epochs", o->t.epochs);
+    cJSON_AddNumberToObject(root, "batch", o->t.batch);
+    cJSON_AddStringToObject(root, "optim", cn_opt_name(o->t.optim.kind));
+    cJSON_AddNumberToObject(root, "lr", o->t.optim.lr);
+    cJSON_AddNumberToObject(root, "momentum", o->t.optim.momentum);
+    cJSON_AddNumberToObject(root, "weight_decay", o->t.optim.weight_decay);
+    cJSON_AddStringToObject(root, "sched", cn_sched_name(o->t.optim.sched));
+    cJSON_AddStringToObject(root, "loss", cn_loss_name(o->t.loss));
+    char *spec = cn_net_spec((cn_net *)net);
+    if (spec) cJSON_AddStringToObject(root, "model_spec", spec);
+    cn_free(spec);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* Rebuilds the argument list of the run in the checkpoint, followed by this call's own options. */
+static char **resume_args(const char *settings, int argc, char **argv, int *nargs)
+{
+    cJSON *root = cJSON_Parse(settings), *args = cJSON_GetObjectItem(root, "argv");
+    if (!cJSON_IsArray(args)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    int n = cJSON_GetArraySize(args);
+    char **v = calloc((size_t)(n + argc + 1), sizeof *v);
+    int k = 0;
+    for (int i = 0; v && i < n; i++) {
+        cJSON *s = cJSON_GetArrayItem(args, i);
+        if (cJSON_IsString(s)) v[k++] = strdup(s->valuestring);
+    }
+    for (int i = 1; v && i < argc; i++) v[k++] = strdup(argv[i]);
+    cJSON_Delete(root);
+    *nargs = k;
+    return v;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_opts o;
+    defaults(&o);
+    int r = parse(&o, argc, argv);
+    if (r) return r > 0 ? 0 : 2;
+    cn_checkpoint ck = {0};
+    char **rargv = NULL;
+    int rargc = 0, rc = 1;
+    cn_error err = {0};
+    char *settings = NULL;
+    if (o.resume) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/model.cnm", o.resume);
+        if (cn_checkpoint_load(&ck, path, &err)) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+        rargv = resume_args(ck.settings, argc, argv, &rargc);
+        if (!rargv) {
+            cli_error("%s: the checkpoint holds no training settings to resume from", path);
+            cn_checkpoint_free(&ck);
+            return 1;
+        }
+        const char *dir = o.resume;
+        defaults(&o);
+        if (parse(&o, rargc, rargv)) goto done;
+        o.out = dir;
+        o.resume = dir;
+        if (ck.epoch >= o.t.epochs) {
+            printf("%s: the run already finished its %d epochs\n", dir, o.t.epochs);
+            rc = 0;
+            goto done;
+        }
+    }
+    if (!o.out) {
+        cli_error("--out DIR is required (see critnet train --help)");
+        return 2;
+    }
+    cn_set_threads(o.c.threads);
+    cn_data data = {0};
+    cn_net *net = NULL;
+    cn_optim *opt = NULL;
+    cn_rng *rng = cn_rng_new(o.c.seed);
+    if (!rng) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (cli_load_data(&data, &o.c)) goto cleanup;
+    if (o.resume) {
+        net = ck.net;
+        ck.net = NULL;
+        if (cn_net_in_size(net) != data.train.c * data.train.h * data.train.w) {
+            cli_error("the checkpoint's model does not fit the data %s", o.c.data);
+            goto cleanup;
+        }
+    } else {
+        cn_init init;
+        if (cli_build_net(&net, &o.c, &data.train)) goto cleanup;
+        cli_init_kind(&o.c, &init);
+        if ((r = cn_net_init(net, &init, rng))) {
+            cli_error("initialisation failed: %s", cn_strerror(r));
+            goto cleanup;
+        }
+    }
+    if ((r = cn_optim_new(&opt, &o.t.optim, cn_net_param_count(net)))) {
+        cli_error("optimizer: %s", cn_strerror(r));
+        goto cleanup;
+    }
+    if (o.resume && cn_checkpoint_restore(&ck, opt, rng, &err)) {
+        cli_error("%s/model.cnm: %s", o.resume, err.msg);
+        goto cleanup;
+    }
+    if (make_dir(o.out)) {
+        cli_error("%s: cannot create the output folder: %s", o.out, strerror(errno));
+        goto cleanup;
+    }
+    settings = o.resume ? strdup(ck.settings) : settings_json(&o, argc - 1, argv + 1, net);
+    cli_progress prog;
+    cli_progress_init(&prog, o.c.quiet);
+    o.t.out_dir = o.out;
+    o.t.settings = settings;
+    o.t.progress = cli_progress_train;
+    o.t.user = &prog;
+    if (!o.c.quiet) {
+        if (o.resume) printf("resuming %s at epoch %d of %d\n", o.out, ck.epoch + 1, o.t.epochs);
+        else printf("training %s on %s: %zu parameters, %d epochs, batch %d, %s lr %g, seed %llu, %d thread%s\n",
+                    o.c.model_file ? o.c.model_file : o.c.arch, data.name, cn_net_param_count(net), o.t.epochs,
+                    o.t.batch, cn_opt_name(o.t.optim.kind), o.t.optim.lr, (unsigned long long)o.c.seed,
+                    o.c.threads, o.c.threads > 1 ? "s" : "");
+    }
+    cn_train_result res;
+    r = cn_train(net, &data, &o.t, opt, rng, o.resume ? ck.epoch : 0, &res, &err);
+    if (r) {
+        cli_progress_end(&prog);
+        cli_error("%s", err.msg[0] ? err.msg : cn_strerror(r));
+        goto cleanup;
+    }
+    if (!o.c.quiet)
+        printf("final test accuracy %.4f (loss %.4f) after %d epochs, %.1fs; written to %s/\n", res.test_acc,
+               res.test_loss, res.epochs_done, res.seconds, o.out);
+    rc = 0;
+cleanup:
+    cn_optim_free(opt);
+    cn_net_free(net);
+    cn_data_free(&data);
+    cn_rng_free(rng);
+done:
+    free(settings);
+    cn_checkpoint_free(&ck);
+    if (rargv) {
+        for (int i = 0; i < rargc; i++) free(rargv[i]);
+        free(rargv);
+    }
+    return rc;
+}

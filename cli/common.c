@@ -1,0 +1,184 @@
+/* common.c: option parsing, data loading and network building shared by the subcommands. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+const char *cli_command = "critnet";
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "critnet %s: ", cli_command);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < lo || v > hi) {
+        cli_error("--%s %s: expected an integer in [%d, %d]", name, arg, lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end || end == arg || !(v >= lo && v <= hi)) {
+        cli_error("--%s %s: expected a number in [%g, %g]", name, arg, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_u64(const char *name, const char *arg, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || *end || end == arg || arg[0] == '-') {
+        cli_error("--%s %s: expected a non-negative integer", name, arg);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+void cli_common_defaults(cli_common *c)
+{
+    memset(c, 0, sizeof *c);
+    c->arch = "mlp";
+    c->act = "relu";
+    c->norm = "none";
+    c->init = "torch";
+    c->data = "fashion-mnist";
+    c->width = -1;
+    c->depth = -1;
+    c->sigma_w = 1.0;
+    c->sigma_b = 0.0;
+    c->threads = 1;
+}
+
+int cli_common_option(cli_common *c, int opt, const char *arg)
+{
+    cn_act act;
+    cn_init_kind ik;
+    switch (opt) {
+    case 1000: c->arch = arg; return 1;
+    case 1001: c->model_file = arg; return 1;
+    case 1002:
+        if (cn_act_from_name(arg, &act)) {
+            cli_error("--act %s: unknown activation (identity relu leaky_relu tanh sigmoid gelu silu elu)", arg);
+            return -1;
+        }
+        c->act = arg;
+        return 1;
+    case 1003:
+        if (strcmp(arg, "none") && strcmp(arg, "batch") && strcmp(arg, "layer")) {
+            cli_error("--norm %s: expected none, batch or layer", arg);
+            return -1;
+        }
+        c->norm = arg;
+        return 1;
+    case 1004:
+        if (cn_init_from_name(arg, &ik)) {
+            cli_error("--init %s: expected torch, kaiming_uniform, kaiming_normal, xavier, orthogonal or normal", arg);
+            return -1;
+        }
+        c->init = arg;
+        return 1;
+    case 1005: c->channels = arg; return 1;
+    case 1006: return cli_parse_int("in", arg, 1, 100000000, &c->in) ? -1 : 1;
+    case 1007: return cli_parse_int("width", arg, 1, 1000000, &c->width) ? -1 : 1;
+    case 1008: return cli_parse_int("depth", arg, 0, 100000, &c->depth) ? -1 : 1;
+    case 1009: return cli_parse_int("classes", arg, 1, 1000000, &c->classes) ? -1 : 1;
+    case 1010: return cli_parse_real("dropout", arg, 0, 0.999999, &c->dropout) ? -1 : 1;
+    case 1011: return cli_parse_real("sigma-w", arg, 0, 1e6, &c->sigma_w) ? -1 : 1;
+    case 1012: return cli_parse_real("sigma-b", arg, 0, 1e6, &c->sigma_b) ? -1 : 1;
+    case 1013: c->data = arg; return 1;
+    case 1014: c->data_root = arg; return 1;
+    case 1015: c->standardize = 1; return 1;
+    case 1016: return cli_parse_u64("seed", arg, &c->seed) ? -1 : 1;
+    case 1017: return cli_parse_int("threads", arg, 1, 256, &c->threads) ? -1 : 1;
+    case 1018: c->quiet = 1; return 1;
+    default: return 0;
+    }
+}
+
+int cli_load_data(cn_data *d, const cli_common *c)
+{
+    cn_data_opts o = {.spec = c->data,
+                      .gaussian_dim = c->in > 0 ? c->in : 784,
+                      .gaussian_classes = c->classes > 0 ? c->classes : 10,
+                      .seed = c->seed,
+                      .standardize = c->standardize,
+                      .data_root = c->data_root};
+    cn_error err = {0};
+    int rc = cn_data_load(d, &o, &err);
+    if (rc) cli_error("%s", err.msg[0] ? err.msg : cn_strerror(rc));
+    return rc;
+}
+
+int cli_init_kind(const cli_common *c, cn_init *init)
+{
+    memset(init, 0, sizeof *init);
+    if (cn_init_from_name(c->init, &init->kind)) return -1;
+    init->sigma_w = c->sigma_w;
+    init->sigma_b = c->sigma_b;
+    return 0;
+}
+
+int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape)
+{
+    cn_error err = {0};
+    int rc;
+    if (c->model_file) {
+        rc = cn_net_from_spec_file(net, c->model_file, &err);
+    } else {
+        cn_arch a = {0};
+        a.arch = c->arch;
+        a.in_c = shape->c;
+        a.in_h = shape->h;
+        a.in_w = shape->w;
+        int is_mlp = strcmp(c->arch, "mlp") == 0, is_cnn = strcmp(c->arch, "cnn") == 0;
+        a.width = c->width > 0 ? c->width : is_mlp ? 256 : is_cnn ? 32 : 16;
+        a.depth = c->depth >= 0 ? c->depth : is_mlp ? 3 : is_cnn ? 2 : 1;
+        a.classes = c->classes > 0 ? c->classes : shape->classes;
+        cn_act_from_name(c->act, &a.act);
+        a.norm = c->norm;
+        a.dropout = c->dropout;
+        a.channels = c->channels;
+        char *spec = NULL;
+        rc = cn_arch_spec(&spec, &a, &err);
+        if (!rc) rc = cn_net_from_spec(net, spec, &err);
+        cn_free(spec);
+    }
+    if (rc) {
+        cli_error("%s", err.msg[0] ? err.msg : cn_strerror(rc));
+        return rc;
+    }
+    int chw[3];
+    cn_net_in_shape(*net, chw);
+    if (chw[0] * chw[1] * chw[2] != shape->c * shape->h * shape->w) {
+        cli_error("the model takes %d inputs, but %s has %d per example", chw[0] * chw[1] * chw[2], c->data,
+                  shape->c * shape->h * shape->w);
+        cn_net_free(*net);
+        *net = NULL;
+        return CN_ERR_ARG;
+    }
+    return 0;
+}

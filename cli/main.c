@@ -1,0 +1,52 @@
+/* main.c: the critnet program: one binary, a subcommand per task. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a network (MLP, CNN, ResNet or a model file) and checkpoint it"},
+    {"eval", cmd_eval, "accuracy and loss of a checkpoint on a data set"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "critnet %s: measure and control critical dynamics in deep neural networks\n\n"
+               "usage: critnet COMMAND [options]   (critnet COMMAND --help for its options)\n\n"
+               "commands:\n", CRITNET_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            char *args[] = {argv[2], "--help", NULL};
+            for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) {
+                    cli_command = commands[i].name;
+                    return commands[i].run(2, args);
+                }
+        }
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("critnet %s\n", CRITNET_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(commands[i].name, argv[1]) == 0) {
+            cli_command = commands[i].name;
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "critnet: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,115 @@
+/* act.c: activation functions, their first and second derivatives, and the array kernels that the
+ * layers with a fused activation (dense, conv2d, norms, act) share. */
+#include <math.h>
+#include <string.h>
+#include "layers/layer.h"
+
+#define LEAKY_SLOPE 0.01
+#define SQRT1_2 0.70710678118654752440
+#define INV_SQRT_2PI 0.39894228040143267794
+
+static const char *const act_names[] = {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "elu"};
+_Static_assert(sizeof act_names / sizeof act_names[0] == CN_ACT_COUNT, "one name per activation");
+
+const char *cn_act_name(cn_act a) { return (unsigned)a < CN_ACT_COUNT ? act_names[a] : "?"; }
+
+int cn_act_from_name(const char *name, cn_act *out)
+{
+    for (int i = 0; i < CN_ACT_COUNT; i++)
+        if (strcmp(name, act_names[i]) == 0) {
+            *out = (cn_act)i;
+            return CN_OK;
+        }
+    if (strcmp(name, "linear") == 0 || strcmp(name, "none") == 0) {
+        *out = CN_ACT_IDENTITY;
+        return CN_OK;
+    }
+    return CN_ERR_ARG;
+}
+
+static double sigmoid(double z) { return 1.0 / (1.0 + exp(-z)); }
+
+double cn_act_value(cn_act a, double z)
+{
+    switch (a) {
+    case CN_ACT_IDENTITY: return z;
+    case CN_ACT_RELU: return z > 0 ? z : 0;
+    case CN_ACT_LEAKY_RELU: return z > 0 ? z : LEAKY_SLOPE * z;
+    case CN_ACT_TANH: return tanh(z);
+    case CN_ACT_SIGMOID: return sigmoid(z);
+    case CN_ACT_GELU: return 0.5 * z * (1.0 + erf(z * SQRT1_2));
+    case CN_ACT_SILU: return z * sigmoid(z);
+    case CN_ACT_ELU: return z > 0 ? z : expm1(z);
+    default: return NAN;
+    }
+}
+
+double cn_act_deriv(cn_act a, double z)
+{
+    switch (a) {
+    case CN_ACT_IDENTITY: return 1;
+    case CN_ACT_RELU: return z > 0 ? 1 : 0;
+    case CN_ACT_LEAKY_RELU: return z > 0 ? 1 : LEAKY_SLOPE;
+    case CN_ACT_TANH: { double t = tanh(z); return 1 - t * t; }
+    case CN_ACT_SIGMOID: { double s = sigmoid(z); return s * (1 - s); }
+    case CN_ACT_GELU: return 0.5 * (1.0 + erf(z * SQRT1_2)) + z * INV_SQRT_2PI * exp(-0.5 * z * z);
+    case CN_ACT_SILU: { double s = sigmoid(z); return s * (1 + z * (1 - s)); }
+    case CN_ACT_ELU: return z > 0 ? 1 : exp(z);
+    default: return NAN;
+    }
+}
+
+double cn_act_deriv2(cn_act a, double z)
+{
+    switch (a) {
+    case CN_ACT_IDENTITY: case CN_ACT_RELU: case CN_ACT_LEAKY_RELU: return 0;
+    case CN_ACT_TANH: { double t = tanh(z); return -2 * t * (1 - t * t); }
+    case CN_ACT_SIGMOID: { double s = sigmoid(z); return s * (1 - s) * (1 - 2 * s); }
+    case CN_ACT_GELU: return INV_SQRT_2PI * exp(-0.5 * z * z) * (2 - z * z);
+    case CN_ACT_SILU: { double s = sigmoid(z), d = s * (1 - s); return 2 * d + z * d * (1 - 2 * s); }
+    case CN_ACT_ELU: return z > 0 ? 0 : exp(z);
+    default: return NAN;
+    }
+}
+
+/* The array kernels special-case the piecewise-linear activations, which dominate training time; the
+ * smooth ones go through the scalar definitions above in double and round once. */
+void cn_act_forward(cn_act a, const cn_real *z, cn_real *y, size_t n)
+{
+    switch (a) {
+    case CN_ACT_IDENTITY:
+        if (y != z) memcpy(y, z, n * sizeof *y);
+        return;
+    case CN_ACT_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = z[i] > 0 ? z[i] : 0;
+        return;
+    case CN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) y[i] = z[i] > 0 ? z[i] : (cn_real)LEAKY_SLOPE * z[i];
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) y[i] = (cn_real)cn_act_value(a, z[i]);
+    }
+}
+
+void cn_act_backward(cn_act a, const cn_real *z, const cn_real *dy, cn_real *dz, size_t n)
+{
+    switch (a) {
+    case CN_ACT_IDENTITY:
+        if (dz != dy) memcpy(dz, dy, n * sizeof *dz);
+        return;
+    case CN_ACT_RELU:
+        for (size_t i = 0; i < n; i++) dz[i] = z[i] > 0 ? dy[i] : 0;
+        return;
+    case CN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) dz[i] = z[i] > 0 ? dy[i] : (cn_real)LEAKY_SLOPE * dy[i];
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) dz[i] = (cn_real)(dy[i] * cn_act_deriv(a, z[i]));
+    }
+}
+
+void cn_act_jvp(cn_act a, const cn_real *z, cn_real *t, size_t n, int K)
+{
+    if (a == CN_ACT_IDENTITY) return;
+    for (int k = 0; k < K; k++) cn_act_backward(a, z, t + (size_t)k * n, t + (size_t)k * n, n);
+}

@@ -1,0 +1,198 @@
+/* layernorm.c: layer normalisation over each example's whole (C,H,W) vector with a fused activation, as
+ * torch.nn.LayerNorm(normalized_shape=(C,H,W)). Params: gamma (n) then beta (n), n = C*H*W. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "layers/layer.h"
+
+#define LN_EPS 1e-5
+
+typedef struct {
+    int n;
+    double eps;
+    int maxB;
+    cn_real *inv_std; /* (B) 1/sqrt(var + eps) per example */
+    cn_real *xhat;    /* (B,n) normalised input */
+    cn_real *z;       /* (B,n) pre-activation gamma*xhat + beta; NULL for identity (y holds it) */
+    cn_real *dz;      /* (B,n) backward scratch */
+} ln_impl;
+
+/* x (B,n), gamma (n), beta (n) -> xhat, z (B,n) -> y (B,n) */
+static void ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+{
+    ln_impl *d = L->impl;
+    const int n = d->n;
+    const cn_real *gamma = L->p, *beta = L->p + n;
+    cn_real *z = L->act == CN_ACT_IDENTITY ? y : d->z;
+    /* row by row, reading all of row i before writing it, so y may alias x */
+    for (int b = 0; b < B; b++) {
+        const cn_real *xr = x + (size_t)b * n;
+        cn_real *xh = d->xhat + (size_t)b * n, *zr = z + (size_t)b * n;
+        double s = 0, ss = 0;
+        for (int j = 0; j < n; j++) s += xr[j];
+        const double mean = s / n;
+        for (int j = 0; j < n; j++) {
+            double u = xr[j] - mean;
+            ss += u * u;
+        }
+        const double is = 1.0 / sqrt(ss / n + d->eps); /* biased variance, as torch */
+        d->inv_std[b] = (cn_real)is;
+        for (int j = 0; j < n; j++) {
+            double h = (xr[j] - mean) * is;
+            xh[j] = (cn_real)h;
+            zr[j] = (cn_real)(gamma[j] * h + beta[j]);
+        }
+    }
+    if (z != y) cn_act_forward(L->act, z, y, (size_t)B * n);
+}
+
+/* dy (B,n) -> dgamma, dbeta (n) accumulated, dx (B,n). With g = dz * gamma, per example:
+ *   dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) */
+static void ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+{
+    ln_impl *d = L->impl;
+    const int n = d->n;
+    const cn_real *gamma = L->p;
+    cn_real *dgamma = L->g, *dbeta = L->g + n;
+    const cn_real *dz = dy;
+    if (L->act != CN_ACT_IDENTITY) {
+        cn_act_backward(L->act, d->z, dy, d->dz, (size_t)B * n);
+        dz = d->dz;
+    }
+    for (int b = 0; b < B; b++) {
+        const cn_real *dr = dz + (size_t)b * n, *xh = d->xhat + (size_t)b * n;
+        double sg = 0, sgx = 0;
+        for (int j = 0; j < n; j++) {
+            double g = (double)dr[j] * gamma[j];
+            sg += g;
+            sgx += g * xh[j];
+            dgamma[j] += dr[j] * xh[j];
+            dbeta[j] += dr[j];
+        }
+        if (!dx) continue;
+        const double is = d->inv_std[b], a = sg / n, e = sgx / n;
+        cn_real *dxr = dx + (size_t)b * n;
+        for (int j = 0; j < n; j++) dxr[j] = (cn_real)(is * ((double)dr[j] * gamma[j] - a - xh[j] * e));
+    }
+}
+
+/* tx (K,B,n) -> ty (K,B,n): ty = gamma * inv_std * (t - mean(t) - xhat * mean(t * xhat)), per example */
+static void ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+{
+    ln_impl *d = L->impl;
+    const int n = d->n;
+    const cn_real *gamma = L->p;
+    for (int r = 0; r < K * B; r++) {
+        const int b = r % B;
+        const cn_real *t = tx + (size_t)r * n, *xh = d->xhat + (size_t)b * n;
+        cn_real *u = ty + (size_t)r * n;
+        double st = 0, stx = 0;
+        for (int j = 0; j < n; j++) {
+            st += t[j];
+            stx += (double)t[j] * xh[j];
+        }
+        const double is = d->inv_std[b], a = st / n, e = stx / n;
+        for (int j = 0; j < n; j++) u[j] = (cn_real)(gamma[j] * is * (t[j] - a - xh[j] * e));
+    }
+    cn_act_jvp(L->act, d->z, ty, (size_t)B * n, K);
+}
+
+static int ln_reserve(cn_layer *L, int B, int K)
+{
+    ln_impl *d = L->impl;
+    if (B <= d->maxB) return CN_OK;
+    const size_t n = (size_t)B * d->n;
+    cn_free(d->inv_std);
+    cn_free(d->xhat);
+    cn_free(d->z);
+    cn_free(d->dz);
+    d->inv_std = d->xhat = d->z = d->dz = NULL;
+    d->maxB = 0;
+    d->inv_std = cn_malloc((size_t)B * sizeof *d->inv_std);
+    d->xhat = cn_malloc(n * sizeof *d->xhat);
+    if (!d->inv_std || !d->xhat) return CN_ERR_NOMEM;
+    if (L->act != CN_ACT_IDENTITY) {
+        d->z = cn_malloc(n * sizeof *d->z);
+        d->dz = cn_malloc(n * sizeof *d->dz);
+        if (!d->z || !d->dz) return CN_ERR_NOMEM;
+    }
+    d->maxB = B;
+    return CN_OK;
+}
+
+/* the torch defaults whatever the init kind: the weight inits are meant for weight matrices */
+static int ln_init(cn_layer *L, const cn_init *init, cn_rng *rng)
+{
+    const int n = ((ln_impl *)L->impl)->n;
+    for (int j = 0; j < n; j++) {
+        L->p[j] = 1;
+        L->p[n + j] = 0;
+    }
+    return CN_OK;
+}
+
+/* shortest text that reads back as the same double, so that printed specs round-trip */
+static void fmt_real(char *buf, size_t cap, double v)
+{
+    for (int prec = 6; prec < 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+    snprintf(buf, cap, "%.17g", v);
+}
+
+static int ln_print(const cn_layer *L, char *buf, size_t cap)
+{
+    const ln_impl *d = L->impl;
+    char act[48] = "", eps[48] = "", num[32];
+    if (L->act != CN_ACT_IDENTITY) snprintf(act, sizeof act, " act=%s", cn_act_name(L->act));
+    if (d->eps != LN_EPS) {
+        fmt_real(num, sizeof num, d->eps);
+        snprintf(eps, sizeof eps, " eps=%s", num);
+    }
+    return snprintf(buf, cap, "layernorm%s%s", act, eps);
+}
+
+static void ln_destroy(cn_layer *L)
+{
+    ln_impl *d = L->impl;
+    cn_free(d->inv_std);
+    cn_free(d->xhat);
+    cn_free(d->z);
+    cn_free(d->dz);
+}
+
+static const cn_layer_ops ln_ops = {
+    .kind = "layernorm",
+    .forward = ln_forward,
+    .backward = ln_backward,
+    .jvp = ln_jvp,
+    .reserve = ln_reserve,
+    .init = ln_init,
+    .print = ln_print,
+    .destroy = ln_destroy,
+};
+
+int cn_layernorm_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
+{
+    double eps;
+    cn_act act;
+    int rc;
+    if ((rc = cn_args_real(args, "eps", LN_EPS, &eps, err)) ||
+        (rc = cn_args_act(args, "act", CN_ACT_IDENTITY, &act, err)))
+        return rc;
+    if (!(eps > 0)) return cn_error_set(err, CN_ERR_FORMAT, "layernorm: eps=%g must be > 0", eps);
+    if (cn_shape_size(in) < 1) return cn_error_set(err, CN_ERR_FORMAT, "layernorm: empty input");
+    cn_layer *L = cn_layer_alloc(&ln_ops, sizeof(ln_impl));
+    if (!L) return cn_error_set(err, CN_ERR_NOMEM, "layernorm: out of memory");
+    ln_impl *d = L->impl;
+    d->n = cn_shape_size(in);
+    d->eps = eps;
+    L->in = in;
+    L->out = in;
+    L->act = act;
+    L->nparams = 2 * (size_t)d->n;
+    *out = L;
+    return CN_OK;
+}

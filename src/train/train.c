@@ -1,0 +1,272 @@
+/* train.c: the training loop: shuffled minibatches, an optimizer step per batch, evaluation every epoch,
+ * divergence detection, and the run's files (checkpoint, metrics.csv, summary.json). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "net/net_internal.h"
+
+#define EVAL_BATCH 500
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *const loss_names[] = {"cross_entropy", "mse"};
+static const char *const opt_names[] = {"sgd", "adam", "adamw"};
+static const char *const sched_names[] = {"constant", "step", "cosine"};
+_Static_assert(sizeof loss_names / sizeof *loss_names == CN_LOSS_COUNT, "one name per loss");
+_Static_assert(sizeof opt_names / sizeof *opt_names == CN_OPT_COUNT, "one name per optimizer");
+_Static_assert(sizeof sched_names / sizeof *sched_names == CN_SCHED_COUNT, "one name per schedule");
+
+static int lookup(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+const char *cn_loss_name(cn_loss_kind k) { return (unsigned)k < CN_LOSS_COUNT ? loss_names[k] : "?"; }
+const char *cn_opt_name(cn_opt_kind k) { return (unsigned)k < CN_OPT_COUNT ? opt_names[k] : "?"; }
+const char *cn_sched_name(cn_sched_kind k) { return (unsigned)k < CN_SCHED_COUNT ? sched_names[k] : "?"; }
+
+int cn_loss_from_name(const char *name, cn_loss_kind *out)
+{
+    int i = lookup(loss_names, CN_LOSS_COUNT, name);
+    if (i < 0 && strcmp(name, "ce") == 0) i = CN_LOSS_CROSS_ENTROPY;
+    if (i < 0) return CN_ERR_ARG;
+    *out = (cn_loss_kind)i;
+    return CN_OK;
+}
+
+int cn_opt_from_name(const char *name, cn_opt_kind *out)
+{
+    int i = lookup(opt_names, CN_OPT_COUNT, name);
+    if (i < 0) return CN_ERR_ARG;
+    *out = (cn_opt_kind)i;
+    return CN_OK;
+}
+
+int cn_sched_from_name(const char *name, cn_sched_kind *out)
+{
+    int i = lookup(sched_names, CN_SCHED_COUNT, name);
+    if (i < 0) return CN_ERR_ARG;
+    *out = (cn_sched_kind)i;
+    return CN_OK;
+}
+
+static int all_finite(const cn_real *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, int limit, double *loss_out,
+                double *acc_out, cn_error *err)
+{
+    int n = limit > 0 && limit < d->count ? limit : d->count, in = cn_net_in_size(net), classes = cn_net_out_size(net);
+    if (in != d->c * d->h * d->w)
+        return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
+                            d->c * d->h * d->w);
+    if (classes < d->classes)
+        return cn_error_set(err, CN_ERR_ARG, "the model has %d outputs, the data %d classes", classes, d->classes);
+    if (batch < 1) batch = EVAL_BATCH;
+    int rc = cn_net_reserve(net, batch, 1);
+    if (rc) return cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
+    double total = 0;
+    long hits = 0;
+    for (int start = 0; start < n; start += batch) {
+        int B = n - start < batch ? n - start : batch, correct;
+        cn_net_forward(net, d->x + (size_t)start * in, B, 0);
+        total += cn_loss(loss, cn_net_output(net), d->y + start, B, classes, NULL, &correct) * B;
+        hits += correct;
+    }
+    *loss_out = n ? total / n : 0;
+    *acc_out = n ? (double)hits / n : 0;
+    return CN_OK;
+}
+
+/* On resume, keep the header and the rows of the epochs the checkpoint has; drop any later ones. */
+static FILE *open_metrics(const char *dir, int start_epoch, cn_error *err)
+{
+    char path[4096], keep[1 << 16];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    size_t kept = 0;
+    if (start_epoch > 0) {
+        FILE *old = fopen(path, "r");
+        char line[1024];
+        int lines = 0;
+        while (old && lines <= start_epoch && fgets(line, sizeof line, old)) {
+            size_t n = strlen(line);
+            if (kept + n < sizeof keep) memcpy(keep + kept, line, n), kept += n;
+            lines++;
+        }
+        if (old) fclose(old);
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cn_error_set(err, CN_ERR_IO, "%s: cannot write", path);
+        return NULL;
+    }
+    if (kept) fwrite(keep, 1, kept, f);
+    else fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n");
+    fflush(f);
+    return f;
+}
+
+static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net *net, const cn_train_result *res,
+                          const char *status)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *settings = cfg->settings ? cJSON_Parse(cfg->settings) : NULL;
+    if (settings) cJSON_AddItemToObject(root, "settings", settings);
+    cJSON_AddNumberToObject(root, "seed", (double)cfg->seed);
+    cJSON_AddStringToObject(root, "status", status);
+    if (res->diverged) cJSON_AddStringToObject(root, "message", res->diverged_msg);
+    cJSON_AddNumberToObject(root, "epochs", res->epochs_done);
+    cJSON_AddNumberToObject(root, "parameters", (double)net->nparams);
+    cJSON_AddNumberToObject(root, "train_loss", res->train_loss);
+    cJSON_AddNumberToObject(root, "train_accuracy", res->train_acc);
+    cJSON_AddNumberToObject(root, "test_loss", res->test_loss);
+    cJSON_AddNumberToObject(root, "test_accuracy", res->test_acc);
+    cJSON_AddNumberToObject(root, "seconds", res->seconds);
+    char *text = cJSON_Print(root);
+    FILE *f = fopen(path, "w");
+    if (f && text) {
+        fputs(text, f);
+        fputc('\n', f);
+    }
+    if (f) fclose(f);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
+
+typedef struct {
+    cn_real *x, *dlogits;
+    int32_t *y, *order;
+} train_buffers;
+
+static void free_buffers(train_buffers *b)
+{
+    cn_free(b->x);
+    cn_free(b->dlogits);
+    cn_free(b->y);
+    cn_free(b->order);
+}
+
+int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim *opt, cn_rng *rng, int start_epoch,
+             cn_train_result *res, cn_error *err)
+{
+    memset(res, 0, sizeof *res);
+    const cn_dataset *tr = &data->train;
+    int in = cn_net_in_size(net), classes = cn_net_out_size(net), B = cfg->batch;
+    int n = cfg->limit_train > 0 && cfg->limit_train < tr->count ? cfg->limit_train : tr->count;
+    if (B < 1) return cn_error_set(err, CN_ERR_ARG, "--batch %d: must be >= 1", B);
+    if (cfg->epochs < 1) return cn_error_set(err, CN_ERR_ARG, "--epochs %d: must be >= 1", cfg->epochs);
+    if (in != tr->c * tr->h * tr->w)
+        return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
+                            tr->c * tr->h * tr->w);
+    if (classes < tr->classes)
+        return cn_error_set(err, CN_ERR_ARG, "the model has %d outputs, the data %d classes", classes, tr->classes);
+    if (n < 1) return cn_error_set(err, CN_ERR_ARG, "no training examples");
+    int rc = cn_net_reserve(net, B > EVAL_BATCH ? B : EVAL_BATCH, 1);
+    if (rc) return cn_error_set(err, rc, "out of memory for a batch of %d", B);
+    train_buffers b = {cn_malloc((size_t)B * in * sizeof(cn_real)), cn_malloc((size_t)B * classes * sizeof(cn_real)),
+                       cn_malloc((size_t)B * sizeof(int32_t)), cn_malloc((size_t)n * sizeof(int32_t))};
+    if (!b.x || !b.dlogits || !b.y || !b.order) {
+        free_buffers(&b);
+        return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the training buffers");
+    }
+    FILE *metrics = NULL;
+    if (cfg->out_dir && !(metrics = open_metrics(cfg->out_dir, start_epoch, err))) {
+        free_buffers(&b);
+        return err ? err->status : CN_ERR_IO;
+    }
+    cn_net_set_dropout_rng(net, rng);
+    double t0 = now_seconds();
+    long steps = (n + B - 1) / B;
+    int end = cfg->stop_after > 0 && start_epoch + cfg->stop_after < cfg->epochs ? start_epoch + cfg->stop_after
+                                                                                  : cfg->epochs;
+    res->epochs_done = start_epoch;
+    for (int epoch = start_epoch; epoch < end && rc == CN_OK; epoch++) {
+        double te = now_seconds(), lr = cn_sched_lr(&cfg->optim, epoch), loss_sum = 0;
+        long hits = 0;
+        /* a fresh permutation each epoch from the run's RNG, so resuming replays the same order */
+        for (int i = 0; i < n; i++) b.order[i] = i;
+        cn_rng_shuffle(rng, b.order, (size_t)n);
+        for (long s = 0; s < steps; s++) {
+            int start = (int)(s * B), bs = n - start < B ? n - start : B, correct;
+            for (int i = 0; i < bs; i++) {
+                int idx = b.order[start + i];
+                memcpy(b.x + (size_t)i * in, tr->x + (size_t)idx * in, (size_t)in * sizeof(cn_real));
+                b.y[i] = tr->y[idx];
+            }
+            cn_net_forward(net, b.x, bs, 1);
+            double loss = cn_loss(cfg->loss, cn_net_output(net), b.y, bs, classes, b.dlogits, &correct);
+            if (!isfinite(loss)) {
+                snprintf(res->diverged_msg, sizeof res->diverged_msg,
+                         "diverged at epoch %d, step %ld: the loss is %g", epoch + 1, s + 1, loss);
+                rc = CN_ERR_NONFINITE;
+                break;
+            }
+            cn_net_zero_grad(net);
+            cn_net_backward(net, b.dlogits, NULL, bs);
+            cn_optim_step(opt, net->params, net->grads, lr);
+            if (!all_finite(net->params, net->nparams)) {
+                snprintf(res->diverged_msg, sizeof res->diverged_msg,
+                         "diverged at epoch %d, step %ld: a parameter became NaN or Inf", epoch + 1, s + 1);
+                rc = CN_ERR_NONFINITE;
+                break;
+            }
+            loss_sum += loss * bs;
+            hits += correct;
+            if (cfg->progress) {
+                int seen = start + bs;
+                cn_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / seen, now_seconds() - t0, 0, 0, 0,
+                                       0, 0, 0};
+                cfg->progress(&p, cfg->user);
+            }
+        }
+        if (rc) break;
+        res->train_loss = loss_sum / n;
+        res->train_acc = (double)hits / n;
+        if ((rc = cn_evaluate(net, &data->test, cfg->loss, EVAL_BATCH, cfg->limit_test, &res->test_loss,
+                              &res->test_acc, err)))
+            break;
+        double secs = now_seconds() - te;
+        res->epochs_done = epoch + 1;
+        if (metrics) {
+            fprintf(metrics, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch + 1, res->train_loss, res->train_acc,
+                    res->test_loss, res->test_acc, secs);
+            fflush(metrics);
+        }
+        if (cfg->out_dir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/model.cnm", cfg->out_dir);
+            if ((rc = cn_checkpoint_save(path, net, opt, rng, epoch + 1, cfg->settings, err))) break;
+        }
+        if (cfg->progress) {
+            cn_train_progress p = {epoch, cfg->epochs, steps, steps, res->train_loss, now_seconds() - t0, 1,
+                                   res->train_loss, res->train_acc, res->test_loss, res->test_acc, secs};
+            cfg->progress(&p, cfg->user);
+        }
+    }
+    res->seconds = now_seconds() - t0;
+    if (rc == CN_ERR_NONFINITE) {
+        res->diverged = 1;
+        cn_error_set(err, rc, "%s; the checkpoint of epoch %d is kept", res->diverged_msg, res->epochs_done);
+    }
+    if (metrics) fclose(metrics);
+    if (cfg->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE))
+        write_summary(cfg->out_dir, cfg, net, res, rc ? "diverged" : (res->epochs_done < cfg->epochs ? "stopped" : "done"));
+    cn_net_set_dropout_rng(net, NULL);
+    free_buffers(&b);
+    return rc;
+}
