@@ -165,7 +165,7 @@ static char **resume_args(const char *settings, int argc, char **argv, int *narg
     }
     int n = cJSON_GetArraySize(args);
     char **v = calloc((size_t)(n + argc + 1), sizeof *v);
-    int k = 0;
+    int k = 0; if (v) v[k++] = strdup(argv[0]); /* getopt skips v[0], the program name: the stored argv has none */
     for (int i = 0; v && i < n; i++) {
         cJSON *s = cJSON_GetArrayItem(args, i);
         if (cJSON_IsString(s)) v[k++] = strdup(s->valuestring);

@@ -339,6 +339,101 @@ int cn_opt_from_name(const char *name, cn_opt_kind *out);
 const char *cn_sched_name(cn_sched_kind k);
 int cn_sched_from_name(const char *name, cn_sched_kind *out);
 
+/* ---------------------------------------------------------------- mean-field theory (measure/meanfield.c) */
+
+/* Poole et al. 2016, Schoenholz et al. 2017: for an MLP with W ~ N(0, sigma_w^2/n), b ~ N(0, sigma_b^2),
+ * iterate q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2 to its fixed point q*, then
+ * chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], xi_c = -1/ln chi1, and lambda_pred = 0.5 ln chi1.
+ * Expectations by Gauss-Hermite quadrature. */
+typedef struct {
+    double q_star, chi1, xi_c, lambda_pred;
+    int converged;   /* the length map reached its fixed point */
+    int iterations;
+} cn_meanfield;
+
+int cn_meanfield_compute(cn_meanfield *out, cn_act act, double sigma_w, double sigma_b, double q0);
+/* sigma_w at which chi1 = 1 for this activation and sigma_b (bisection on [lo, hi]); CN_ERR_ARG if no
+ * crossing in the bracket. */
+int cn_meanfield_critical_sigma_w(double *out, cn_act act, double sigma_b, double lo, double hi);
+
+/* ---------------------------------------------------------------- curve statistics (measure/) */
+
+/* Dynamic range of a response curve (Kinouchi & Copelli 2006): s (increasing, > 0) and F, n points.
+ * F0 = F[0], Fmax = F[n-1]; s_p solves F(s_p) = F0 + p (Fmax - F0) by interpolation linear in log s.
+ * delta_db = 10 log10(s_0.9 / s_0.1). saturated = 1 when F has levelled off by s_max (the last decade
+ * of s adds less than 5% of the total rise). CN_ERR_ARG if the curve does not rise. */
+typedef struct {
+    double delta_db, s10, s90, f0, fmax;
+    int saturated;
+} cn_dynrange;
+int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n);
+
+/* Ordinary least-squares slope of y on x (with intercept), the conventional branching-ratio regression. */
+double cn_ols_slope(const double *x, const double *y, int n);
+
+/* ---------------------------------------------------------------- criticality measures (measure/) */
+
+/* Blocks: the units of "time" for the measures. A block ends after each dense, conv, residual, act or
+ * normalisation layer, unless the next layer is a normalisation or activation that belongs to it; pools,
+ * flatten and dropout open the block that follows them. The last block (the readout to the logits) is
+ * left out unless include_readout is set. See docs/criticality-measures.md. */
+typedef struct {
+    int first, last; /* layer indices, inclusive */
+    int n_in, n_out; /* units entering and leaving the block */
+    char name[32];   /* kind of its main layer, e.g. "dense", "residual" */
+} cn_block;
+
+/* Fills blocks (caller frees with cn_free); *count excludes the readout unless include_readout. */
+int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int *count);
+
+typedef enum { CN_STIM_ADDITIVE = 0, CN_STIM_CONTRAST, CN_STIM_COUNT } cn_stimulus;
+typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_COUNT } cn_response;
+
+typedef struct {
+    int probes;           /* Gaussian probes per block for sigma (default 8) */
+    int spectrum;         /* Lyapunov exponents k (default 1; 0: skip) */
+    int include_readout;  /* --layers all */
+    int batch;            /* inputs per pass (default 100): memory does not grow with the number of inputs */
+    uint64_t seed;
+    int dynamic_range;    /* also compute Delta */
+    int dr_points;        /* default 60 */
+    double dr_smin, dr_smax; /* default 1e-4, 1e2 */
+    cn_stimulus dr_stimulus;
+    cn_response dr_response;
+    int dr_block;         /* CN_RESP_ACTIVITY: which block's activity (0-based; -1: the last one) */
+    void (*progress)(double done, double total, void *user);
+    void *user;
+} cn_measure_cfg;
+
+void cn_measure_defaults(cn_measure_cfg *cfg);
+
+typedef struct {
+    int inputs, nblocks, k;
+    cn_block *blocks;
+    /* sigma: geometric mean over blocks and inputs, with standard error over inputs */
+    double sigma, sigma_se;
+    double *sigma_block, *sigma_block_se; /* per block: exp(E_x ln sigma_l(x)) */
+    /* Lyapunov: exponents 1..k (mean over inputs) and per-block local exponents (nblocks x k) */
+    double lambda_max, lambda_max_se;
+    double *spectrum, *spectrum_se;
+    double *local_exponents;
+    long degenerate;      /* R_ii that were exactly 0 (a collapsed direction), floored at ln 1e-38 */
+    /* sigma_act: geometric mean over blocks of the OLS slope of A_l on A_{l-1}; A_l mean per block */
+    double sigma_act;
+    double *activity;     /* nblocks + 1 values: A_0 (input) .. A_L */
+    double *activity_slope;
+    /* dynamic range */
+    int has_dr;
+    cn_dynrange dr;
+    int dr_n;
+    double *dr_s, *dr_F;
+} cn_measure_result;
+
+/* Measures net (eval mode) on n inputs x (n, in). */
+int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, cn_measure_result *res,
+               cn_error *err);
+void cn_measure_result_free(cn_measure_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,467 @@
+/* measure.c: the criticality measures of a network on a set of inputs, by Jacobian-vector products only
+ * (no Jacobian is ever formed): branching parameter sigma (Hutchinson probes), the Lyapunov spectrum
+ * (Benettin's method with depth as time), the activity branching ratio and the dynamic range.
+ * Inputs are streamed in batches; accumulators are sums, so memory does not grow with their number. */
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+#include "critnet.h"
+
+#ifdef CRITNET_DOUBLE
+#define cn_geqrf_work LAPACKE_dgeqrf_work
+#define cn_orgqr_work LAPACKE_dorgqr_work
+#else
+#define cn_geqrf_work LAPACKE_sgeqrf_work
+#define cn_orgqr_work LAPACKE_sorgqr_work
+#endif
+
+#define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
+
+void cn_measure_defaults(cn_measure_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->probes = 8;
+    cfg->spectrum = 1;
+    cfg->batch = 100;
+    cfg->dr_points = 60;
+    cfg->dr_smin = 1e-4;
+    cfg->dr_smax = 1e2;
+    cfg->dr_block = -1;
+}
+
+typedef struct {
+    double sum, sq;
+    long n;
+} moments;
+
+static void moments_add(moments *m, double v)
+{
+    m->sum += v;
+    m->sq += v * v;
+    m->n++;
+}
+static double moments_mean(const moments *m) { return m->n ? m->sum / m->n : NAN; }
+static double moments_se(const moments *m)
+{
+    if (m->n < 2) return NAN;
+    double mean = m->sum / m->n, var = (m->sq - m->n * mean * mean) / (m->n - 1);
+    return sqrt(var > 0 ? var : 0) / sqrt((double)m->n);
+}
+
+typedef struct {
+    double sx, sy, sxx, sxy;
+    long n;
+} ols_sums;
+
+typedef struct {
+    cn_net *net;
+    const cn_measure_cfg *cfg;
+    cn_block *blocks;
+    int L, K, k, B;
+    size_t widest;
+    cn_real *ta, *tb, *tc, *td; /* tangent buffers (K, B, widest) */
+    cn_real *xp, *probs;        /* dynamic range: perturbed inputs, reference softmax */
+    cn_real *tau, *work;
+    int lwork;
+    cn_rng *rng;
+    moments *ln_sigma_block, ln_sigma_net, *lambda, *local;
+    ols_sums *ols;
+    double *act_sum;
+    double *dr_sum;
+    long degenerate;
+} ctx;
+
+/* ty = J_block tx, through the block's layers; tc/td are scratch */
+static void block_jvp(ctx *c, const cn_block *blk, const cn_real *tx, cn_real *ty, int B, int K)
+{
+    const cn_real *in = tx;
+    for (int i = blk->first; i <= blk->last; i++) {
+        cn_real *out = i == blk->last ? ty : ((i - blk->first) & 1 ? c->td : c->tc);
+        cn_net_layer_jvp(c->net, i, in, out, B, K);
+        in = out;
+    }
+}
+
+static void fill_normal(cn_rng *rng, cn_real *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) v[i] = (cn_real)cn_rng_normal(rng);
+}
+
+static double rms2(const cn_real *v, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return s / n;
+}
+
+/* QR of each input's (n x k) tangent matrix, in place: column j of input b is t[j*B*n + b*n ...].
+ * Writes ln |R_jj| into lnr (B x k) and leaves Q in t. */
+static int qr_batch(ctx *c, cn_real *t, int B, int n, int k, double *lnr)
+{
+    for (int b = 0; b < B; b++) {
+        cn_real *A = t + (size_t)b * n;
+        int lda = B * n;
+        if (cn_geqrf_work(LAPACK_COL_MAJOR, n, k, A, lda, c->tau, c->work, c->lwork) != 0) return CN_ERR_NONFINITE;
+        for (int j = 0; j < k; j++) {
+            double r = fabs((double)A[(size_t)j * lda + j]);
+            if (r > 0 && isfinite(r)) {
+                lnr[b * k + j] = log(r);
+            } else {
+                lnr[b * k + j] = LN_FLOOR;
+                c->degenerate++;
+            }
+        }
+        if (cn_orgqr_work(LAPACK_COL_MAJOR, n, k, k, A, lda, c->tau, c->work, c->lwork) != 0) return CN_ERR_NONFINITE;
+    }
+    return CN_OK;
+}
+
+static void measure_activity(ctx *c, const cn_real *x, int B)
+{
+    int n0 = cn_net_in_size(c->net);
+    for (int b = 0; b < B; b++) {
+        double prev = rms2(x + (size_t)b * n0, n0);
+        c->act_sum[0] += prev;
+        for (int l = 0; l < c->L; l++) {
+            const cn_block *blk = &c->blocks[l];
+            double a = rms2(cn_net_layer_output(c->net, blk->last) + (size_t)b * blk->n_out, blk->n_out);
+            ols_sums *o = &c->ols[l];
+            o->sx += prev;
+            o->sy += a;
+            o->sxx += prev * prev;
+            o->sxy += prev * a;
+            o->n++;
+            c->act_sum[l + 1] += a;
+            prev = a;
+        }
+    }
+}
+
+static void measure_sigma(ctx *c, int B, double *ln_sigma_input)
+{
+    int m = c->cfg->probes;
+    for (int b = 0; b < B; b++) ln_sigma_input[b] = 0;
+    for (int l = 0; l < c->L; l++) {
+        const cn_block *blk = &c->blocks[l];
+        fill_normal(c->rng, c->ta, (size_t)m * B * blk->n_in);
+        block_jvp(c, blk, c->ta, c->tb, B, m);
+        for (int b = 0; b < B; b++) {
+            /* the ratio form E|Ju|^2 / E|u|^2 over the same probes: exact for an isometry, lower variance */
+            double s = 0, u2 = 0;
+            for (int p = 0; p < m; p++) {
+                s += rms2(c->tb + ((size_t)p * B + b) * blk->n_out, blk->n_out);
+                u2 += rms2(c->ta + ((size_t)p * B + b) * blk->n_in, blk->n_in);
+            }
+            double ln_sigma = 0.5 * log(s / u2);
+            if (!isfinite(ln_sigma)) ln_sigma = 0.5 * LN_FLOOR;
+            moments_add(&c->ln_sigma_block[l], ln_sigma);
+            ln_sigma_input[b] += ln_sigma / c->L;
+        }
+    }
+    for (int b = 0; b < B; b++) moments_add(&c->ln_sigma_net, ln_sigma_input[b]);
+}
+
+static int measure_lyapunov(ctx *c, int B, double *lnr, double *lambda_input)
+{
+    int k = c->k, n0 = cn_net_in_size(c->net), rc;
+    cn_real *q = c->ta, *z = c->tb;
+    fill_normal(c->rng, q, (size_t)k * B * n0);
+    if ((rc = qr_batch(c, q, B, n0, k, lnr))) return rc;
+    memset(lambda_input, 0, (size_t)B * k * sizeof *lambda_input);
+    for (int l = 0; l < c->L; l++) {
+        const cn_block *blk = &c->blocks[l];
+        block_jvp(c, blk, q, z, B, k);
+        if ((rc = qr_batch(c, z, B, blk->n_out, k, lnr))) return rc;
+        /* RMS normalisation: a width change alone is neither expansion nor contraction */
+        double width_term = 0.5 * log((double)blk->n_in / blk->n_out);
+        for (int b = 0; b < B; b++)
+            for (int j = 0; j < k; j++) {
+                double rho = lnr[b * k + j] + width_term;
+                moments_add(&c->local[l * k + j], rho);
+                lambda_input[b * k + j] += rho / c->L;
+            }
+        cn_real *t = q;
+        q = z;
+        z = t;
+    }
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < k; j++) moments_add(&c->lambda[j], lambda_input[b * k + j]);
+    return CN_OK;
+}
+
+static void softmax_rows(cn_real *p, const cn_real *z, int B, int C)
+{
+    for (int b = 0; b < B; b++) {
+        const cn_real *zr = z + (size_t)b * C;
+        cn_real *pr = p + (size_t)b * C;
+        double mx = zr[0], s = 0;
+        for (int j = 1; j < C; j++) mx = zr[j] > mx ? zr[j] : mx;
+        for (int j = 0; j < C; j++) s += exp(zr[j] - mx);
+        for (int j = 0; j < C; j++) pr[j] = (cn_real)(exp(zr[j] - mx) / s);
+    }
+}
+
+static double dr_stimulus_value(const cn_measure_cfg *cfg, int i)
+{
+    double t = cfg->dr_points > 1 ? (double)i / (cfg->dr_points - 1) : 0;
+    return exp(log(cfg->dr_smin) + t * (log(cfg->dr_smax) - log(cfg->dr_smin)));
+}
+
+/* Response at each stimulus intensity, summed over inputs: the forward passes overwrite the stored
+ * activations, so this runs after the jvp-based measures of the batch. */
+static void measure_dynamic_range(ctx *c, const cn_real *x, int B)
+{
+    const cn_measure_cfg *cfg = c->cfg;
+    int n0 = cn_net_in_size(c->net), C = cn_net_out_size(c->net);
+    int blk = cfg->dr_block >= 0 && cfg->dr_block < c->L ? cfg->dr_block : c->L - 1;
+    cn_real *u = c->tc; /* one random direction of unit RMS per input, the same for every intensity */
+    fill_normal(c->rng, u, (size_t)B * n0);
+    for (int b = 0; b < B; b++) {
+        double r = sqrt(rms2(u + (size_t)b * n0, n0));
+        for (int i = 0; i < n0; i++) u[(size_t)b * n0 + i] /= (cn_real)r;
+    }
+    /* reference: the clean input for an additive stimulus, a blank one for contrast */
+    if (cfg->dr_stimulus == CN_STIM_CONTRAST) memset(c->xp, 0, (size_t)B * n0 * sizeof *c->xp);
+    else memcpy(c->xp, x, (size_t)B * n0 * sizeof *c->xp);
+    cn_net_forward(c->net, c->xp, B, 0);
+    softmax_rows(c->probs, cn_net_output(c->net), B, C);
+    cn_real *p = c->td;
+    for (int i = 0; i < cfg->dr_points; i++) {
+        double s = dr_stimulus_value(cfg, i);
+        for (int b = 0; b < B; b++) {
+            const cn_real *xb = x + (size_t)b * n0;
+            cn_real *xo = c->xp + (size_t)b * n0;
+            if (cfg->dr_stimulus == CN_STIM_CONTRAST) {
+                for (int j = 0; j < n0; j++) xo[j] = (cn_real)(s * xb[j]);
+            } else {
+                double amp = s * sqrt(rms2(xb, n0));
+                for (int j = 0; j < n0; j++) xo[j] = (cn_real)(xb[j] + amp * u[(size_t)b * n0 + j]);
+            }
+        }
+        cn_net_forward(c->net, c->xp, B, 0);
+        if (cfg->dr_response == CN_RESP_ACTIVITY) {
+            const cn_block *bk = &c->blocks[blk];
+            const cn_real *h = cn_net_layer_output(c->net, bk->last);
+            for (int b = 0; b < B; b++) c->dr_sum[i] += sqrt(rms2(h + (size_t)b * bk->n_out, bk->n_out));
+            continue;
+        }
+        softmax_rows(p, cn_net_output(c->net), B, C);
+        for (int b = 0; b < B; b++) {
+            double tv = 0;
+            for (int j = 0; j < C; j++) tv += fabs((double)p[(size_t)b * C + j] - c->probs[(size_t)b * C + j]);
+            c->dr_sum[i] += 0.5 * tv;
+        }
+    }
+}
+
+static int validate(const cn_net *net, const cn_measure_cfg *cfg, const cn_block *blocks, int L, int n,
+                    cn_error *err)
+{
+    if (n < 1) return cn_error_set(err, CN_ERR_ARG, "no inputs to measure");
+    if (cfg->probes < 1) return cn_error_set(err, CN_ERR_ARG, "--probes %d: must be >= 1", cfg->probes);
+    if (cfg->spectrum < 0) return cn_error_set(err, CN_ERR_ARG, "--spectrum %d: must be >= 0", cfg->spectrum);
+    if (cfg->batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", cfg->batch);
+    if (L < 1) return cn_error_set(err, CN_ERR_ARG, "the network has no blocks to measure");
+    int narrow = cn_net_in_size(net);
+    for (int l = 0; l < L; l++) narrow = blocks[l].n_out < narrow ? blocks[l].n_out : narrow;
+    if (cfg->spectrum > narrow)
+        return cn_error_set(err, CN_ERR_ARG,
+                            "--spectrum %d exceeds the narrowest layer (%d units): at most %d exponents exist",
+                            cfg->spectrum, narrow, narrow);
+    if (cfg->dynamic_range) {
+        if (cfg->dr_points < 2) return cn_error_set(err, CN_ERR_ARG, "dynamic range needs at least 2 points");
+        if (!(cfg->dr_smin > 0) || !(cfg->dr_smax > cfg->dr_smin))
+            return cn_error_set(err, CN_ERR_ARG, "dynamic range: need 0 < s_min < s_max");
+        if ((unsigned)cfg->dr_stimulus >= CN_STIM_COUNT || (unsigned)cfg->dr_response >= CN_RESP_COUNT)
+            return cn_error_set(err, CN_ERR_ARG, "dynamic range: unknown stimulus or response");
+    }
+    return CN_OK;
+}
+
+static void ctx_free(ctx *c)
+{
+    cn_free(c->ta);
+    cn_free(c->tb);
+    cn_free(c->tc);
+    cn_free(c->td);
+    cn_free(c->xp);
+    cn_free(c->probs);
+    cn_free(c->tau);
+    cn_free(c->work);
+    cn_free(c->ln_sigma_block);
+    cn_free(c->lambda);
+    cn_free(c->local);
+    cn_free(c->ols);
+    cn_free(c->act_sum);
+    cn_free(c->dr_sum);
+    cn_rng_free(c->rng);
+}
+
+static int ctx_alloc(ctx *c)
+{
+    size_t kb = (size_t)c->K * c->B * c->widest, in = (size_t)c->B * cn_net_in_size(c->net);
+    size_t cls = (size_t)c->B * cn_net_out_size(c->net);
+    int k = c->k > 0 ? c->k : 1;
+    c->ta = cn_malloc(kb * sizeof(cn_real));
+    c->tb = cn_malloc(kb * sizeof(cn_real));
+    c->tc = cn_malloc((kb > in ? kb : in) * sizeof(cn_real));
+    c->td = cn_malloc((kb > cls ? kb : cls) * sizeof(cn_real));
+    c->xp = cn_malloc(in * sizeof(cn_real));
+    c->probs = cn_malloc(cls * sizeof(cn_real));
+    c->tau = cn_malloc((size_t)k * sizeof(cn_real));
+    c->ln_sigma_block = cn_calloc((size_t)c->L, sizeof(moments));
+    c->lambda = cn_calloc((size_t)k, sizeof(moments));
+    c->local = cn_calloc((size_t)c->L * k, sizeof(moments));
+    c->ols = cn_calloc((size_t)c->L, sizeof(ols_sums));
+    c->act_sum = cn_calloc((size_t)c->L + 1, sizeof(double));
+    c->dr_sum = cn_calloc((size_t)(c->cfg->dr_points > 0 ? c->cfg->dr_points : 1), sizeof(double));
+    c->rng = cn_rng_new(c->cfg->seed);
+    if (!c->ta || !c->tb || !c->tc || !c->td || !c->xp || !c->probs || !c->tau || !c->ln_sigma_block ||
+        !c->lambda || !c->local || !c->ols || !c->act_sum || !c->dr_sum || !c->rng)
+        return CN_ERR_NOMEM;
+    /* LAPACK workspace: ask once for the largest shape, then every QR reuses it */
+    c->lwork = 1;
+    if (c->k > 0) {
+        cn_real q = 0;
+        cn_geqrf_work(LAPACK_COL_MAJOR, (int)c->widest, c->k, NULL, (int)c->widest * c->B, NULL, &q, -1);
+        int l1 = (int)q;
+        cn_orgqr_work(LAPACK_COL_MAJOR, (int)c->widest, c->k, c->k, NULL, (int)c->widest * c->B, NULL, &q, -1);
+        c->lwork = (int)q > l1 ? (int)q : l1;
+        if (c->lwork < 1) c->lwork = 1;
+    }
+    c->work = cn_malloc((size_t)c->lwork * sizeof(cn_real));
+    return c->work ? CN_OK : CN_ERR_NOMEM;
+}
+
+static void fill_result(ctx *c, cn_measure_result *res, int n)
+{
+    int L = c->L, k = c->k;
+    res->inputs = n;
+    res->nblocks = L;
+    res->k = k;
+    double ln = moments_mean(&c->ln_sigma_net);
+    res->sigma = exp(ln);
+    res->sigma_se = res->sigma * moments_se(&c->ln_sigma_net);
+    for (int l = 0; l < L; l++) {
+        res->sigma_block[l] = exp(moments_mean(&c->ln_sigma_block[l]));
+        res->sigma_block_se[l] = res->sigma_block[l] * moments_se(&c->ln_sigma_block[l]);
+    }
+    for (int j = 0; j < k; j++) {
+        res->spectrum[j] = moments_mean(&c->lambda[j]);
+        res->spectrum_se[j] = moments_se(&c->lambda[j]);
+    }
+    for (int i = 0; i < L * k; i++) res->local_exponents[i] = moments_mean(&c->local[i]);
+    res->lambda_max = k ? res->spectrum[0] : NAN;
+    res->lambda_max_se = k ? res->spectrum_se[0] : NAN;
+    res->degenerate = c->degenerate;
+    double ln_act = 0;
+    int valid = 1;
+    for (int l = 0; l <= L; l++) res->activity[l] = c->act_sum[l] / n;
+    for (int l = 0; l < L; l++) {
+        const ols_sums *o = &c->ols[l];
+        double vx = o->sxx - o->sx * o->sx / o->n, cxy = o->sxy - o->sx * o->sy / o->n;
+        double slope = o->n > 1 && vx > 0 ? cxy / vx : NAN;
+        res->activity_slope[l] = slope;
+        if (slope > 0) ln_act += log(slope) / L;
+        else valid = 0;
+    }
+    res->sigma_act = valid ? exp(ln_act) : NAN;
+}
+
+static int result_alloc(cn_measure_result *res, int L, int k, int drn)
+{
+    int kk = k > 0 ? k : 1;
+    res->sigma_block = cn_calloc((size_t)L, sizeof(double));
+    res->sigma_block_se = cn_calloc((size_t)L, sizeof(double));
+    res->spectrum = cn_calloc((size_t)kk, sizeof(double));
+    res->spectrum_se = cn_calloc((size_t)kk, sizeof(double));
+    res->local_exponents = cn_calloc((size_t)L * kk, sizeof(double));
+    res->activity = cn_calloc((size_t)L + 1, sizeof(double));
+    res->activity_slope = cn_calloc((size_t)L, sizeof(double));
+    res->dr_s = cn_calloc((size_t)(drn > 0 ? drn : 1), sizeof(double));
+    res->dr_F = cn_calloc((size_t)(drn > 0 ? drn : 1), sizeof(double));
+    return res->sigma_block && res->sigma_block_se && res->spectrum && res->spectrum_se && res->local_exponents &&
+                   res->activity && res->activity_slope && res->dr_s && res->dr_F
+               ? CN_OK
+               : CN_ERR_NOMEM;
+}
+
+void cn_measure_result_free(cn_measure_result *res)
+{
+    cn_free(res->blocks);
+    cn_free(res->sigma_block);
+    cn_free(res->sigma_block_se);
+    cn_free(res->spectrum);
+    cn_free(res->spectrum_se);
+    cn_free(res->local_exponents);
+    cn_free(res->activity);
+    cn_free(res->activity_slope);
+    cn_free(res->dr_s);
+    cn_free(res->dr_F);
+    memset(res, 0, sizeof *res);
+}
+
+int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, cn_measure_result *res,
+               cn_error *err)
+{
+    memset(res, 0, sizeof *res);
+    ctx c = {0};
+    c.net = net;
+    c.cfg = cfg;
+    int rc = cn_net_blocks(net, cfg->include_readout, &c.blocks, &c.L);
+    if (rc) return cn_error_set(err, rc, "out of memory");
+    res->blocks = c.blocks;
+    if ((rc = validate(net, cfg, c.blocks, c.L, n, err))) {
+        cn_measure_result_free(res);
+        return rc;
+    }
+    int n0 = cn_net_in_size(net);
+    for (size_t i = 0; i < (size_t)n * n0; i++)
+        if (!isfinite(x[i])) {
+            cn_measure_result_free(res);
+            return cn_error_set(err, CN_ERR_NONFINITE, "input %zu has a NaN or Inf value (feature %zu)", i / n0,
+                                i % n0);
+        }
+    c.k = cfg->spectrum;
+    c.K = cfg->probes > c.k ? cfg->probes : c.k;
+    c.B = cfg->batch < n ? cfg->batch : n;
+    c.widest = (size_t)n0;
+    for (int i = 0; i < cn_net_layer_count(net); i++)
+        if ((size_t)cn_net_layer_out_size(net, i) > c.widest) c.widest = (size_t)cn_net_layer_out_size(net, i);
+    double *scratch = NULL;
+    if ((rc = cn_net_reserve(net, c.B, c.K)) || (rc = ctx_alloc(&c)) ||
+        (rc = result_alloc(res, c.L, c.k, cfg->dynamic_range ? cfg->dr_points : 0)) ||
+        !(scratch = cn_malloc((size_t)c.B * (c.k > 0 ? c.k : 1) * 2 * sizeof(double)))) {
+        rc = rc ? rc : CN_ERR_NOMEM;
+        cn_error_set(err, rc, "out of memory for a measuring batch of %d inputs", c.B);
+        goto done;
+    }
+    for (int start = 0; start < n; start += c.B) {
+        int B = n - start < c.B ? n - start : c.B;
+        const cn_real *xb = x + (size_t)start * n0;
+        cn_net_forward(net, xb, B, 0);
+        measure_activity(&c, xb, B);
+        measure_sigma(&c, B, scratch);
+        if (c.k > 0 && (rc = measure_lyapunov(&c, B, scratch, scratch + (size_t)B * c.k))) {
+            cn_error_set(err, rc, "QR failed: the tangents became NaN or Inf (the network's outputs overflow?)");
+            goto done;
+        }
+        if (cfg->dynamic_range) measure_dynamic_range(&c, xb, B);
+        if (cfg->progress) cfg->progress(start + B, n, cfg->user);
+    }
+    fill_result(&c, res, n);
+    if (cfg->dynamic_range) {
+        res->dr_n = cfg->dr_points;
+        for (int i = 0; i < cfg->dr_points; i++) {
+            res->dr_s[i] = dr_stimulus_value(cfg, i);
+            res->dr_F[i] = c.dr_sum[i] / n;
+        }
+        res->has_dr = cn_dynamic_range(&res->dr, res->dr_s, res->dr_F, res->dr_n) == CN_OK;
+    }
+done:
+    cn_free(scratch);
+    c.blocks = NULL; /* owned by res */
+    ctx_free(&c);
+    if (rc) cn_measure_result_free(res);
+    return rc;
+}
