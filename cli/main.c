@@ -12,6 +12,7 @@ typedef struct {
 static const command commands[] = {
     {"train", cmd_train, "train a network (MLP, CNN, ResNet or a model file) and checkpoint it"},
     {"eval", cmd_eval, "accuracy and loss of a checkpoint on a data set"},
+    {"measure", cmd_measure, "criticality: sigma, Lyapunov spectrum, sigma_act, dynamic range (+ mean field)"},
 };
 
 static void usage(FILE *f)

@@ -20,7 +20,8 @@ run() { # name target args...
       "${limit[@]}" --quiet --out "$out/$name" "$@"
   acc=$(sed -n 's/.*"test_accuracy":[[:space:]]*\([0-9.]*\).*/\1/p' "$out/$name/summary.json")
   secs=$(sed -n 's/.*"seconds":[[:space:]]*\([0-9.]*\).*/\1/p' "$out/$name/summary.json")
-  printf '| %s | %s | %.2f%% | %s%% | %.0f s |\n' "$name" "$*" "$(echo "$acc*100" | bc -l)" "$target" "$secs"
+  awk -v n="$name" -v f="$*" -v a="$acc" -v t="$target" -v s="$secs" \
+      'BEGIN { printf "| %s | %s | %.2f%% | >= %s%% | %.0f s |\n", n, f, 100 * a, t, s }'
 }
 
 {

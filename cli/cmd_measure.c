@@ -1,0 +1,407 @@
+/* cmd_measure.c: `critnet measure`: sigma, the Lyapunov spectrum, sigma_act and the dynamic range of a
+ * trained checkpoint or a freshly initialised network, with JSON, CSV and plots. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli.h"
+#include "plot.h"
+
+static const char *usage =
+    "usage: critnet measure [--model DIR/model.cnm | model flags] [options]\n"
+    "Measures how close a network's dynamics are to criticality (docs/criticality-measures.md):\n"
+    "branching parameter sigma (critical at 1), Lyapunov spectrum and lambda_0 (critical at 0),\n"
+    "activity branching ratio sigma_act and, with --dynamic-range, the dynamic range Delta.\n"
+    "Without --model the network is built from the model flags and initialised with --init/--seed;\n"
+    "then the mean-field prediction is reported too where it applies (an MLP with --init normal or kaiming).\n"
+    "  --model FILE            a checkpoint written by critnet train\n"
+    "  --samples N             evaluation inputs: the first N of the split (default 1000)\n"
+    "  --split test|train      (default test)\n"
+    "  --probes M              Gaussian probes per block for sigma (default 8)\n"
+    "  --spectrum K            number of Lyapunov exponents (default 1: lambda_0 only; 0: none)\n"
+    "  --layers hidden|all     leave out (default) or include the readout block\n"
+    "  --batch N               inputs per pass (default 100; memory does not grow with --samples)\n"
+    "  --dynamic-range         also measure Delta\n"
+    "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (60 points over [1e-4, 1e2])\n"
+    "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
+    "  --response tv|activity  softmax total variation (default) or RMS activity of a block\n"
+    "  --dr-block L            block for --response activity (default: the last measured)\n"
+    "  --json FILE             everything, with the settings to rerun it\n"
+    "  --csv FILE              the per-block profile\n"
+    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png\n" CLI_COMMON_HELP;
+
+enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
+       O_STIM, O_RESP, O_DRBLOCK, O_JSON, O_CSV, O_PLOT };
+
+typedef struct {
+    cli_common c;
+    cn_measure_cfg m;
+    const char *model, *split, *json, *csv, *plot;
+    int samples;
+} measure_opts;
+
+static void progress(double done, double total, void *user)
+{
+    static double t0 = 0;
+    if (t0 == 0) t0 = cli_now();
+    cli_progress_bar(user, "measuring", done, total, cli_now() - t0, NULL);
+}
+
+static int parse(measure_opts *o, int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        CLI_COMMON_OPTIONS, {"model", required_argument, 0, O_MODEL}, {"samples", required_argument, 0, O_SAMPLES},
+        {"split", required_argument, 0, O_SPLIT}, {"probes", required_argument, 0, O_PROBES},
+        {"spectrum", required_argument, 0, O_SPECTRUM}, {"layers", required_argument, 0, O_LAYERS},
+        {"batch", required_argument, 0, O_BATCH}, {"dynamic-range", no_argument, 0, O_DR},
+        {"dr-points", required_argument, 0, O_DRN}, {"dr-smin", required_argument, 0, O_DRMIN},
+        {"dr-smax", required_argument, 0, O_DRMAX}, {"stimulus", required_argument, 0, O_STIM},
+        {"response", required_argument, 0, O_RESP}, {"dr-block", required_argument, 0, O_DRBLOCK},
+        {"json", required_argument, 0, O_JSON}, {"csv", required_argument, 0, O_CSV},
+        {"plot", required_argument, 0, O_PLOT}, {0, 0, 0, 0}};
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int r = cli_common_option(&o->c, opt, optarg), bad = 0;
+        if (r < 0) return -1;
+        if (r > 0) continue;
+        cn_measure_cfg *m = &o->m;
+        switch (opt) {
+        case 'h': fputs(usage, stdout); return 1;
+        case O_MODEL: o->model = optarg; break;
+        case O_SAMPLES: bad = cli_parse_int("samples", optarg, 1, 1 << 30, &o->samples); break;
+        case O_SPLIT:
+            if ((bad = strcmp(optarg, "test") && strcmp(optarg, "train"))) cli_error("--split %s: expected test or train", optarg);
+            o->split = optarg;
+            break;
+        case O_PROBES: bad = cli_parse_int("probes", optarg, 1, 100000, &m->probes); break;
+        case O_SPECTRUM: bad = cli_parse_int("spectrum", optarg, 0, 1 << 20, &m->spectrum); break;
+        case O_LAYERS:
+            if (!strcmp(optarg, "all")) m->include_readout = 1;
+            else if (!strcmp(optarg, "hidden")) m->include_readout = 0;
+            else bad = 1, cli_error("--layers %s: expected hidden or all", optarg);
+            break;
+        case O_BATCH: bad = cli_parse_int("batch", optarg, 1, 1 << 20, &m->batch); break;
+        case O_DR: m->dynamic_range = 1; break;
+        case O_DRN: bad = cli_parse_int("dr-points", optarg, 2, 100000, &m->dr_points); break;
+        case O_DRMIN: bad = cli_parse_real("dr-smin", optarg, 1e-300, 1e300, &m->dr_smin); break;
+        case O_DRMAX: bad = cli_parse_real("dr-smax", optarg, 1e-300, 1e300, &m->dr_smax); break;
+        case O_STIM:
+            if (!strcmp(optarg, "additive")) m->dr_stimulus = CN_STIM_ADDITIVE;
+            else if (!strcmp(optarg, "contrast")) m->dr_stimulus = CN_STIM_CONTRAST;
+            else bad = 1, cli_error("--stimulus %s: expected additive or contrast", optarg);
+            break;
+        case O_RESP:
+            if (!strcmp(optarg, "tv")) m->dr_response = CN_RESP_TV;
+            else if (!strcmp(optarg, "activity")) m->dr_response = CN_RESP_ACTIVITY;
+            else bad = 1, cli_error("--response %s: expected tv or activity", optarg);
+            break;
+        case O_DRBLOCK: bad = cli_parse_int("dr-block", optarg, 0, 1 << 20, &m->dr_block); break;
+        case O_JSON: o->json = optarg; break;
+        case O_CSV: o->csv = optarg; break;
+        case O_PLOT: o->plot = optarg; break;
+        default: fputs(usage, stderr); return -1;
+        }
+        if (bad) return -1;
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
+        return -1;
+    }
+    if (o->m.dynamic_range && !(o->m.dr_smax > o->m.dr_smin)) {
+        cli_error("--dr-smax must exceed --dr-smin");
+        return -1;
+    }
+    return 0;
+}
+
+/* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */
+static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_act *act)
+{
+    if (o->model || o->c.model_file || strcmp(o->c.arch, "mlp") || strcmp(o->c.norm, "none") || o->c.dropout > 0)
+        return 0;
+    cn_init_kind k;
+    cn_init_from_name(o->c.init, &k);
+    cn_act_from_name(o->c.act, act);
+    if (k == CN_INIT_NORMAL) *sw = o->c.sigma_w, *sb = o->c.sigma_b;
+    else if (k == CN_INIT_KAIMING_NORMAL || k == CN_INIT_KAIMING_UNIFORM) *sw = sqrt(2.0), *sb = 0;
+    else return 0;
+    return 1;
+}
+
+static cJSON *number_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+    return a;
+}
+
+static cJSON *num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static int write_json(const char *path, const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf,
+                      const char *data_name, int argc, char **argv, const char *spec)
+{
+    cJSON *root = cJSON_CreateObject(), *s = cJSON_CreateObject();
+    cJSON_AddItemToObject(s, "value", num(r->sigma));
+    cJSON_AddItemToObject(s, "stderr", num(r->sigma_se));
+    cJSON_AddItemToObject(s, "per_layer", number_array(r->sigma_block, r->nblocks));
+    cJSON_AddItemToObject(s, "per_layer_stderr", number_array(r->sigma_block_se, r->nblocks));
+    cJSON_AddItemToObject(root, "sigma", s);
+    cJSON *lm = cJSON_CreateObject();
+    cJSON_AddItemToObject(lm, "value", num(r->lambda_max));
+    cJSON_AddItemToObject(lm, "stderr", num(r->lambda_max_se));
+    cJSON_AddItemToObject(root, "lambda_max", lm);
+    cJSON_AddItemToObject(root, "lyapunov_spectrum", number_array(r->spectrum, r->k));
+    cJSON_AddItemToObject(root, "lyapunov_spectrum_stderr", number_array(r->spectrum_se, r->k));
+    cJSON *local = cJSON_CreateArray();
+    for (int l = 0; l < r->nblocks; l++) cJSON_AddItemToArray(local, number_array(r->local_exponents + (size_t)l * r->k, r->k));
+    cJSON_AddItemToObject(root, "local_exponents", local);
+    cJSON_AddNumberToObject(root, "degenerate_directions", (double)r->degenerate);
+    cJSON_AddItemToObject(root, "sigma_activity", num(r->sigma_act));
+    cJSON_AddItemToObject(root, "activity", number_array(r->activity, r->nblocks + 1));
+    cJSON_AddItemToObject(root, "activity_slope", number_array(r->activity_slope, r->nblocks));
+    if (o->m.dynamic_range) {
+        cJSON *d = cJSON_CreateObject(), *curve = cJSON_CreateArray();
+        cJSON_AddItemToObject(d, "delta_db", r->has_dr ? num(r->dr.delta_db) : cJSON_CreateNull());
+        cJSON_AddBoolToObject(d, "saturated", r->has_dr && r->dr.saturated);
+        cJSON_AddItemToObject(d, "s10", r->has_dr ? num(r->dr.s10) : cJSON_CreateNull());
+        cJSON_AddItemToObject(d, "s90", r->has_dr ? num(r->dr.s90) : cJSON_CreateNull());
+        for (int i = 0; i < r->dr_n; i++) {
+            double pt[2] = {r->dr_s[i], r->dr_F[i]};
+            cJSON_AddItemToArray(curve, number_array(pt, 2));
+        }
+        cJSON_AddItemToObject(d, "curve", curve);
+        cJSON_AddItemToObject(root, "dynamic_range", d);
+    } else {
+        cJSON_AddNullToObject(root, "dynamic_range");
+    }
+    if (mf) {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddItemToObject(m, "q_star", num(mf->q_star));
+        cJSON_AddItemToObject(m, "chi1", num(mf->chi1));
+        cJSON_AddItemToObject(m, "xi_c", num(mf->xi_c));
+        cJSON_AddItemToObject(m, "lambda_pred", num(mf->lambda_pred));
+        cJSON_AddItemToObject(root, "mean_field", m);
+    } else {
+        cJSON_AddNullToObject(root, "mean_field");
+    }
+    cJSON *blocks = cJSON_CreateArray();
+    for (int l = 0; l < r->nblocks; l++) {
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddNumberToObject(b, "index", l);
+        cJSON_AddStringToObject(b, "name", r->blocks[l].name);
+        cJSON_AddNumberToObject(b, "first_layer", r->blocks[l].first);
+        cJSON_AddNumberToObject(b, "last_layer", r->blocks[l].last);
+        cJSON_AddNumberToObject(b, "units_in", r->blocks[l].n_in);
+        cJSON_AddNumberToObject(b, "units", r->blocks[l].n_out);
+        cJSON_AddItemToArray(blocks, b);
+    }
+    cJSON_AddItemToObject(root, "blocks", blocks);
+    cJSON *set = cJSON_CreateObject(), *args = cJSON_CreateArray();
+    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+    cJSON_AddItemToObject(set, "argv", args);
+    cJSON_AddStringToObject(set, "model", o->model ? o->model : o->c.model_file ? o->c.model_file : o->c.arch);
+    cJSON_AddStringToObject(set, "init", o->model ? "checkpoint" : o->c.init);
+    cJSON_AddNumberToObject(set, "sigma_w", o->c.sigma_w);
+    cJSON_AddNumberToObject(set, "sigma_b", o->c.sigma_b);
+    cJSON_AddStringToObject(set, "data", data_name);
+    cJSON_AddStringToObject(set, "split", o->split);
+    char inputs[96];
+    snprintf(inputs, sizeof inputs, "the first %d examples of the %s split", r->inputs, o->split);
+    cJSON_AddStringToObject(set, "inputs", inputs);
+    cJSON_AddNumberToObject(set, "samples", r->inputs);
+    cJSON_AddNumberToObject(set, "seed", (double)o->c.seed);
+    cJSON_AddNumberToObject(set, "probes", o->m.probes);
+    cJSON_AddNumberToObject(set, "spectrum", o->m.spectrum);
+    cJSON_AddStringToObject(set, "layers", o->m.include_readout ? "all" : "hidden");
+    cJSON_AddNumberToObject(set, "batch", o->m.batch);
+    cJSON_AddNumberToObject(set, "threads", o->c.threads);
+    cJSON_AddBoolToObject(set, "standardize", o->c.standardize);
+    if (o->m.dynamic_range) {
+        cJSON_AddNumberToObject(set, "dr_points", o->m.dr_points);
+        cJSON_AddNumberToObject(set, "dr_smin", o->m.dr_smin);
+        cJSON_AddNumberToObject(set, "dr_smax", o->m.dr_smax);
+        cJSON_AddStringToObject(set, "stimulus", o->m.dr_stimulus == CN_STIM_CONTRAST ? "contrast" : "additive");
+        cJSON_AddStringToObject(set, "response", o->m.dr_response == CN_RESP_ACTIVITY ? "activity" : "tv");
+    }
+    if (spec) cJSON_AddStringToObject(set, "model_spec", spec);
+    cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
+    cJSON_AddItemToObject(root, "settings", set);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = fopen(path, "w");
+    int ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f)) ok = 0;
+    cJSON_free(text);
+    if (!ok) cli_error("%s: cannot write", path);
+    return ok ? 0 : -1;
+}
+
+static int write_csv(const char *path, const cn_measure_result *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error("%s: cannot write", path);
+        return -1;
+    }
+    fprintf(f, "block,name,units,sigma,sigma_stderr,activity");
+    for (int j = 0; j < r->k; j++) fprintf(f, ",local_exponent_%d", j + 1);
+    fputc('\n', f);
+    for (int l = 0; l < r->nblocks; l++) {
+        fprintf(f, "%d,%s,%d,%.8g,%.8g,%.8g", l + 1, r->blocks[l].name, r->blocks[l].n_out, r->sigma_block[l],
+                r->sigma_block_se[l], r->activity[l + 1]);
+        for (int j = 0; j < r->k; j++) fprintf(f, ",%.8g", r->local_exponents[(size_t)l * r->k + j]);
+        fputc('\n', f);
+    }
+    return fclose(f) ? -1 : 0;
+}
+
+static int write_plots(const char *dir, const cn_measure_result *r)
+{
+    if (mkdir(dir, 0777) && errno != EEXIST) {
+        cli_error("%s: cannot create the plot folder", dir);
+        return -1;
+    }
+    char path[4096];
+    int L = r->nblocks, rc = 0;
+    double *idx = malloc(sizeof(double) * (size_t)(L > r->k ? L : r->k) + sizeof(double));
+    double *rho1 = malloc(sizeof(double) * (size_t)L + sizeof(double));
+    double *lnsig = malloc(sizeof(double) * (size_t)L + sizeof(double));
+    for (int i = 0; i < (L > r->k ? L : r->k); i++) idx[i] = i + 1;
+    for (int l = 0; l < L; l++) {
+        rho1[l] = r->k ? r->local_exponents[(size_t)l * r->k] : NAN;
+        lnsig[l] = log(r->sigma_block[l]);
+    }
+    cli_series prof[2] = {{idx, lnsig, L, "ln sigma_l", 1}, {idx, rho1, L, "local exponent rho_1", 1}};
+    cli_plot_opts po = {"Per-block profile (critical at 0)", "block", "ln sigma_l, rho_1", 0, 0};
+    snprintf(path, sizeof path, "%s/sigma_profile.png", dir);
+    rc |= cli_plot_lines(path, &po, prof, r->k ? 2 : 1);
+    if (r->k) {
+        cli_series sp = {idx, r->spectrum, r->k, NULL, 1};
+        cli_plot_opts so = {"Lyapunov spectrum (mean over inputs)", "i", "lambda_i", 0, 0};
+        snprintf(path, sizeof path, "%s/spectrum.png", dir);
+        rc |= cli_plot_lines(path, &so, &sp, 1);
+    }
+    if (r->dr_n) {
+        cli_series d = {r->dr_s, r->dr_F, r->dr_n, NULL, 1};
+        char title[128];
+        if (r->has_dr) snprintf(title, sizeof title, "Response curve: Delta = %.1f dB%s", r->dr.delta_db, r->dr.saturated ? "" : " (not saturated)");
+        else snprintf(title, sizeof title, "Response curve (no rise: Delta undefined)");
+        cli_plot_opts dop = {title, "stimulus s", "response F(s)", 1, NAN};
+        snprintf(path, sizeof path, "%s/dynamic_range.png", dir);
+        rc |= cli_plot_lines(path, &dop, &d, 1);
+    }
+    free(idx);
+    free(rho1);
+    free(lnsig);
+    return rc ? -1 : 0;
+}
+
+static void print_summary(const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf, const char *what,
+                          const char *data_name)
+{
+    printf("critnet measure: %s, %d blocks, on %d %s inputs of %s\n", what, r->nblocks, r->inputs, o->split, data_name);
+    printf("  sigma       %9.4f +- %.4f   (critical at 1; ln sigma = %+.4f)\n", r->sigma, r->sigma_se, log(r->sigma));
+    if (r->k) {
+        printf("  lambda_0    %+9.4f +- %.4f   (critical at 0)\n", r->lambda_max, r->lambda_max_se);
+        if (r->k > 1) {
+            printf("  spectrum   ");
+            for (int j = 0; j < r->k && j < 8; j++) printf(" %+.4f", r->spectrum[j]);
+            printf(r->k > 8 ? " ... %+.4f\n" : "\n", r->spectrum[r->k - 1]);
+        }
+        if (r->degenerate) printf("  note: %ld collapsed directions (R_ii = 0) floored at ln 1e-38\n", r->degenerate);
+    }
+    printf("  sigma_act   %9.4f\n", r->sigma_act);
+    if (o->m.dynamic_range) {
+        if (r->has_dr)
+            printf("  Delta       %9.2f dB  (s10 %.3g, s90 %.3g%s)\n", r->dr.delta_db, r->dr.s10, r->dr.s90,
+                   r->dr.saturated ? "" : "; F has NOT saturated by s_max");
+        else printf("  Delta       undefined: the response does not rise over the stimulus range\n");
+    }
+    if (mf)
+        printf("  mean field  q* %.4g  chi1 %.4f  xi_c %.3g  lambda_pred %+.4f\n", mf->q_star, mf->chi1, mf->xi_c,
+               mf->lambda_pred);
+    printf("  block  name        units      sigma_l    rho_1\n");
+    for (int l = 0; l < r->nblocks; l++)
+        printf("  %5d  %-10s %6d  %9.4f  %+8.4f\n", l + 1, r->blocks[l].name, r->blocks[l].n_out, r->sigma_block[l],
+               r->k ? r->local_exponents[(size_t)l * r->k] : NAN);
+}
+
+int cmd_measure(int argc, char **argv)
+{
+    measure_opts o;
+    memset(&o, 0, sizeof o);
+    cli_common_defaults(&o.c);
+    cn_measure_defaults(&o.m);
+    o.split = "test";
+    o.samples = 1000;
+    int r = parse(&o, argc, argv);
+    if (r) return r > 0 ? 0 : 2;
+    cn_set_threads(o.c.threads);
+    cn_error err = {0};
+    cn_checkpoint ck = {0};
+    cn_net *net = NULL;
+    cn_data data = {0};
+    cn_measure_result res = {0};
+    char *spec = NULL;
+    int rc = 1;
+    if (o.model && cn_checkpoint_load(&ck, o.model, &err)) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    if (cli_load_data(&data, &o.c)) goto done;
+    const cn_dataset *d = strcmp(o.split, "train") == 0 ? &data.train : &data.test;
+    if (o.model) {
+        net = ck.net;
+        ck.net = NULL;
+        if (cn_net_in_size(net) != d->c * d->h * d->w) {
+            cli_error("%s takes %d inputs, but %s has %d per example", o.model, cn_net_in_size(net), data.name,
+                      d->c * d->h * d->w);
+            goto done;
+        }
+    } else {
+        cn_init init;
+        if (cli_build_net(&net, &o.c, d)) goto done;
+        cli_init_kind(&o.c, &init);
+        cn_rng *rng = cn_rng_new(o.c.seed);
+        int irc = rng ? cn_net_init(net, &init, rng) : CN_ERR_NOMEM;
+        cn_rng_free(rng);
+        if (irc) {
+            cli_error("initialisation failed: %s", cn_strerror(irc));
+            goto done;
+        }
+    }
+    int n = o.samples < d->count ? o.samples : d->count;
+    cli_progress prog;
+    cli_progress_init(&prog, o.c.quiet);
+    o.m.seed = o.c.seed + 1; /* the probes draw from their own stream, apart from the initialisation's */
+    o.m.progress = progress;
+    o.m.user = &prog;
+    if (cn_measure(net, d->x, n, &o.m, &res, &err)) {
+        cli_progress_end(&prog);
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    cli_progress_end(&prog);
+    cn_meanfield mf;
+    double sw, sb;
+    cn_act act;
+    int have_mf = mean_field_applies(&o, &sw, &sb, &act) && cn_meanfield_compute(&mf, act, sw, sb, res.activity[0]) == CN_OK;
+    const char *what = o.model ? o.model : o.c.model_file ? o.c.model_file : o.c.arch;
+    if (!o.c.quiet) print_summary(&o, &res, have_mf ? &mf : NULL, what, data.name);
+    spec = cn_net_spec(net);
+    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec)) goto done;
+    if (o.csv && write_csv(o.csv, &res)) goto done;
+    if (o.plot && write_plots(o.plot, &res)) goto done;
+    rc = 0;
+done:
+    cn_free(spec);
+    cn_measure_result_free(&res);
+    cn_net_free(net);
+    cn_data_free(&data);
+    cn_checkpoint_free(&ck);
+    return rc;
+}

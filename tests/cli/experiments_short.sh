@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The short modes of the experiments run end to end and print their tables.
+set -euo pipefail
+: "${CRITNET_SRC:?}"
+cd "$CRITNET_SRC"
+pass=0; fail=0
+expect_rows() { # name output rows...
+  local name=$1 out=$2; shift 2
+  for row in "$@"; do
+    if grep -q -- "| $row |" <<<"$out"; then pass=$((pass+1)); else echo "FAIL: $name: no row '$row'"; fail=$((fail+1)); fi
+  done
+}
+out=$(bash experiments/core-accuracy/run.sh --short 2>&1) || { echo "$out"; echo "FAIL: core-accuracy exited non-zero"; exit 1; }
+echo "$out"
+expect_rows core-accuracy "$out" mlp cnn
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
