@@ -531,24 +531,34 @@ static int run_config(result *res, const options *o, const batch_pool *p, const 
     res->sps_best = sps[reps - 1]; /* sorted by median() */
     res->step_ms_best = ms[0];
     if (o->breakdown && !flat) {
+        /* medians over steps, so that a step interrupted by another process does not count */
         int n = o->breakdown_steps;
-        double ph[PH_COUNT] = {0};
-        for (int s = 0; s < n; s++) train_step(&t, p, ph);
+        cn_chain *c = &t.net->chain;
+        double *ph = calloc((size_t)n * PH_COUNT, sizeof *ph), *col = malloc((size_t)n * sizeof *col);
+        double *fwd = calloc((size_t)n * MAX_LAYERS, sizeof *fwd), *bwd = calloc((size_t)n * MAX_LAYERS, sizeof *bwd);
+        if (!ph || !col || !fwd || !bwd) {
+            free(ph), free(col), free(fwd), free(bwd);
+            trainer_free(&t);
+            return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the breakdown");
+        }
+        for (int s = 0; s < n; s++) train_step(&t, p, ph + (size_t)s * PH_COUNT);
         for (int k = 0; k < PH_COUNT; k++) {
-            res->phase_ms[k] = 1e3 * ph[k] / n;
+            for (int s = 0; s < n; s++) col[s] = ph[(size_t)s * PH_COUNT + k];
+            res->phase_ms[k] = 1e3 * median(col, n);
             res->phase_sum_ms += res->phase_ms[k];
         }
-        cn_chain *c = &t.net->chain;
-        double fwd[MAX_LAYERS] = {0}, bwd[MAX_LAYERS] = {0};
         res->nlayers = c->n < MAX_LAYERS ? c->n : MAX_LAYERS;
         if (c->n <= MAX_LAYERS) {
-            for (int s = 0; s < n; s++) layer_pass(&t, p, fwd, bwd);
+            for (int s = 0; s < n; s++) layer_pass(&t, p, fwd + (size_t)s * MAX_LAYERS, bwd + (size_t)s * MAX_LAYERS);
             for (int i = 0; i < res->nlayers; i++) {
                 res->layer_kind[i] = c->layers[i]->ops->kind;
-                res->layer_fwd_ms[i] = 1e3 * fwd[i] / n;
-                res->layer_bwd_ms[i] = 1e3 * bwd[i] / n;
+                for (int s = 0; s < n; s++) col[s] = fwd[(size_t)s * MAX_LAYERS + i];
+                res->layer_fwd_ms[i] = 1e3 * median(col, n);
+                for (int s = 0; s < n; s++) col[s] = bwd[(size_t)s * MAX_LAYERS + i];
+                res->layer_bwd_ms[i] = 1e3 * median(col, n);
             }
         }
+        free(ph), free(col), free(fwd), free(bwd);
         if ((rc = kernel_pass(res, &t, p, n))) {
             trainer_free(&t);
             return cn_error_set(err, rc, "out of memory in the kernel breakdown");
@@ -585,13 +595,13 @@ static void print_result(const result *r, double peak_same, double peak_machine)
     if (peak_machine > 0) printf(", %4.1f%% of machine peak", 100 * gflops / peak_machine);
     printf("   [loss %.3f -> %.3f]\n", r->first_loss, r->last_loss);
     if (!r->have_breakdown) return;
-    printf("  phases (ms/step over %d steps; sum %.3f):", r->breakdown_steps, r->phase_sum_ms);
+    printf("  phases (median ms/step of %d steps; sum %.3f):", r->breakdown_steps, r->phase_sum_ms);
     for (int k = 0; k < PH_COUNT; k++)
         printf(" %s %.3f (%.0f%%)", phase_names[k], r->phase_ms[k], 100 * r->phase_ms[k] / r->phase_sum_ms);
     printf("\n  cn_train extras (ms/step): gather %.3f, finite check of params %.3f\n", r->gather_ms,
            r->finite_check_ms);
     double fs = 0, bs = 0;
-    printf("  layers (ms/step fwd / bwd):");
+    printf("  layers (median ms/step fwd / bwd):");
     for (int i = 0; i < r->nlayers; i++) {
         printf(" [%d %s %.3f / %.3f]", i, r->layer_kind[i], r->layer_fwd_ms[i], r->layer_bwd_ms[i]);
         fs += r->layer_fwd_ms[i];

@@ -75,9 +75,9 @@ if [ "$MODE" = short ]; then
     T_ARGS=(--steps 10 --warmup 3 --reps 2)
     ENV_CASES=()
 else
-    ROUNDS=2
-    C_ARGS=(--steps 200 --warmup 30 --reps 5 --sgemm-n 2048 --breakdown-steps 100)
-    T_ARGS=(--steps 200 --warmup 30 --reps 5)
+    ROUNDS=3
+    C_ARGS=(--steps 100 --warmup 30 --reps 5 --sgemm-n 2048 --breakdown-steps 100)
+    T_ARGS=(--steps 100 --warmup 30 --reps 5)
     # OpenBLAS (pthreads) and OpenMP keep separate pools; these settle whether they fight over the cores
     ENV_CASES=("OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1" "OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=1"
                "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=2" "OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2"
@@ -98,7 +98,7 @@ i=0
 for case in ${ENV_CASES[@]+"${ENV_CASES[@]}"}; do
     i=$((i + 1))
     # shellcheck disable=SC2086
-    env $case "$BIN" --threads env --steps 200 --warmup 30 --reps 3 --sgemm-n 0 --no-breakdown --no-flat \
+    env $case "$BIN" --threads env --steps 100 --warmup 30 --reps 5 --sgemm-n 0 --no-breakdown --no-flat \
         --data "$DATA" --json "$TMP/env_$i.json" >"$TMP/env_$i.txt"
     echo "$case" >"$TMP/env_$i.case"
 done
@@ -182,10 +182,6 @@ res = {
     "peak_fraction": {"same_threads": c_top["peak_fraction_same_threads"], "machine": c_top["peak_fraction_machine"]},
     "threads_check": {"cn_set_threads": {str(t): v for t, v in api.items()}, "faster": faster, "env": envs},
 }
-with open(out, "w") as f:
-    json.dump(res, f, indent=1)
-    f.write("\n")
-
 P = lambda x: "-" if x is None else f"{100 * x:.1f}%"
 print(f"\ntrain step, MLP 784-256-256-256-10 relu, batch {res['batch']}, SGD momentum 0.9, data {res['data']} "
       f"({mode}, best of {rounds} round(s) x {res['reps']} reps x {res['steps']} steps; load {load0} -> {load1})")
@@ -227,6 +223,12 @@ if "phases_ms" in b:
         waste = sum(k["bwd_dx_gemm"] for k in ks if k["dx_computed"] and not k["dx_needed"])
         if waste:
             print(f"  first-layer dx computed but never used: {waste:.3f} ms/step")
+        floor = sum(k["fwd_gemm"] + k["bwd_dW_gemm"] + (k["bwd_dx_gemm"] if k["dx_needed"] else 0) for k in ks)
+        res["gemm_floor_ms"] = floor
+        tms = 1e3 * res["batch"] / t_top["samples_per_s_best"]
+        print(f"  the GEMMs a step needs take {floor:.3f} ms at {b['threads']} thread(s): with everything else free, "
+              f"critnet/torch could reach {tms / floor:.2f}x; at 100% of the sgemm peak, "
+              f"{tms / (1e3 * useful / (peak_machine * 1e9)):.2f}x")
     ex = b.get("train_extras_ms")
     if ex:
         print(f"  cn_train adds per step: gather {ex['gather']:.3f} ms, finite check {ex['finite_check']:.3f} ms")
@@ -235,6 +237,9 @@ print("threads: cn_set_threads " + ", ".join(f"{t}: {v:.0f}" for t, v in api.ite
 for e in envs:
     print("  env " + " ".join(f"{k}={v}" for k, v in e["env"].items()) +
           f": {e['samples_per_s_best']:.0f} samples/s best ({e['samples_per_s_median']:.0f} median)")
+with open(out, "w") as f:
+    json.dump(res, f, indent=1)
+    f.write("\n")
 print(f"wrote {out}")
 if require and ratio < require:
     sys.exit(3)

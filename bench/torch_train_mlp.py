@@ -113,11 +113,11 @@ def run_config(args, x, y, threads, blas, blas_threads):
         opt.step()
         if ph is not None:
             t5 = time.perf_counter()
-            ph["zero_grad"] += t1 - t0
-            ph["forward"] += t2 - t1
-            ph["loss"] += t3 - t2
-            ph["backward"] += t4 - t3
-            ph["optimizer"] += t5 - t4
+            ph["zero_grad"].append(t1 - t0)
+            ph["forward"].append(t2 - t1)
+            ph["loss"].append(t3 - t2)
+            ph["backward"].append(t4 - t3)
+            ph["optimizer"].append(t5 - t4)
         return loss
 
     for _ in range(args.warmup):
@@ -145,11 +145,11 @@ def run_config(args, x, y, threads, blas, blas_threads):
         "last_loss": state["last"],
     }
     if args.breakdown:
-        ph = dict.fromkeys(("forward", "loss", "zero_grad", "backward", "optimizer"), 0.0)
-        n = max(args.steps // 2, 5)
-        for _ in range(n):
+        # medians over steps, as bench_train_mlp.c, so that an interrupted step does not count
+        ph = {k: [] for k in ("forward", "loss", "zero_grad", "backward", "optimizer")}
+        for _ in range(max(args.steps // 2, 5)):
             step(ph)
-        res["phases_ms"] = {k: 1e3 * v / n for k, v in ph.items()}
+        res["phases_ms"] = {k: 1e3 * statistics.median(v) for k, v in ph.items()}
     if not all(v is None or v == v for v in (state["first"], state["last"])):
         sys.exit("torch_train_mlp: the loss is NaN")
     return res
@@ -197,7 +197,7 @@ def main():
         print(line)
         if "phases_ms" in r:
             tot = sum(r["phases_ms"].values())
-            print("  phases (ms/step; sum %.3f): %s" % (tot, " ".join(
+            print("  phases (median ms/step; sum %.3f): %s" % (tot, " ".join(
                 f"{k} {v:.3f} ({100 * v / tot:.0f}%)" for k, v in r["phases_ms"].items())))
     if args.json:
         with open(args.json, "w") as f:

@@ -401,6 +401,9 @@ typedef struct {
     cn_stimulus dr_stimulus;
     cn_response dr_response;
     int dr_block;         /* CN_RESP_ACTIVITY: which block's activity (0-based; -1: the last one) */
+    /* optional (k, n_in): the initial orthonormal tangents Q0, the same for every input, instead of random
+     * ones; lets an independent implementation reproduce the spectrum to rounding */
+    const cn_real *q0;
     void (*progress)(double done, double total, void *user);
     void *user;
 } cn_measure_cfg;

@@ -127,8 +127,8 @@ static void fixed_point(const mf_ctx *c, double q0, cn_meanfield *out)
             goto done;
         }
         if (r > 0 && r < 1) {
-            double step = (f - q) * r / (1 - r), qa = f + step;
-            if (d < 0 && qa < 1e-3 * f) {
+            double step = (f - q) * r / (1 - r), qa = f + step, qb = qa + 0.25 * step;
+            if (d < 0 && qb < 1e-3 * f) {
                 /* scan down by decades for a sign change of F(q) - q */
                 double hi = f;
                 for (;;) {
@@ -148,8 +148,7 @@ static void fixed_point(const mf_ctx *c, double q0, cn_meanfield *out)
                     hi = lo;
                 }
             }
-            if (qa <= FP_QMAX) {
-                double qb = qa + 0.25 * step;
+            if (qb <= FP_QMAX) {
                 double ga = length_map(c, qa) - qa;
                 evals++;
                 if (sign(ga) != d) {

@@ -165,8 +165,14 @@ static int measure_lyapunov(ctx *c, int B, double *lnr, double *lambda_input)
 {
     int k = c->k, n0 = cn_net_in_size(c->net), rc;
     cn_real *q = c->ta, *z = c->tb;
-    fill_normal(c->rng, q, (size_t)k * B * n0);
-    if ((rc = qr_batch(c, q, B, n0, k, lnr))) return rc;
+    if (c->cfg->q0) {
+        for (int j = 0; j < k; j++)
+            for (int b = 0; b < B; b++)
+                memcpy(q + ((size_t)j * B + b) * n0, c->cfg->q0 + (size_t)j * n0, (size_t)n0 * sizeof *q);
+    } else {
+        fill_normal(c->rng, q, (size_t)k * B * n0);
+        if ((rc = qr_batch(c, q, B, n0, k, lnr))) return rc;
+    }
     memset(lambda_input, 0, (size_t)B * k * sizeof *lambda_input);
     for (int l = 0; l < c->L; l++) {
         const cn_block *blk = &c->blocks[l];
