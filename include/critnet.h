@@ -344,7 +344,7 @@ int cn_sched_from_name(const char *name, cn_sched_kind *out);
 /* Poole et al. 2016, Schoenholz et al. 2017: for an MLP with W ~ N(0, sigma_w^2/n), b ~ N(0, sigma_b^2),
  * iterate q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2 to its fixed point q*, then
  * chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2], xi_c = -1/ln chi1, and lambda_pred = 0.5 ln chi1.
- * Expectations by Gauss-Hermite quadrature. */
+ * Expectations by panelled Gauss-Legendre quadrature (docs/criticality-measures.md says why not Hermite). */
 typedef struct {
     double q_star, chi1, xi_c, lambda_pred;
     int converged;   /* the length map reached its fixed point */

@@ -355,10 +355,24 @@ static int kc_step(kc_net *k, double r, cn_rng *rng)
     return nnx;
 }
 
-enum { KC_N = 10000, KC_K = 10, KC_STATES = 5, KC_NR = 30, KC_NSIG = 5 };
+#ifndef KC_N
+#define KC_N 10000
+#endif
+#ifndef KC_WARM0
+#define KC_WARM0 2000
+#endif
+#ifndef KC_WARM
+#define KC_WARM 300
+#endif
+#ifndef KC_MEASURE
+#define KC_MEASURE 2000
+#endif
+#ifndef KC_FIRINGS
+#define KC_FIRINGS 20
+#endif
+enum { KC_K = 10, KC_STATES = 5, KC_NR = 30, KC_NSIG = 5 };
 #define KC_RMIN 1e-5
 #define KC_RMAX 1e1
-enum { KC_WARM0 = 2000, KC_WARM = 300, KC_MEASURE = 2000 };
 
 static void test_kinouchi_copelli(void)
 {
@@ -382,9 +396,13 @@ static void test_kinouchi_copelli(void)
         for (int ri = 0; ri < KC_NR; ri++) {
             int warm = ri == 0 ? KC_WARM0 : KC_WARM;
             for (int t = 0; t < warm; t++) kc_step(&k, r[ri], rng);
+            /* weak activity is noisy and gets every step; strong activity is averaged over N elements
+             * each step, so stop once elements have fired KC_FIRINGS times on average */
             long sum = 0;
-            for (int t = 0; t < KC_MEASURE; t++) sum += kc_step(&k, r[ri], rng);
-            F[ri] = (double)sum / ((double)KC_MEASURE * KC_N);
+            int t = 0;
+            while (t < KC_MEASURE && (t < KC_MEASURE / 8 || sum < (long)KC_FIRINGS * KC_N))
+                sum += kc_step(&k, r[ri], rng), t++;
+            F[ri] = (double)sum / ((double)t * KC_N);
         }
         cn_dynrange dr;
         int rc = cn_dynamic_range(&dr, r, F, KC_NR);

@@ -1,5 +1,6 @@
 /* meanfield.c: the mean-field prediction for random MLPs (Poole et al. 2016, Schoenholz et al. 2017):
  * the length map's fixed point q*, the slope chi1 there, xi_c and the predicted top exponent. */
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <math.h>
 #include "critnet.h"
@@ -181,16 +182,16 @@ static int is_homogeneous(cn_act a) { return a == CN_ACT_RELU || a == CN_ACT_LEA
 
 static int compute(cn_meanfield *out, const mf_ctx *c, double q0)
 {
-    if (is_homogeneous(c->act) && c->sigma_b2 == 0) {
-        /* q_l = (sigma_w^2 E[phi(z)^2]) q_{l-1}: geometric, so the limit is 0, q0 or infinity, and chi1 does
-         * not depend on q at all. */
+    if (is_homogeneous(c->act)) {
+        /* phi(a z) = a phi(z) for a > 0, so the length map is affine, q_l = ratio q_{l-1} + sigma_b^2, and chi1
+         * does not depend on q at all. With sigma_b = 0 the limit is 0, q0 or infinity. */
         double ratio = c->sigma_w2 * expect(c, G_PHI2, 1);
         out->iterations = 0;
-        if (fabs(ratio - 1) <= FP_TOL) {
+        if (c->sigma_b2 == 0 && fabs(ratio - 1) <= FP_TOL) {
             out->q_star = q0;
             out->converged = 1;
-        } else if (ratio < 1) {
-            out->q_star = 0;
+        } else if (ratio < 1 && fabs(ratio - 1) > FP_TOL) {
+            out->q_star = c->sigma_b2 / (1 - ratio);
             out->converged = 1;
         } else {
             out->q_star = INFINITY;
@@ -217,6 +218,7 @@ static int ctx_init(mf_ctx *c, cn_act act, double sigma_w, double sigma_b)
     c->act = act;
     c->sigma_w2 = sigma_w * sigma_w;
     c->sigma_b2 = sigma_b * sigma_b;
+    gsl_set_error_handler_off(); /* GSL's default handler aborts (on a failed allocation here) */
     c->gl = gsl_integration_glfixed_table_alloc(QUAD_NODES);
     return c->gl ? CN_OK : CN_ERR_NOMEM;
 }
@@ -257,14 +259,23 @@ int cn_meanfield_critical_sigma_w(double *out, cn_act act, double sigma_b, doubl
             double m = 0.5 * (lo + hi), fm = log_chi1(&c, m);
             if (fm == 0) {
                 lo = hi = m;
+                flo = fhi = 0;
                 break;
             }
-            if (sign(fm) == sign(flo))
+            if (sign(fm) == sign(flo)) {
                 lo = m;
-            else
+                flo = fm;
+            } else {
                 hi = m;
+                fhi = fm;
+            }
         }
-        *out = 0.5 * (lo + hi);
+        /* Where the length map is bistable (gelu, silu with small sigma_b: q* = 0 or a runaway q, chosen by
+         * q0) chi1 jumps across 1 instead of crossing it; that is no critical point. */
+        if (fmin(fabs(flo), fabs(fhi)) > 1e-6)
+            rc = CN_ERR_ARG;
+        else
+            *out = 0.5 * (lo + hi);
     }
     gsl_integration_glfixed_table_free(c.gl);
     return rc;

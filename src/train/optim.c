@@ -77,8 +77,8 @@ static void adam_step(cn_optim *o, cn_real *p, const cn_real *g, double lr)
         cn_real d = g[i];
         if (decoupled) p[i] *= decay;
         else d += wd * p[i];
-        m[i] = b1f * m[i] + (1 - b1f) * d;
-        v[i] = b2f * v[i] + (1 - b2f) * d * d;
+        m[i] = b1f * m[i] + (cn_real)(1 - b1) * d; /* 1 - beta in double, as torch: 1 - 0.999f is off by 5e-5 */
+        v[i] = b2f * v[i] + (cn_real)(1 - b2) * d * d;
         p[i] -= step * m[i] / ((cn_real)sqrt(v[i]) / sqrt_bc2 + eps);
     }
 }
