@@ -116,6 +116,11 @@ static void test_dynamic_range_curves(void)
         CHECK(fabs(log10(dr.s10) - 0.2) < 1e-12, "s10 = 10^%.15g, want 10^0.2", log10(dr.s10));
         CHECK(fabs(log10(dr.s90) - 2.875) < 1e-12, "s90 = 10^%.15g, want 10^2.875", log10(dr.s90));
         CHECK(fabs(dr.delta_db - 26.75) < 1e-10, "delta %.15g, want 26.75", dr.delta_db);
+        /* a curve that passes 10%, falls back below it and rises again: the first crossing counts */
+        double G[4] = {0, 0.5, 0.05, 1.0};
+        CHECK_OK(cn_dynamic_range(&dr, s, G, 4));
+        CHECK(fabs(log10(dr.s10) - 0.2) < 1e-12, "s10 = 10^%.15g, want 10^0.2 (first crossing)",
+              log10(dr.s10));
     }
 
     /* the 5% saturation threshold, on curves where the last decade adds 4% and 6% of the rise */
@@ -414,10 +419,12 @@ static void test_kinouchi_copelli(void)
         printf("  F(r):");
         for (int ri = 0; ri < KC_NR; ri++) printf(" %.3g", F[ri]);
         printf("\n");
-        /* at r = 10/ms every quiescent element fires at once, so each cycles through its ns states */
-        CHECK(rc != CN_OK || fabs(dr.fmax - 1.0 / KC_STATES) < 0.005, "sigma %.2f: Fmax %.4f, want 1/%d",
+        /* at r = 10/ms every quiescent element fires at once, so each cycles through its ns states.
+         * Not checked: "saturated". An element alone responds 1-exp(-r) / (1 + (ns-1)(1-exp(-r))),
+         * 0.179 at r = 1 and 0.19999 at r = 10, so the last decade still adds ~10% of the rise and the
+         * 5% criterion reports saturated = 0, although F(r_max) sits on the plateau. */
+        CHECK(rc != CN_OK || fabs(dr.fmax - 1.0 / KC_STATES) < 1e-3, "sigma %.2f: Fmax %.4f, want 1/%d",
               sigmas[si], dr.fmax, KC_STATES);
-        CHECK(rc != CN_OK || dr.saturated, "sigma %.2f: F(r) has levelled off by r = 10/ms", sigmas[si]);
         /* below criticality and at weak drive each stimulus starts an avalanche of 1/(1-sigma)
          * excitations on average, so F = r/(1 - sigma); pooled over the points with F < 1e-3 */
         if (sigmas[si] < 1) {

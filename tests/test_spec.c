@@ -38,6 +38,29 @@ static void round_trip(const char *label, const char *text)
               cn_net_out_size(b));
         CHECK(cn_net_layer_count(a) == cn_net_layer_count(b), "%s: %d vs %d layers", label, cn_net_layer_count(a),
               cn_net_layer_count(b));
+        /* the same function: parameters and state copied over, the same outputs (eval mode) */
+        if (cn_net_param_count(a) == cn_net_param_count(b) && cn_net_state_count(a) == cn_net_state_count(b) &&
+            cn_net_in_size(a) == cn_net_in_size(b) && cn_net_out_size(a) == cn_net_out_size(b)) {
+            cn_rng *r = cn_rng_new(3);
+            cn_init init = {.kind = CN_INIT_NORMAL, .sigma_w = 1, .sigma_b = 0.5};
+            CHECK_OK(cn_net_init(a, &init, r));
+            memcpy(cn_net_params(b), cn_net_params(a), cn_net_param_count(a) * sizeof(cn_real));
+            for (size_t i = 0; i < cn_net_state_count(a); i++)
+                cn_net_state(a)[i] = cn_net_state(b)[i] = (cn_real)(0.5 + cn_rng_uniform(r));
+            int B = 2, n = cn_net_in_size(a), m = cn_net_out_size(a);
+            cn_real *x = malloc((size_t)B * n * sizeof *x), *ya = malloc((size_t)B * m * sizeof *ya);
+            for (int i = 0; i < B * n; i++) x[i] = (cn_real)cn_rng_normal(r);
+            CHECK_OK(cn_net_reserve(a, B, 1));
+            CHECK_OK(cn_net_reserve(b, B, 1));
+            cn_net_forward(a, x, B, 0);
+            memcpy(ya, cn_net_output(a), (size_t)B * m * sizeof *ya);
+            cn_net_forward(b, x, B, 0);
+            CHECK(memcmp(ya, cn_net_output(b), (size_t)B * m * sizeof *ya) == 0,
+                  "%s: the reparsed net computes something else", label);
+            free(x);
+            free(ya);
+            cn_rng_free(r);
+        }
         cn_free(s2);
         cn_net_free(b);
     }
@@ -134,6 +157,8 @@ static void test_handwritten_round_trips(void)
         /* the canonical print drops comments and aliases, and states every default */
         CHECK(s && !strchr(s, '#') && !strstr(s, "linear") && !strstr(s, "conv2d"), "canonical text:\n%s", shown);
         CHECK(s && strstr(s, "dropout p=0.5\n"), "the default dropout p is not printed:\n%s", shown);
+        CHECK(s && strstr(s, "dropout p=0.3\n") && strstr(s, "eps=0.001 momentum=0.2") && strstr(s, "eps=0.0001"),
+              "options lost in the print:\n%s", shown);
         CHECK(s && strstr(s, "residual act=relu skip=projection\n"), "residual line:\n%s", shown);
         CHECK(s && strstr(s, "  residual\n    act fn=tanh\n  end\n"), "nested residual:\n%s", shown);
         cn_free(s);
@@ -148,7 +173,18 @@ static void test_handwritten_round_trips(void)
                "residual\n  dense out=4 act=sigmoid\nend\n"
                "residual skip=projection\n  dense out=4 act=leaky_relu\n  layernorm\nend\n"
                "dense out=3\n");
-    round_trip("dropout p that needs digits", "input 5\ndropout p=0.123456789\ndense out=2\n");
+    /* numbers that need all their digits print exactly */
+    const char *digits = "input 5\ndropout p=0.123456789\nbatchnorm eps=1.2345678e-05 momentum=0.0123456789\n"
+                         "layernorm eps=3.3333333333e-06\ndense out=2\n";
+    round_trip("numbers that need many digits", digits);
+    if (cn_net_from_spec(&net, digits, &err) == CN_OK) {
+        char *s = cn_net_spec(net);
+        CHECK(s && strstr(s, "p=0.123456789\n") && strstr(s, "eps=1.2345678e-05") &&
+                  strstr(s, "momentum=0.0123456789") && strstr(s, "eps=3.3333333333e-06"),
+              "digits lost in the print:\n%s", s ? s : "(null)");
+        cn_free(s);
+        cn_net_free(net);
+    }
     round_trip("batchnorm after dense", "input 5\ndense out=4\nbatchnorm act=elu\ndense out=2\n");
 }
 

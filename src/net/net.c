@@ -21,8 +21,9 @@ int cn_net_from_spec(cn_net **out, const char *text, cn_error *err)
     net->grads = cn_calloc(net->nparams ? net->nparams : 1, sizeof(cn_real));
     net->state = cn_calloc(net->nstate ? net->nstate : 1, sizeof(cn_real));
     if (!net->params || !net->grads || !net->state) {
+        cn_error_set(err, CN_ERR_NOMEM, "out of memory for %zu parameters", net->nparams); /* before the free */
         cn_net_free(net);
-        return cn_error_set(err, CN_ERR_NOMEM, "out of memory for %zu parameters", net->nparams);
+        return CN_ERR_NOMEM;
     }
     cn_chain_bind(&net->chain, net->params, net->grads, net->state);
     *out = net;

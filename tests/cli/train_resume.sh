@@ -27,12 +27,23 @@ RUN=("${DATA[@]}" --width 32 --depth 2 --epochs 3 --batch 50 --seed 7 --quiet)
 
 # ---------------------------------------------------------------- straight vs stopped and resumed
 
-"$BIN" train "${RUN[@]}" --out A
-"$BIN" train "${RUN[@]}" --stop-after 1 --out B
+# run COMMAND...: a step the rest depends on; a failure ends the script with the count so far
+run() {
+    local rc=0
+    "$@" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        bad "'$*' exited with status $rc"
+        echo "train_resume.sh: $passed passed, $failed failed"
+        exit 1
+    fi
+}
+
+run "$BIN" train "${RUN[@]}" --out A
+run "$BIN" train "${RUN[@]}" --stop-after 1 --out B
 check "stopped run: metrics.csv has a header and 1 epoch" test "$(wc -l < B/metrics.csv)" -eq 2
 check "stopped run: summary.json says stopped" grep -q '"status":[[:space:]]*"stopped"' B/summary.json
 
-"$BIN" train --resume B
+run "$BIN" train --resume B
 # --stop-after N stops "after N epochs of this call" (--help), so one plain --resume should finish the run.
 if [ "$(wc -l < B/metrics.csv)" -eq 4 ]; then
     ok
@@ -41,7 +52,7 @@ else
         "(--stop-after 1 is stored with the run's argv and applied again on resume)"
     for _ in 1 2 3; do # go on, so that the rest can still be compared
         grep -q '"status":[[:space:]]*"done"' B/summary.json && break
-        "$BIN" train --resume B
+        run "$BIN" train --resume B
     done
 fi
 check "resumed run: summary.json says done" grep -q '"status":[[:space:]]*"done"' B/summary.json
@@ -103,6 +114,8 @@ expect_fail() {
         bad "$what: exit status 0"
     elif [ "$rc" -ge 128 ]; then
         bad "$what: exit status $rc (killed by a signal)"
+    elif grep -q "Sanitizer" err.txt; then
+        bad "$what: a sanitizer report: $(grep -m1 Sanitizer err.txt)"
     elif ! grep -qF -- "$want" err.txt; then
         bad "$what: stderr does not mention '$want': $(head -c 300 err.txt)"
     else
@@ -130,7 +143,8 @@ expect_fail "--data unknown" "nosuchdata" "$BIN" train --data nosuchdata --out X
 expect_fail "--model-file missing" "/nonexistent/model.txt" \
     "$BIN" train "${DATA[@]}" --model-file /nonexistent/model.txt --out X --quiet
 expect_fail "--resume /nonexistent" "/nonexistent" "$BIN" train --resume /nonexistent
-expect_fail "--resume of a folder without a checkpoint" "model.cnm" "$BIN" train --resume X_empty_dir_absent
+mkdir -p E
+expect_fail "--resume of a folder without a checkpoint" "E/model.cnm" "$BIN" train --resume E
 expect_fail "train without --out" "--out" "$BIN" train "${DATA[@]}" --quiet
 expect_fail "eval without --model" "--model" "$BIN" eval "${DATA[@]}"
 expect_fail "eval --model missing file" "/nonexistent/model.cnm" "$BIN" eval --model /nonexistent/model.cnm "${DATA[@]}"
