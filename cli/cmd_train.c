@@ -132,7 +132,17 @@ static int make_dir(const char *path)
 static char *settings_json(const train_opts *o, int argc, char **argv, const cn_net *net)
 {
     cJSON *root = cJSON_CreateObject(), *args = cJSON_CreateArray();
-    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+    for (int i = 0; i < argc; i++) {
+        /* run control is not part of the run: leaving it out keeps a stopped-and-resumed checkpoint
+         * byte-identical to an uninterrupted one, and stops --stop-after from applying again on resume */
+        int takes_value = !strcmp(argv[i], "--stop-after") || !strcmp(argv[i], "--out");
+        if (takes_value || !strcmp(argv[i], "--quiet") || !strncmp(argv[i], "--stop-after=", 13) ||
+            !strncmp(argv[i], "--out=", 6)) {
+            i += takes_value;
+            continue;
+        }
+        cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+    }
     cJSON_AddItemToObject(root, "argv", args);
     cJSON_AddStringToObject(root, "data", o->c.data);
     cJSON_AddStringToObject(root, "model", o->c.model_file ? o->c.model_file : o->c.arch);
@@ -165,7 +175,8 @@ static char **resume_args(const char *settings, int argc, char **argv, int *narg
     }
     int n = cJSON_GetArraySize(args);
     char **v = calloc((size_t)(n + argc + 1), sizeof *v);
-    int k = 0; if (v) v[k++] = strdup(argv[0]); /* getopt skips v[0], the program name: the stored argv has none */
+    int k = 0;
+    if (v) v[k++] = strdup(argv[0]); /* getopt skips v[0], the program name: the stored argv has none */
     for (int i = 0; v && i < n; i++) {
         cJSON *s = cJSON_GetArrayItem(args, i);
         if (cJSON_IsString(s)) v[k++] = strdup(s->valuestring);

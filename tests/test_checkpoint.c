@@ -344,8 +344,9 @@ static void test_damaged(void)
     b[n] = 0;
     expect_fail("one byte appended", b, n + 1, CN_ERR_FORMAT, NULL);
 
-    /* one flipped bit in any byte: magic, version or (everywhere else) the checksum catches it */
-    for (size_t i = 0; i < n; i++) {
+    /* one flipped bit in any byte: magic, version or (everywhere else) the checksum catches it. Every byte up to
+     * the RNG state and the CRC; in the RNG state (MT19937: 5 KB, most of the file) every 13th */
+    for (size_t i = 0; i < n; i += i >= L.rng + 8 && i + 4 < n - 13 ? 13 : 1) {
         memcpy(b, good, n);
         b[i] ^= (unsigned char)(1u << (i % 8));
         char label[64];
@@ -421,7 +422,7 @@ static void test_damaged(void)
         CHECK(rc != CN_OK && strstr(err.msg, g_dir), "loading a folder: %d '%s'", rc, err.msg);
         if (rc == CN_OK) cn_checkpoint_free(&ck);
     }
-    CHECK(g_bad_cases > (int)n, "only %d damaged files tried", g_bad_cases);
+    CHECK(g_bad_cases > (int)(L.rng + 8 + 100), "only %d damaged files tried", g_bad_cases);
 out:
     free(good);
     free(b);

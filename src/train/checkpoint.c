@@ -126,12 +126,13 @@ static int get_u64(reader *r, uint64_t *v)
     return 1;
 }
 
+/* 1: read; 0: truncated; -1: out of memory */
 static int get_text(reader *r, char **out)
 {
     uint32_t n;
     if (!get_u32(r, &n) || n > CK_MAX_TEXT || n > r->left) return 0;
     *out = cn_malloc(n + 1);
-    if (!*out) return 0;
+    if (!*out) return -1;
     take(r, *out, n);
     (*out)[n] = 0;
     return 1;
@@ -226,12 +227,13 @@ int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
         goto done;
     }
     r.left = size - 4 - 12; /* the CRC is not part of the payload */
-    if (!get_u32(&r, &epoch) || !get_u64(&r, &steps) || !get_text(&r, &spec)) {
-        cn_error_set(&local, rc, "truncated header");
+    int got = 0;
+    if (!get_u32(&r, &epoch) || !get_u64(&r, &steps) || (got = get_text(&r, &spec)) <= 0) {
+        rc = cn_error_set(&local, got < 0 ? CN_ERR_NOMEM : rc, got < 0 ? "out of memory" : "truncated header");
         goto done;
     }
-    if (!get_text(&r, &ck->settings)) {
-        cn_error_set(&local, rc, "truncated settings");
+    if ((got = get_text(&r, &ck->settings)) <= 0) {
+        rc = cn_error_set(&local, got < 0 ? CN_ERR_NOMEM : rc, got < 0 ? "out of memory" : "truncated settings");
         goto done;
     }
     if ((rc = cn_net_from_spec(&ck->net, spec, &local)) != CN_OK) {

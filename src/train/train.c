@@ -240,6 +240,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         if ((rc = cn_evaluate(net, &data->test, cfg->loss, EVAL_BATCH, cfg->limit_test, &res->test_loss,
                               &res->test_acc, err)))
             break;
+        if (!isfinite(res->test_loss)) {
+            snprintf(res->diverged_msg, sizeof res->diverged_msg, "epoch %d: the test loss is %g (non-finite test data?)", epoch + 1, res->test_loss);
+            rc = CN_ERR_NONFINITE;
+            break;
+        }
         double secs = now_seconds() - te;
         res->epochs_done = epoch + 1;
         if (metrics) {
