@@ -402,16 +402,50 @@ static void layer_pass(trainer *t, const batch_pool *p, double *fwd, double *bwd
     cn_optim_step(t->opt, cn_net_params(t->net), cn_net_grads(t->net), 0.05);
 }
 
-/* The steps of layers/dense.c one by one, on the layer's shapes and weights, into scratch buffers. */
+/* The steps of layers/dense.c one by one, on the layer's shapes and weights, into scratch buffers.
+ * The activation kernels run on the pre-activations of NZ different batches in turn: at -O2 they branch
+ * on the signs, and a branch predictor learns one batch that it sees over and over, which would hide
+ * the mispredictions a real step pays. */
+#define NZ 8
+static void dense_preact(cn_real *z, const cn_layer *L, const cn_real *x, int B)
+{
+    int nin = cn_shape_size(L->in), nout = cn_shape_size(L->out);
+    int bias = L->nparams == (size_t)nout * nin + (size_t)nout;
+    const cn_real *W = L->p, *b = L->p + (size_t)nout * nin;
+    if (bias)
+        for (int r = 0; r < B; r++) memcpy(z + (size_t)r * nout, b, (size_t)nout * sizeof *z);
+    cn_matmul(0, 1, B, nout, nin, 1, x, W, bias ? 1 : 0, z);
+}
+
 static int kernel_pass(result *res, trainer *t, const batch_pool *p, int iters)
 {
     cn_chain *c = &t->net->chain;
-    int B = p->B;
-    cn_net_forward(t->net, p->x, B, 1); /* real activations as the layers' inputs */
+    int B = p->B, idx[MAX_LAYERS], nd = 0;
+    cn_real *zs[MAX_LAYERS] = {0};
+    for (int i = 0; i < c->n && nd < MAX_LAYERS; i++)
+        if (strcmp(c->layers[i]->ops->kind, "dense") == 0) {
+            zs[nd] = cn_malloc((size_t)NZ * B * cn_shape_size(c->layers[i]->out) * sizeof(cn_real));
+            if (!zs[nd]) {
+                for (int j = 0; j < nd; j++) cn_free(zs[j]);
+                return CN_ERR_NOMEM;
+            }
+            idx[nd++] = i;
+        }
+    for (int k = 0; k < NZ; k++) {
+        const cn_real *xk = p->x + (size_t)(k % p->nb) * B * p->in;
+        cn_net_forward(t->net, xk, B, 1);
+        for (int j = 0; j < nd; j++) {
+            int i = idx[j];
+            dense_preact(zs[j] + (size_t)k * B * cn_shape_size(c->layers[i]->out), c->layers[i],
+                         i ? c->outs[i - 1] : xk, B);
+        }
+    }
+    cn_net_forward(t->net, p->x, B, 1); /* batch 0's activations as the layers' inputs */
     res->nkern = 0;
-    for (int i = 0; i < c->n && res->nkern < MAX_LAYERS; i++) {
+    int rc = CN_OK;
+    for (int j = 0; j < nd && rc == CN_OK; j++) {
+        int i = idx[j];
         cn_layer *L = c->layers[i];
-        if (strcmp(L->ops->kind, "dense") != 0) continue;
         int nin = cn_shape_size(L->in), nout = cn_shape_size(L->out);
         int bias = L->nparams == (size_t)nout * nin + (size_t)nout;
         const cn_real *x = i ? c->outs[i - 1] : p->x, *W = L->p, *b = L->p + (size_t)nout * nin;
@@ -420,61 +454,58 @@ static int kernel_pass(result *res, trainer *t, const batch_pool *p, int iters)
                 *dz = cn_malloc(zo * sizeof *dz), *gW = cn_calloc((size_t)nout * nin, sizeof *gW),
                 *gb = cn_calloc((size_t)nout, sizeof *gb), *dx = cn_malloc((size_t)B * nin * sizeof *dx);
         if (!z || !y || !dy || !dz || !gW || !gb || !dx) {
-            cn_free(z), cn_free(y), cn_free(dy), cn_free(dz), cn_free(gW), cn_free(gb), cn_free(dx);
-            return CN_ERR_NOMEM;
-        }
-        cn_rng *r = cn_rng_new(5);
-        for (size_t j = 0; j < zo; j++) dy[j] = (cn_real)(1e-3 * (cn_rng_uniform(r) - 0.5));
-        cn_rng_free(r);
-        kernel_times *kt = &res->kern[res->nkern++];
-        memset(kt, 0, sizeof *kt);
-        kt->layer = i;
-        kt->nin = nin;
-        kt->nout = nout;
-        kt->dx_needed = i != t->first_param;
-        kt->dx_computed = kt->dx_needed || t->first_dx;
-        for (int kk = 0; kk < K_COUNT; kk++) {
-            double best = INFINITY;
-            for (int rep = 0; rep < 3; rep++) {
-                double t0 = now();
-                for (int it = 0; it < iters; it++) {
-                    switch (kk) {
-                    case K_BIAS:
-                        if (bias)
-                            for (int r2 = 0; r2 < B; r2++) memcpy(z + (size_t)r2 * nout, b, (size_t)nout * sizeof *z);
-                        break;
-                    case K_FWD_GEMM: cn_matmul(0, 1, B, nout, nin, 1, x, W, bias ? 1 : 0, z); break;
-                    case K_FWD_ACT:
-                        if (L->act != CN_ACT_IDENTITY) cn_act_forward(L->act, z, y, zo);
-                        break;
-                    case K_BWD_ACT:
-                        if (L->act != CN_ACT_IDENTITY) cn_act_backward(L->act, z, dy, dz, zo);
-                        break;
-                    case K_DW_GEMM: cn_matmul(1, 0, nout, nin, B, 1, dz, x, 1, gW); break;
-                    case K_DB_SUM:
-                        if (bias)
-                            for (int r2 = 0; r2 < B; r2++) {
-                                const cn_real *row = dz + (size_t)r2 * nout;
-                                for (int j = 0; j < nout; j++) gb[j] += row[j];
-                            }
-                        break;
-                    case K_DX_GEMM: cn_matmul(0, 0, B, nin, nout, 1, dz, W, 0, dx); break;
+            rc = CN_ERR_NOMEM;
+        } else {
+            cn_rng *r = cn_rng_new(5);
+            for (size_t e = 0; e < zo; e++) dy[e] = (cn_real)(1e-3 * (cn_rng_uniform(r) - 0.5));
+            cn_rng_free(r);
+            if (L->act == CN_ACT_IDENTITY) memcpy(dz, dy, zo * sizeof *dz);
+            kernel_times *kt = &res->kern[res->nkern++];
+            memset(kt, 0, sizeof *kt);
+            kt->layer = i;
+            kt->nin = nin;
+            kt->nout = nout;
+            kt->dx_needed = i != t->first_param;
+            kt->dx_computed = kt->dx_needed || t->first_dx;
+            for (int kk = 0; kk < K_COUNT; kk++) {
+                double best = INFINITY;
+                for (int rep = 0; rep < 3; rep++) {
+                    double t0 = now();
+                    for (int it = 0; it < iters; it++) {
+                        const cn_real *zk = zs[j] + (size_t)(it % NZ) * zo;
+                        switch (kk) {
+                        case K_BIAS:
+                            if (bias)
+                                for (int r2 = 0; r2 < B; r2++) memcpy(z + (size_t)r2 * nout, b, (size_t)nout * sizeof *z);
+                            break;
+                        case K_FWD_GEMM: cn_matmul(0, 1, B, nout, nin, 1, x, W, bias ? 1 : 0, z); break;
+                        case K_FWD_ACT:
+                            if (L->act != CN_ACT_IDENTITY) cn_act_forward(L->act, zk, y, zo);
+                            break;
+                        case K_BWD_ACT:
+                            if (L->act != CN_ACT_IDENTITY) cn_act_backward(L->act, zk, dy, dz, zo);
+                            break;
+                        case K_DW_GEMM: cn_matmul(1, 0, nout, nin, B, 1, dz, x, 1, gW); break;
+                        case K_DB_SUM:
+                            if (bias)
+                                for (int r2 = 0; r2 < B; r2++) {
+                                    const cn_real *row = dz + (size_t)r2 * nout;
+                                    for (int e = 0; e < nout; e++) gb[e] += row[e];
+                                }
+                            break;
+                        case K_DX_GEMM: cn_matmul(0, 0, B, nin, nout, 1, dz, W, 0, dx); break;
+                        }
                     }
+                    double dt = (now() - t0) / iters;
+                    if (dt < best) best = dt;
                 }
-                double dt = (now() - t0) / iters;
-                if (dt < best) best = dt;
+                kt->ms[kk] = 1e3 * best;
             }
-            kt->ms[kk] = 1e3 * best;
-            if (kk == K_FWD_GEMM) { /* z as one forward leaves it, so that the activations see its signs */
-                if (bias)
-                    for (int r2 = 0; r2 < B; r2++) memcpy(z + (size_t)r2 * nout, b, (size_t)nout * sizeof *z);
-                cn_matmul(0, 1, B, nout, nin, 1, x, W, bias ? 1 : 0, z);
-            }
-            if (kk == K_FWD_ACT && L->act == CN_ACT_IDENTITY) memcpy(dz, dy, zo * sizeof *dz);
         }
         cn_free(z), cn_free(y), cn_free(dy), cn_free(dz), cn_free(gW), cn_free(gb), cn_free(dx);
     }
-    return CN_OK;
+    for (int j = 0; j < nd; j++) cn_free(zs[j]);
+    return rc;
 }
 
 /* cn_train's per-step extras: the gather of a shuffled batch and the finiteness check of the parameters. */

@@ -13,15 +13,19 @@ layer, since Q0 is the same for every input), then a batched QR of the chunk's (
   cholqr2      CholeskyQR2: G = Z Z^T (bmm), L = cholesky(G), Q = L^-1 Z (triangular solve), twice;
                ln R_ii = ln L1_ii + ln L2_ii. Stable while cond(Z) << 1/sqrt(eps_float32) ~ 3e3, which
                the agreement check against critnet confirms for this network.
+Threads: torch.set_num_threads and, through ctypes, openblas_set_num_threads (torch leaves OpenBLAS at
+the core count otherwise), so that "1 thread" means one thread, as for critnet's cn_set_threads.
 `--generic` also times what a PyTorch user would write without that: nn.Sequential with forward-mode
 autograd (torch.autograd.forward_ad) on k tangents per input and torch.linalg.qr; context only.
 
 What is timed, per configuration (best and median of --reps, wall clock): the forward pass, the spectrum
 and, in the "spectrum+sigma1" variant, sigma with one Gaussian probe per block and input (critnet's
-cn_measure with probes=1 does that much). Every implementation's spectrum is returned so that the caller
+cn_measure with probes=1 does that much). Every (threads, chunk, QR) combination is timed as
+spectrum+sigma1; the spectrum alone is then timed for the fastest combination of each thread count. Every implementation's spectrum is returned so that the caller
 can check it against critnet's (run_spectrum.sh requires agreement to 1e-3).
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -55,54 +59,85 @@ def load(d):
     return Ws[:-1], bs[:-1], acts[0], x, q0
 
 
-def qr_householder(Z):
-    """Z (B, k, n): rows are tangents. Returns ln|R_ii| (B, k) and the orthonormal rows (B, k, n)."""
+def qr_householder_alloc(Z):
+    """Z (B, k, n): rows are tangents. Returns ln|R_ii| (B, k) and the orthonormal rows (B, k, n).
+    (used by the generic variant; the fast one calls torch.linalg.qr with out= buffers)"""
     Q, R = torch.linalg.qr(Z.transpose(1, 2))  # each (n, k) matrix is column-major in Z: no copy
     return torch.log(torch.diagonal(R, dim1=1, dim2=2).abs()), Q.transpose(1, 2)
 
 
-def qr_cholqr2(Z):
-    lnr = 0
-    for _ in range(2):
-        G = torch.bmm(Z, Z.transpose(1, 2))
-        L, info = torch.linalg.cholesky_ex(G)
-        if info.any():
-            raise RuntimeError("CholeskyQR2: Gram matrix not positive definite in float32")
-        Z = torch.linalg.solve_triangular(L, Z, upper=False)
-        lnr = lnr + torch.log(torch.diagonal(L, dim1=1, dim2=2))
-    return lnr, Z
+class Buffers:
+    """Work tensors reused across layers and chunks. Allocating them afresh on every call (what
+    torch.linalg.qr without out= does) costs 2-3x in page faults for these sizes on this machine."""
+
+    def __init__(self, B, k, n):
+        self.z, self.t, self.q = (torch.empty(B, k, n) for _ in range(3))
+        self.r = torch.empty(B, k, k)
+        self.g, self.l1, self.l2 = (torch.empty(B, k, k) for _ in range(3))
+        self.info = torch.empty(B, dtype=torch.int32)
+
+    def view(self, B):
+        v = Buffers.__new__(Buffers)
+        for name, t in vars(self).items():
+            setattr(v, name, t[:B])
+        return v
+
+
+def qr_householder(Z, buf):
+    """Householder QR (LAPACK geqrf + orgqr per matrix, as critnet): ln|R_ii| and Q's rows in buf.q"""
+    torch.linalg.qr(Z.transpose(1, 2), out=(buf.q.transpose(1, 2), buf.r))  # column-major (n, k): no copy
+    return torch.diagonal(buf.r, dim1=1, dim2=2).abs().log(), buf.q
+
+
+def qr_cholqr2(Z, buf):
+    """CholeskyQR2: Q = L^-1 Z with L L^T = Z Z^T, twice; R = L2^T L1^T, so ln R_ii = ln L1_ii + ln L2_ii"""
+    torch.bmm(Z, Z.transpose(1, 2), out=buf.g)
+    torch.linalg.cholesky_ex(buf.g, out=(buf.l1, buf.info))
+    torch.linalg.solve_triangular(buf.l1, Z, upper=False, out=buf.t)
+    torch.bmm(buf.t, buf.t.transpose(1, 2), out=buf.g)
+    ok = not buf.info.any()
+    torch.linalg.cholesky_ex(buf.g, out=(buf.l2, buf.info))
+    if not ok or buf.info.any():
+        raise RuntimeError("CholeskyQR2: a Gram matrix is not positive definite in float32")
+    torch.linalg.solve_triangular(buf.l2, buf.t, upper=False, out=buf.q)
+    d1, d2 = torch.diagonal(buf.l1, dim1=1, dim2=2), torch.diagonal(buf.l2, dim1=1, dim2=2)
+    return d1.log() + d2.log(), buf.q
 
 
 def spectrum_fast(Ws, bs, act, x, q0, chunk, qr, sigma, gen):
     """lambda per input (N, k), float64 sums of float32 ln R; ln sigma per input (N) or None"""
     N, k = x.shape[0], q0.shape[0]
-    L = len(Ws)
+    L, n = len(Ws), Ws[0].shape[0]
+    assert all(W.shape == (n, n) for W in Ws), "the fast path assumes a square MLP"
     lam = torch.zeros(N, k, dtype=torch.float64)
     ln_sig = torch.zeros(N, dtype=torch.float64) if sigma else None
+    full = Buffers(min(chunk, N), k, n)
+    Wts = [W.t() for W in Ws]
     for s in range(0, N, chunk):
         h = x[s:s + chunk]
         B = h.shape[0]
+        buf = full.view(B)
         Q = None
-        for l, (W, b) in enumerate(zip(Ws, bs)):
-            n_in, n = W.shape[1], W.shape[0]
-            z = torch.addmm(b, h, W.t())
+        for l, (Wt, b) in enumerate(zip(Wts, bs)):
+            z = torch.addmm(b, h, Wt)
             if act == "tanh":
                 h = torch.tanh(z)
                 d = 1 - h * h
             else:
                 h = torch.relu(z)
                 d = (z > 0).to(z.dtype)
-            if Q is None:
-                Z = (q0 @ W.t()).unsqueeze(0) * d.unsqueeze(1)         # Q0 W^T, the same for every input
+            Z = buf.z
+            if Q is None:  # Q0 W^T is the same for every input
+                torch.mul((q0 @ Wt).unsqueeze(0), d.unsqueeze(1), out=Z)
             else:
-                Z = (Q.reshape(B * k, n_in) @ W.t()).reshape(B, k, n) * d.unsqueeze(1)
-            lnr, Q = qr(Z)
-            lam[s:s + B] += (lnr.double() + 0.5 * math.log(n_in / n)) / L
-            Q = Q.contiguous()
+                torch.mm(Q.view(B * k, n), Wt, out=Z.view(B * k, n))
+                Z.mul_(d.unsqueeze(1))
+            lnr, Q = qr(Z, buf)
+            lam[s:s + B] += lnr.double() / L  # square layers: the width term 1/2 ln(n_in/n_out) is 0
             if sigma:
-                u = torch.randn(B, n_in, generator=gen)
-                t = (u @ W.t()) * d
-                ln_sig[s:s + B] += 0.5 * torch.log(((t * t).sum(1) / n) / ((u * u).sum(1) / n_in)).double() / L
+                u = torch.randn(B, n, generator=gen)
+                t = (u @ Wt) * d
+                ln_sig[s:s + B] += 0.5 * torch.log((t * t).sum(1) / (u * u).sum(1)).double() / L
     return lam, ln_sig
 
 
@@ -129,9 +164,21 @@ def spectrum_generic(Ws, bs, act, x, q0, chunk):
                     p, t = fwAD.unpack_dual(out)
                 h = p[::k].clone()
                 n = h.shape[1]
-                lnr, Q = qr_householder(t.reshape(B, k, n))
+                lnr, Q = qr_householder_alloc(t.reshape(B, k, n))
                 lam[s:s + B] += (lnr.double() + 0.5 * math.log(n_in / n)) / L
     return lam
+
+
+def openblas():
+    """the OpenBLAS core that torch's BLAS and LAPACK calls end in. torch.set_num_threads does not reach
+    it (its threads stay at the core count), so the benchmark sets them too, as cn_set_threads does."""
+    (torch.ones(2, 2) @ torch.ones(2, 2)).sum()
+    paths = sorted({ln.split()[-1] for ln in open("/proc/self/maps") if "libopenblas" in ln})
+    if not paths:
+        return None
+    lib = ctypes.CDLL(paths[0])
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    return lib
 
 
 def summarize(lam):
@@ -153,43 +200,58 @@ def main():
     N, k = x.shape[0], q0.shape[0]
     impls = {"householder": qr_householder, "cholqr2": qr_cholqr2}
     configs = []
+    blas = openblas()
     print("torch %s: MLP %d x %d %s, %d inputs, k=%d; seconds per call (best, median of %d)" %
           (torch.__version__, len(Ws), Ws[0].shape[0], act, N, k, a.reps))
-    for thr in [int(t) for t in a.threads.split(",")]:
-        torch.set_num_threads(thr)
-        for chunk in sorted({min(int(c), N) for c in a.chunks.split(",")}):
-            for name, qr in impls.items():
-                for sigma in (False, True):
-                    times = []
-                    for _ in range(a.reps):
-                        gen = torch.Generator().manual_seed(7)
-                        t0 = time.perf_counter()
-                        lam, ln_sig = spectrum_fast(Ws, bs, act, x, q0, chunk, qr, sigma, gen)
-                        times.append(time.perf_counter() - t0)
-                    spec, se = summarize(lam)
-                    c = {"impl": name, "threads": thr, "chunk": chunk,
-                         "config": "spectrum+sigma1" if sigma else "spectrum",
-                         "best_s": min(times), "median_s": float(np.median(times)), "spectrum": spec,
-                         "spectrum_se": se, "lambda_max": spec[0]}
-                    if sigma:
-                        c["sigma"] = math.exp(ln_sig.mean().item())
-                    configs.append(c)
-                    print("  threads %d  chunk %4d  %-11s %-16s best %8.3f s  median %8.3f s  lambda_0 %+.5f%s" %
-                          (thr, chunk, name, c["config"], c["best_s"], c["median_s"], spec[0],
-                           "  sigma %.5f" % c["sigma"] if sigma else ""))
-        if a.generic:
-            chunk = min(100, N)
+    def run(thr, chunk, name, sigma):
+        times = []
+        for _ in range(a.reps):
+            gen = torch.Generator().manual_seed(7)
             t0 = time.perf_counter()
-            lam = spectrum_generic(Ws, bs, act, x, q0, chunk)
-            dt = time.perf_counter() - t0
-            spec, se = summarize(lam)
-            configs.append({"impl": "generic_autograd", "threads": thr, "chunk": chunk, "config": "spectrum",
-                            "best_s": dt, "median_s": dt, "spectrum": spec, "spectrum_se": se,
-                            "lambda_max": spec[0]})
-            print("  threads %d  chunk %4d  %-11s %-16s once %8.3f s  lambda_0 %+.5f" %
-                  (thr, chunk, "generic", "spectrum", dt, spec[0]))
-    res = {"torch_version": torch.__version__, "inputs": N, "k": k, "depth": len(Ws), "width": Ws[0].shape[0],
-           "act": act, "reps": a.reps, "configs": configs}
+            lam, ln_sig = spectrum_fast(Ws, bs, act, x, q0, chunk, impls[name], sigma, gen)
+            times.append(time.perf_counter() - t0)
+        spec, se = summarize(lam)
+        c = {"impl": name, "threads": thr, "chunk": chunk, "config": "spectrum+sigma1" if sigma else "spectrum",
+             "best_s": min(times), "median_s": float(np.median(times)), "spectrum": spec, "spectrum_se": se,
+             "lambda_max": spec[0]}
+        if sigma:
+            c["sigma"] = math.exp(ln_sig.mean().item())
+        print("  threads %d  chunk %4d  %-11s %-16s best %8.3f s  median %8.3f s  lambda_0 %+.5f%s" %
+              (thr, chunk, name, c["config"], c["best_s"], c["median_s"], spec[0],
+               "  sigma %.5f" % c["sigma"] if sigma else ""), flush=True)
+        configs.append(c)
+        return c
+
+    def set_threads(thr):
+        torch.set_num_threads(thr)
+        if blas:
+            blas.openblas_set_num_threads(thr)
+
+    # every (threads, chunk, QR) with sigma as critnet's probes=1 run does it, then the spectrum alone for the
+    # fastest (chunk, QR) of each thread count
+    best_thr = None
+    for thr in [int(t) for t in a.threads.split(",")]:
+        set_threads(thr)
+        tried = [run(thr, chunk, name, True) for chunk in sorted({min(int(c), N) for c in a.chunks.split(",")})
+                 for name in impls]
+        top = min(tried, key=lambda c: c["best_s"])
+        run(thr, top["chunk"], top["impl"], False)
+        if best_thr is None or top["best_s"] < best_thr[1]:
+            best_thr = (thr, top["best_s"])
+    if a.generic:  # context only: once, at the faster thread count
+        thr, chunk = best_thr[0], min(100, N)
+        set_threads(thr)
+        t0 = time.perf_counter()
+        lam = spectrum_generic(Ws, bs, act, x, q0, chunk)
+        dt = time.perf_counter() - t0
+        spec, se = summarize(lam)
+        configs.append({"impl": "generic_autograd", "threads": thr, "chunk": chunk, "config": "spectrum",
+                        "best_s": dt, "median_s": dt, "spectrum": spec, "spectrum_se": se, "lambda_max": spec[0]})
+        print("  threads %d  chunk %4d  %-11s %-16s once %8.3f s  lambda_0 %+.5f" %
+              (thr, chunk, "generic", "spectrum", dt, spec[0]))
+    res = {"torch_version": torch.__version__, "openblas": blas.openblas_get_config().decode() if blas else None,
+           "inputs": N, "k": k, "depth": len(Ws), "width": Ws[0].shape[0], "act": act, "reps": a.reps,
+           "configs": configs}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
