@@ -34,6 +34,12 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+# a full run keeps its report beside the JSON: bench/results/train_mlp.txt
+if [ "$MODE" = full ]; then
+    mkdir -p "$ROOT/bench/results"
+    exec > >(tee "$ROOT/bench/results/train_mlp.txt") 2>&1
+fi
+
 DATA=${BENCH_DATA:-}
 if [ -z "$DATA" ]; then
     if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then DATA=fashion-mnist; else DATA=random; fi

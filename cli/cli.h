@@ -53,7 +53,7 @@ typedef struct {
     "  --data-root DIR         where scripts/setup.sh put the converted data (default ./data)\n"             \
     "Run:\n"                                                                                                 \
     "  --seed S                random seed (default 0)\n"                                                    \
-    "  --threads N             BLAS and OpenMP threads (default 1: fastest here, see bench/)\n"              \
+    "  --threads N             BLAS and OpenMP threads (default 2, or 1 on a 1-core machine; see bench/)\n"              \
     "  --quiet                 no progress output\n"
 
 void cli_common_defaults(cli_common *c);

@@ -16,7 +16,7 @@ if [ $short = 1 ]; then limit=(--limit-train 2000 --limit-test 1000); epochs=1; 
 
 run() { # name target args...
   local name=$1 target=$2; shift 2
-  "$bin" train --data fashion-mnist --seed 0 --epochs $epochs --batch 128 --optim sgd --momentum 0.9 \
+  "$bin" train --data fashion-mnist --seed 0 --threads 1 --epochs $epochs --batch 128 --optim sgd --momentum 0.9 \
       "${limit[@]}" --quiet --out "$out/$name" "$@"
   acc=$(sed -n 's/.*"test_accuracy":[[:space:]]*\([0-9.]*\).*/\1/p' "$out/$name/summary.json")
   secs=$(sed -n 's/.*"seconds":[[:space:]]*\([0-9.]*\).*/\1/p' "$out/$name/summary.json")

@@ -175,27 +175,17 @@ static int bn_init(cn_layer *L, const cn_init *init, cn_rng *rng)
     return CN_OK;
 }
 
-/* shortest text that reads back as the same double, so that printed specs round-trip */
-static void fmt_real(char *buf, size_t cap, double v)
-{
-    for (int prec = 6; prec < 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-    snprintf(buf, cap, "%.17g", v);
-}
-
 static int bn_print(const cn_layer *L, char *buf, size_t cap)
 {
     const bn_impl *d = L->impl;
     char act[48] = "", eps[48] = "", mom[48] = "", num[32];
     if (L->act != CN_ACT_IDENTITY) snprintf(act, sizeof act, " act=%s", cn_act_name(L->act));
     if (d->eps != BN_EPS) {
-        fmt_real(num, sizeof num, d->eps);
+        cn_format_real(num, sizeof num, d->eps);
         snprintf(eps, sizeof eps, " eps=%s", num);
     }
     if (d->momentum != BN_MOMENTUM) {
-        fmt_real(num, sizeof num, d->momentum);
+        cn_format_real(num, sizeof num, d->momentum);
         snprintf(mom, sizeof mom, " momentum=%s", num);
     }
     return snprintf(buf, cap, "batchnorm%s%s%s", act, eps, mom);

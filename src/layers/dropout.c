@@ -69,20 +69,10 @@ static int dropout_reserve(cn_layer *L, int B, int K)
 
 static int dropout_init(cn_layer *L, const cn_init *init, cn_rng *rng) { return CN_OK; }
 
-/* shortest text that reads back as the same double, so that printed specs round-trip */
-static void fmt_real(char *buf, size_t cap, double v)
-{
-    for (int prec = 6; prec < 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-    snprintf(buf, cap, "%.17g", v);
-}
-
 static int dropout_print(const cn_layer *L, char *buf, size_t cap)
 {
     char num[32];
-    fmt_real(num, sizeof num, ((const dropout_impl *)L->impl)->p);
+    cn_format_real(num, sizeof num, ((const dropout_impl *)L->impl)->p);
     return snprintf(buf, cap, "dropout p=%s", num);
 }
 

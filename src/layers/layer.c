@@ -1,5 +1,6 @@
 /* layer.c: allocation of layers and parsing of their key=value arguments. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "layers/layer.h"
@@ -88,4 +89,13 @@ int cn_args_str(cn_args *a, const char *key, const char *def, const char **out)
     int i = find_key(a, key);
     *out = i < 0 ? def : a->val[i];
     return CN_OK;
+}
+
+void cn_format_real(char *buf, size_t cap, double v)
+{
+    for (int prec = 6; prec < 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+    snprintf(buf, cap, "%.17g", v);
 }

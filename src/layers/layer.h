@@ -31,6 +31,8 @@ int cn_args_int(cn_args *a, const char *key, int def, int *out, cn_error *err);
 int cn_args_real(cn_args *a, const char *key, double def, double *out, cn_error *err);
 int cn_args_act(cn_args *a, const char *key, cn_act def, cn_act *out, cn_error *err);
 int cn_args_str(cn_args *a, const char *key, const char *def, const char **out);
+/* the shortest text that reads back as the same double, so that printed model text round-trips */
+void cn_format_real(char *buf, size_t cap, double v);
 
 typedef struct cn_layer cn_layer;
 

@@ -132,23 +132,13 @@ static int ln_init(cn_layer *L, const cn_init *init, cn_rng *rng)
     return CN_OK;
 }
 
-/* shortest text that reads back as the same double, so that printed specs round-trip */
-static void fmt_real(char *buf, size_t cap, double v)
-{
-    for (int prec = 6; prec < 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) return;
-    }
-    snprintf(buf, cap, "%.17g", v);
-}
-
 static int ln_print(const cn_layer *L, char *buf, size_t cap)
 {
     const ln_impl *d = L->impl;
     char act[48] = "", eps[48] = "", num[32];
     if (L->act != CN_ACT_IDENTITY) snprintf(act, sizeof act, " act=%s", cn_act_name(L->act));
     if (d->eps != LN_EPS) {
-        fmt_real(num, sizeof num, d->eps);
+        cn_format_real(num, sizeof num, d->eps);
         snprintf(eps, sizeof eps, " eps=%s", num);
     }
     return snprintf(buf, cap, "layernorm%s%s", act, eps);

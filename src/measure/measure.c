@@ -17,6 +17,9 @@
 
 #define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
 
+int openblas_get_num_threads(void); /* OpenBLAS extensions, not in cblas.h everywhere */
+void openblas_set_num_threads(int n);
+
 void cn_measure_defaults(cn_measure_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -98,10 +101,18 @@ static double rms2(const cn_real *v, int n)
  * Writes ln |R_jj| into lnr (B x k) and leaves Q in t. */
 static int qr_batch(ctx *c, cn_real *t, int B, int n, int k, double *lnr)
 {
-    for (int b = 0; b < B; b++) {
+    /* a thin QR (n x k, k ~ 32) is too small to split across threads: OpenBLAS's threads made it 3.6 times
+     * slower at 2 threads (bench/results/spectrum.md), so it runs on one while the GEMMs keep them all */
+    int threads = openblas_get_num_threads();
+    if (threads > 1) openblas_set_num_threads(1);
+    int rc = CN_OK;
+    for (int b = 0; b < B && rc == CN_OK; b++) {
         cn_real *A = t + (size_t)b * n;
         int lda = B * n;
-        if (cn_geqrf_work(LAPACK_COL_MAJOR, n, k, A, lda, c->tau, c->work, c->lwork) != 0) return CN_ERR_NONFINITE;
+        if (cn_geqrf_work(LAPACK_COL_MAJOR, n, k, A, lda, c->tau, c->work, c->lwork) != 0) {
+            rc = CN_ERR_NONFINITE;
+            break;
+        }
         for (int j = 0; j < k; j++) {
             double r = fabs((double)A[(size_t)j * lda + j]);
             if (r > 0 && isfinite(r)) {
@@ -111,9 +122,10 @@ static int qr_batch(ctx *c, cn_real *t, int B, int n, int k, double *lnr)
                 c->degenerate++;
             }
         }
-        if (cn_orgqr_work(LAPACK_COL_MAJOR, n, k, k, A, lda, c->tau, c->work, c->lwork) != 0) return CN_ERR_NONFINITE;
+        if (cn_orgqr_work(LAPACK_COL_MAJOR, n, k, k, A, lda, c->tau, c->work, c->lwork) != 0) rc = CN_ERR_NONFINITE;
     }
-    return CN_OK;
+    if (threads > 1) openblas_set_num_threads(threads);
+    return rc;
 }
 
 static void measure_activity(ctx *c, const cn_real *x, int B)
