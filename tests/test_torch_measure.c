@@ -24,15 +24,13 @@
  * Usage: test_torch_measure [DIR]. Without DIR it runs `/usr/bin/python3 tests/torch_measure.py TMPDIR`
  * ($CRITNET_PYTHON overrides the interpreter) and removes TMPDIR afterwards; with DIR it reads the files
  * there. CI has torch, so a reference that cannot be produced is a failure, never a skip. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "check.h"
 #include "critnet.h"
+#include "torch_ref_io.h"
 
 #define SPEC_TOL 1e-4   /* absolute, on exponents and their standard errors */
 #define SIGMA_NSE 4.0   /* standard errors of the probe estimate */
@@ -41,97 +39,8 @@
 #define SMALL_DELTA 0.05 /* perturbations of one weight, critnet's side only */
 #define LARGE_DELTA 3.0
 
-#define MAX_TENSORS 24
-
-typedef struct {
-    char name[32];
-    uint64_t n;
-    double *v;
-} ref_tensor;
-
-typedef struct {
-    char name[128];
-    char *text;
-    int count;
-    ref_tensor t[MAX_TENSORS];
-} ref_case;
-
-static void ref_free(ref_case *c)
-{
-    free(c->text);
-    for (int i = 0; i < c->count; i++) free(c->t[i].v);
-    memset(c, 0, sizeof *c);
-}
-
-static int read_u32(FILE *f, uint32_t *v)
-{
-    unsigned char b[4];
-    if (fread(b, 1, 4, f) != 4) return -1;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return 0;
-}
-
-static int read_u64(FILE *f, uint64_t *v)
-{
-    uint32_t lo, hi;
-    if (read_u32(f, &lo) || read_u32(f, &hi)) return -1;
-    *v = (uint64_t)hi << 32 | lo;
-    return 0;
-}
-
-/* little-endian float64, whatever the host's byte order */
-static int read_f64(FILE *f, double *out, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t bits;
-        if (read_u64(f, &bits)) return -1;
-        memcpy(&out[i], &bits, sizeof bits);
-    }
-    return 0;
-}
-
-static int read_str(FILE *f, char *buf, size_t cap)
-{
-    uint32_t len;
-    if (read_u32(f, &len) || len >= cap || fread(buf, 1, len, f) != len) return -1;
-    buf[len] = 0;
-    return 0;
-}
-
-/* One reference file (format in tests/torch_measure.py); 0 on success, else prints why. */
-static int ref_load(ref_case *c, const char *path)
-{
-    memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open\n", path);
-        return -1;
-    }
-    char magic[8];
-    uint32_t len, count;
-    const char *why = NULL;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "CNMEAS1\0", 8) != 0) why = "bad magic (not a CNMEAS1 file)";
-    else if (read_str(f, c->name, sizeof c->name)) why = "bad case name";
-    else if (read_u32(f, &len) || len > (1u << 20) || !(c->text = malloc((size_t)len + 1)) ||
-             fread(c->text, 1, len, f) != len)
-        why = "bad model text";
-    else if ((c->text[len] = 0, read_u32(f, &count)) || count > MAX_TENSORS) why = "bad tensor count";
-    for (uint32_t i = 0; !why && i < count; i++) {
-        ref_tensor *t = &c->t[i];
-        if (read_str(f, t->name, sizeof t->name) || read_u64(f, &t->n) || t->n > (1u << 26)) why = "bad tensor header";
-        else if (!(t->v = malloc((size_t)(t->n ? t->n : 1) * sizeof *t->v)) || read_f64(f, t->v, t->n))
-            why = "truncated tensor data";
-        c->count = (int)i + 1;
-    }
-    if (!why && fgetc(f) != EOF) why = "trailing bytes";
-    fclose(f);
-    if (why) {
-        fprintf(stderr, "%s: %s\n", path, why);
-        ref_free(c);
-        return -1;
-    }
-    return 0;
-}
+/* the files of tests/torch_measure.py */
+static const ref_format CNMEAS1 = {"CNMEAS1\0", 0, 24};
 
 static const double *ref_get(const ref_case *c, const char *name, uint64_t n)
 {
@@ -363,83 +272,34 @@ done:
 
 /* ---------------------------------------------------------------- driver */
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                remove(path);
-            }
-        closedir(d);
-    }
-    if (rmdir(dir) != 0) fprintf(stderr, "note: could not remove %s\n", dir);
-}
-
-static int make_reference(char *dir, size_t cap)
-{
-    const char *src = getenv("CRITNET_SRC");
-    const char *py = getenv("CRITNET_PYTHON");
-    if (!src || !*src) src = ".";
-    if (!py || !*py) py = "/usr/bin/python3";
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, cap, "%s/critnet_torch_measure_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        *dir = 0;
-        return -1;
-    }
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/torch_measure.py' '%s'", py, src, dir);
-    printf("running: %s\n", cmd);
-    fflush(stdout);
-    int st = system(cmd);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "FAIL: the PyTorch reference script failed (status %d): %s\n"
-                        "(it needs /usr/bin/python3 with torch, e.g. Debian's python3-torch)\n", st, cmd);
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     char dir[1024];
     int own_dir = argc < 2;
     if (own_dir) {
-        int rc = make_reference(dir, sizeof dir);
+        int rc = ref_make_dir(dir, sizeof dir, "torch_measure"); /* removes the directory itself on failure */
         CHECK(rc == 0, "tests/torch_measure.py must run: CI has torch, a missing reference is a failure");
-        if (rc) {
-            if (*dir) remove_dir(dir);
-            return check_summary("torch_measure");
-        }
+        if (rc) return check_summary("torch_measure");
     } else {
         snprintf(dir, sizeof dir, "%s", argv[1]);
     }
-    char path[2048], line[512];
-    snprintf(path, sizeof path, "%s/cases.txt", dir);
-    FILE *list = fopen(path, "r");
-    CHECK(list != NULL, "%s: cannot open the list of cases", path);
+    ref_list list;
+    int listed = ref_list_open(&list, dir) == 0;
+    CHECK(listed, "%s: cannot open the list of cases", list.path);
     int cases = 0;
-    while (list && fgets(line, sizeof line, list)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!*line) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, line);
+    for (const char *path; listed && (path = ref_list_next(&list));) {
         ref_case c;
-        int rc = ref_load(&c, path);
+        int rc = ref_load(&c, path, &CNMEAS1);
         CHECK(rc == 0, "%s: unreadable reference file", path);
         if (rc) continue;
         run_case(&c);
         ref_free(&c);
         cases++;
     }
-    if (list) fclose(list);
+    ref_list_close(&list);
     CHECK(cases == 4, "%d reference cases read from %s; tests/torch_measure.py writes 4", cases, dir);
     printf("%d cases; worst spectrum max|diff| %.2e (tol %.0e), worst sigma %.2f standard errors (tol %.0f)\n", cases,
            g_worst_spec, SPEC_TOL, g_worst_z, SIGMA_NSE);
-    if (own_dir) remove_dir(dir);
+    if (own_dir) ref_remove_dir(dir);
     return check_summary("torch_measure");
 }

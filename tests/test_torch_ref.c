@@ -5,15 +5,13 @@
  * interpreter can be changed with $CRITNET_PYTHON) and removes TMPDIR afterwards; with DIR it reads the
  * reference files already there. CI has torch installed, so a failure to produce the reference is a test
  * failure, never a skip. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "check.h"
 #include "critnet.h"
+#include "torch_ref_io.h"
 
 /* Tolerance: max |critnet - torch| <= ATOL + RTOL * max |torch|, per tensor. critnet computes in float
  * (eps 6e-8) from exactly the float32-rounded inputs the reference used, so the gap is only float32
@@ -26,101 +24,8 @@
 #define RTOL 3e-5
 #define ATOL 1e-6
 
-#define MAX_TENSORS 16
-
-typedef struct {
-    char name[32];
-    uint64_t n;
-    double *v;
-} ref_tensor;
-
-typedef struct {
-    char name[128];
-    char *text;
-    uint32_t train, batch, tangents;
-    int count;
-    ref_tensor t[MAX_TENSORS];
-} ref_case;
-
-static void ref_free(ref_case *c)
-{
-    free(c->text);
-    for (int i = 0; i < c->count; i++) free(c->t[i].v);
-    memset(c, 0, sizeof *c);
-}
-
-static int read_u32(FILE *f, uint32_t *v)
-{
-    unsigned char b[4];
-    if (fread(b, 1, 4, f) != 4) return -1;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    return 0;
-}
-
-static int read_u64(FILE *f, uint64_t *v)
-{
-    uint32_t lo, hi;
-    if (read_u32(f, &lo) || read_u32(f, &hi)) return -1;
-    *v = (uint64_t)hi << 32 | lo;
-    return 0;
-}
-
-/* little-endian float64, whatever the host's byte order */
-static int read_f64(FILE *f, double *out, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t bits;
-        if (read_u64(f, &bits)) return -1;
-        memcpy(&out[i], &bits, sizeof bits);
-    }
-    return 0;
-}
-
-/* a length-prefixed string of at most cap-1 bytes, NUL-terminated */
-static int read_str(FILE *f, char *buf, size_t cap)
-{
-    uint32_t len;
-    if (read_u32(f, &len) || len >= cap || fread(buf, 1, len, f) != len) return -1;
-    buf[len] = 0;
-    return 0;
-}
-
-/* Reads one reference file (format in tests/torch_ref.py); 0 on success, else prints why. */
-static int ref_load(ref_case *c, const char *path)
-{
-    memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open\n", path);
-        return -1;
-    }
-    char magic[8];
-    uint32_t len, count;
-    const char *why = NULL;
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "CNREF1\0\0", 8) != 0) why = "bad magic (not a CNREF1 file)";
-    else if (read_u32(f, &c->train) || read_u32(f, &c->batch) || read_u32(f, &c->tangents)) why = "truncated header";
-    else if (c->batch < 1 || c->batch > 4096 || c->tangents < 1 || c->tangents > 64) why = "bad batch or tangent count";
-    else if (read_str(f, c->name, sizeof c->name)) why = "bad case name";
-    else if (read_u32(f, &len) || len > (1u << 20) || !(c->text = malloc((size_t)len + 1)) ||
-             fread(c->text, 1, len, f) != len)
-        why = "bad model text";
-    else if ((c->text[len] = 0, read_u32(f, &count)) || count > MAX_TENSORS) why = "bad tensor count";
-    for (uint32_t i = 0; !why && i < count; i++) {
-        ref_tensor *t = &c->t[i];
-        if (read_str(f, t->name, sizeof t->name) || read_u64(f, &t->n) || t->n > (1u << 26)) why = "bad tensor header";
-        else if (!(t->v = malloc((size_t)(t->n ? t->n : 1) * sizeof *t->v)) || read_f64(f, t->v, t->n))
-            why = "truncated tensor data";
-        c->count = (int)i + 1;
-    }
-    if (!why && fgetc(f) != EOF) why = "trailing bytes";
-    fclose(f);
-    if (why) {
-        fprintf(stderr, "%s: %s\n", path, why);
-        ref_free(c);
-        return -1;
-    }
-    return 0;
-}
+/* the files of tests/torch_ref.py */
+static const ref_format CNREF1 = {"CNREF1\0\0", 1, 16};
 
 static const ref_tensor *ref_get(const ref_case *c, const char *name, uint64_t n)
 {
@@ -216,85 +121,34 @@ done:
     cn_net_free(net);
 }
 
-/* Removes the files of the (flat) temporary directory, then the directory. */
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                remove(path);
-            }
-        closedir(d);
-    }
-    if (rmdir(dir) != 0) fprintf(stderr, "note: could not remove %s\n", dir);
-}
-
-/* Runs the reference script into a fresh temporary directory; returns 0 on success. */
-static int make_reference(char *dir, size_t cap)
-{
-    const char *src = getenv("CRITNET_SRC");
-    const char *py = getenv("CRITNET_PYTHON");
-    if (!src || !*src) src = ".";
-    if (!py || !*py) py = "/usr/bin/python3";
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, cap, "%s/critnet_torch_ref_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        *dir = 0;
-        return -1;
-    }
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/torch_ref.py' '%s'", py, src, dir);
-    printf("running: %s\n", cmd);
-    fflush(stdout);
-    int st = system(cmd);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "FAIL: the PyTorch reference script failed (status %d): %s\n"
-                        "(it needs /usr/bin/python3 with torch, e.g. Debian's python3-torch)\n", st, cmd);
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     char dir[1024];
     int own_dir = argc < 2;
     if (own_dir) {
-        int rc = make_reference(dir, sizeof dir);
+        int rc = ref_make_dir(dir, sizeof dir, "torch_ref"); /* removes the directory itself on failure */
         CHECK(rc == 0, "tests/torch_ref.py must run: CI has torch, a missing reference is a failure");
-        if (rc) {
-            if (*dir) remove_dir(dir);
-            return check_summary("torch_ref");
-        }
+        if (rc) return check_summary("torch_ref");
     } else {
         snprintf(dir, sizeof dir, "%s", argv[1]);
     }
-    char path[2048], line[512];
-    snprintf(path, sizeof path, "%s/cases.txt", dir);
-    FILE *list = fopen(path, "r");
-    CHECK(list != NULL, "%s: cannot open the list of cases", path);
+    ref_list list;
+    int listed = ref_list_open(&list, dir) == 0;
+    CHECK(listed, "%s: cannot open the list of cases", list.path);
     int cases = 0;
-    while (list && fgets(line, sizeof line, list)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!*line) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, line);
+    for (const char *path; listed && (path = ref_list_next(&list));) {
         ref_case c;
-        int rc = ref_load(&c, path);
+        int rc = ref_load(&c, path, &CNREF1);
         CHECK(rc == 0, "%s: unreadable reference file", path);
         if (rc) continue;
         run_case(&c);
         ref_free(&c);
         cases++;
     }
-    if (list) fclose(list);
+    ref_list_close(&list);
     /* tests/torch_ref.py writes 59 cases; far fewer means the list was cut short */
     CHECK(cases >= 50, "only %d reference cases were read from %s", cases, dir);
     printf("%d cases; worst max|diff| / tolerance %.3f\n", cases, g_worst);
-    if (own_dir) remove_dir(dir);
+    if (own_dir) ref_remove_dir(dir);
     return check_summary("torch_ref");
 }

@@ -52,15 +52,14 @@ ln_sigma_net [value, se, bias], spectrum (k), spectrum_se (k), local (L x k).
 import copy
 import math
 import os
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 from torch.autograd import forward_ad as fwAD  # noqa: E402
 
-from torch_ref import Pool, build, canon, f32, get_state, randomize  # noqa: E402
+from torch_ref import build, canon, f32, get_state, maxpool_gaps, randomize, run_kink_hooks  # noqa: E402
+from torch_ref import script_main, write_file  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 torch.set_num_threads(1)
@@ -165,29 +164,13 @@ def kink_margins(model, x):
         margin.copy_(torch.minimum(margin, v))
 
     def pool_hook(mod, inp):
-        p = mod.pool
-        if not isinstance(p, nn.MaxPool2d):
+        gap = maxpool_gaps(mod, inp)
+        if gap is None:
             return
-        v = inp[0].reshape(inp[0].shape[0], *mod.shape)
-        if p.padding:
-            v = nn.functional.pad(v, [p.padding] * 4, value=float("-inf"))
-        cols = nn.functional.unfold(v, p.kernel_size, stride=p.stride)
-        cols = cols.reshape(v.shape[0], v.shape[1], p.kernel_size * p.kernel_size, -1)
-        top = cols.topk(2, dim=2).values
-        gap = top[:, :, 0] - top[:, :, 1]
         gap = torch.where(gap > 0, gap, torch.full_like(gap, float("inf")))
         margin.copy_(torch.minimum(margin, gap.reshape(gap.shape[0], -1).min(dim=1).values))
 
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
-            hooks.append(m.register_forward_pre_hook(relu_hook))
-        elif isinstance(m, Pool):
-            hooks.append(m.register_forward_pre_hook(pool_hook))
-    with torch.no_grad():
-        model(x)
-    for h in hooks:
-        h.remove()
+    run_kink_hooks(model, x, relu_hook, pool_hook)
     return margin
 
 
@@ -310,38 +293,18 @@ def measure(name, text, N, k, probes, include_readout, seed):
         ("spectrum", spectrum), ("spectrum_se", se(lam)), ("local", local)]
 
 
-def write_case(path, name, text, tensors):
-    def blob(b):
-        return struct.pack("<I", len(b)) + b
-
-    with open(path, "wb") as f:
-        f.write(MAGIC)
-        f.write(blob(name.encode()))
-        f.write(blob(text.encode()))
-        f.write(struct.pack("<I", len(tensors)))
-        for tname, t in tensors:
-            v = t.detach().reshape(-1).double().tolist()
-            f.write(blob(tname.encode()))
-            f.write(struct.pack("<Q", len(v)))
-            f.write(struct.pack("<%dd" % len(v), *v))
-
-
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: torch_measure.py OUTDIR\n")
-        return 2
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
+def write_all(out):
     names = []
     for name, text, N, k, batch, readout, seed in CASES:
         meta, tensors = measure(name, text, N, k, PROBES, readout, seed)
         meta[3] = batch
-        write_case(os.path.join(out, name + ".ref"), name, text, [("meta", meta)] + tensors)
+        write_file(os.path.join(out, name + ".ref"), MAGIC, b"", name, text, [("meta", meta)] + tensors)
         names.append(name + ".ref")
-    with open(os.path.join(out, "cases.txt"), "w") as f:
-        f.write("".join(n + "\n" for n in names))
-    print("torch_measure.py: torch %s, %d cases written to %s" % (torch.__version__, len(names), out))
-    return 0
+    return names
+
+
+def main():
+    return script_main("torch_measure.py", write_all)
 
 
 if __name__ == "__main__":

@@ -328,29 +328,24 @@ def set_state(model, state):
             m.num_batches_tracked.zero_()
 
 
-def kink_margin(model, x):
-    """Smallest distance of a ReLU input to 0, and of a max-pool window's top two values (exact ties
-    excluded), over one forward pass."""
-    margins = []
+def maxpool_gaps(mod, inp):
+    """For a Pool module's forward-pre-hook: the gap between the two largest values of every max-pool
+    window, (B, C, windows); None when the pool is not a max pool."""
+    p = mod.pool
+    if not isinstance(p, nn.MaxPool2d):
+        return None
+    v = inp[0].reshape(inp[0].shape[0], *mod.shape)
+    if p.padding:
+        v = nn.functional.pad(v, [p.padding] * 4, value=float("-inf"))
+    cols = nn.functional.unfold(v, p.kernel_size, stride=p.stride)  # (B, C*k*k, L)
+    cols = cols.reshape(v.shape[0], v.shape[1], p.kernel_size * p.kernel_size, -1)
+    top = cols.topk(2, dim=2).values
+    return top[:, :, 0] - top[:, :, 1]
 
-    def relu_hook(mod, inp):
-        margins.append(inp[0].abs().min().item())
 
-    def pool_hook(mod, inp):
-        p = mod.pool
-        if not isinstance(p, nn.MaxPool2d):
-            return
-        v = inp[0].reshape(inp[0].shape[0], *mod.shape)
-        if p.padding:
-            v = nn.functional.pad(v, [p.padding] * 4, value=float("-inf"))
-        cols = nn.functional.unfold(v, p.kernel_size, stride=p.stride)  # (B, C*k*k, L)
-        cols = cols.reshape(v.shape[0], v.shape[1], p.kernel_size * p.kernel_size, -1)
-        top = cols.topk(2, dim=2).values
-        gap = top[:, :, 0] - top[:, :, 1]
-        gap = gap[gap > 0]
-        if gap.numel():
-            margins.append(gap.min().item())
-
+def run_kink_hooks(model, x, relu_hook, pool_hook):
+    """One forward pass (no grad) of x with relu_hook as the forward-pre-hook of every ReLU/LeakyReLU and
+    pool_hook of every Pool; the hooks are removed afterwards."""
     hooks = []
     for m in model.modules():
         if isinstance(m, (nn.ReLU, nn.LeakyReLU)):
@@ -361,6 +356,25 @@ def kink_margin(model, x):
         model(x)
     for h in hooks:
         h.remove()
+
+
+def kink_margin(model, x):
+    """Smallest distance of a ReLU input to 0, and of a max-pool window's top two values (exact ties
+    excluded), over one forward pass."""
+    margins = []
+
+    def relu_hook(mod, inp):
+        margins.append(inp[0].abs().min().item())
+
+    def pool_hook(mod, inp):
+        gap = maxpool_gaps(mod, inp)
+        if gap is None:
+            return
+        gap = gap[gap > 0]
+        if gap.numel():
+            margins.append(gap.min().item())
+
+    run_kink_hooks(model, x, relu_hook, pool_hook)
     return min(margins) if margins else float("inf")
 
 
@@ -422,13 +436,15 @@ def reference(name, text, train, seed):
             ("dparams", dparams), ("ty", ty), ("state_out", state_out)]
 
 
-def write_case(path, name, text, train, tensors):
+def write_file(path, magic, header, name, text, tensors):
+    """One reference file: magic, header (bytes, already packed), name, model text, then the tensors
+    [(name, tensor)] as float64 (the layout in this file's docstring, less the run header)."""
     def blob(b):
         return struct.pack("<I", len(b)) + b
 
     with open(path, "wb") as f:
-        f.write(MAGIC)
-        f.write(struct.pack("<III", train, B, K))
+        f.write(magic)
+        f.write(header)
         f.write(blob(name.encode()))
         f.write(blob(text.encode()))
         f.write(struct.pack("<I", len(tensors)))
@@ -437,6 +453,25 @@ def write_case(path, name, text, train, tensors):
             f.write(blob(tname.encode()))
             f.write(struct.pack("<Q", len(v)))
             f.write(struct.pack("<%dd" % len(v), *v))
+
+
+def write_case(path, name, text, train, tensors):
+    write_file(path, MAGIC, struct.pack("<III", train, B, K), name, text, tensors)
+
+
+def script_main(script, write_all):
+    """The command line of a reference script: `SCRIPT OUTDIR`. write_all(out) writes the case files into
+    OUTDIR and returns their names, which go to OUTDIR/cases.txt in order."""
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: %s OUTDIR\n" % script)
+        return 2
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    names = write_all(out)
+    with open(os.path.join(out, "cases.txt"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    print("%s: torch %s, %d cases written to %s" % (script, torch.__version__, len(names), out))
+    return 0
 
 
 RESNET = """input 3 8 8
@@ -566,22 +601,18 @@ CASES += [
 ]
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: torch_ref.py OUTDIR\n")
-        return 2
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
+def write_all(out):
     names = []
     for i, (name, text, train) in enumerate(CASES):
         tensors = reference(name, text, train, seed=i + 1)
         fname = name + ".ref"
         write_case(os.path.join(out, fname), name, text, train, tensors)
         names.append(fname)
-    with open(os.path.join(out, "cases.txt"), "w") as f:
-        f.write("".join(n + "\n" for n in names))
-    print("torch_ref.py: torch %s, %d cases written to %s" % (torch.__version__, len(names), out))
-    return 0
+    return names
+
+
+def main():
+    return script_main("torch_ref.py", write_all)
 
 
 if __name__ == "__main__":
