@@ -31,7 +31,8 @@ static const char *usage =
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
-    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png\n" CLI_COMMON_HELP;
+    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png\n"
+    "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_COMMON_HELP;
 
 enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
        O_STIM, O_RESP, O_DRBLOCK, O_JSON, O_CSV, O_PLOT };
@@ -335,6 +336,9 @@ int cmd_measure(int argc, char **argv)
     measure_opts o;
     memset(&o, 0, sizeof o);
     cli_common_defaults(&o.c);
+    /* unlike training, measuring ran slower on 2 threads than on 1 here: its many small QRs and
+     * element-wise loops share the cores with OpenBLAS's spinning threads (bench/results/spectrum.md) */
+    o.c.threads = 1;
     cn_measure_defaults(&o.m);
     o.split = "test";
     o.samples = 1000;
