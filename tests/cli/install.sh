@@ -32,11 +32,11 @@ int main(void)
     return 0;
 }
 C
-cc -std=c11 "$tmp/example.c" -o "$tmp/ex_static" $(pkg-config --cflags critnet) \
+cc -std=c11 ${CN_TEST_CFLAGS:-} "$tmp/example.c" -o "$tmp/ex_static" $(pkg-config --cflags critnet) \
     "$tmp/prefix/lib/libcritnet.a" $(pkg-config --libs --static critnet | sed 's/-lcritnet//')
 out=$("$tmp/ex_static")
 [ "$out" = "10 outputs, 203530 parameters" ] || { echo "FAIL: static example printed '$out'"; exit 1; }
-cc -std=c11 "$tmp/example.c" -o "$tmp/ex_shared" $(pkg-config --cflags --libs critnet) -Wl,-rpath,"$tmp/prefix/lib"
+cc -std=c11 ${CN_TEST_CFLAGS:-} "$tmp/example.c" -o "$tmp/ex_shared" $(pkg-config --cflags --libs critnet) -Wl,-rpath,"$tmp/prefix/lib"
 out=$("$tmp/ex_shared")
 [ "$out" = "10 outputs, 203530 parameters" ] || { echo "FAIL: shared example printed '$out'"; exit 1; }
 echo "install: 2 passed, 0 failed"
