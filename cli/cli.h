@@ -88,6 +88,7 @@ double cli_now(void);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 
 #endif

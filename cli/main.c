@@ -13,6 +13,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a network (MLP, CNN, ResNet or a model file) and checkpoint it"},
     {"eval", cmd_eval, "accuracy and loss of a checkpoint on a data set"},
     {"measure", cmd_measure, "criticality: sigma, Lyapunov spectrum, sigma_act, dynamic range (+ mean field)"},
+    {"robustness", cmd_robustness, "accuracy under Gaussian noise, FGSM and PGD attacks"},
     {"theory", cmd_theory, "mean-field prediction (q*, chi1, xi_c, lambda_0) for random MLPs; critical line"},
 };
 

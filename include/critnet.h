@@ -437,6 +437,87 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
                cn_error *err);
 void cn_measure_result_free(cn_measure_result *res);
 
+/* ---------------------------------------------------------------- robustness (robust/) */
+
+/* Accuracy (eval mode) under input perturbations: Gaussian noise x + std z, and the L-inf attacks FGSM
+ * (x + eps sign grad_x loss; Goodfellow et al. 2015) and PGD (Madry et al. 2018) on the cross-entropy loss,
+ * with input gradients from cn_net_backward. PGD: steps of step_scale * eps / steps, each projected onto the
+ * eps-ball around x; an example counts as robust only if no point it visited (x, the random start, every
+ * iterate) is misclassified, and it stops at the first one that is. The parameters are never changed; the
+ * parameter gradients are left zero. */
+typedef struct {
+    int batch;         /* examples per pass (default 100) */
+    int steps;         /* PGD iterations (default 10) */
+    double step_scale; /* PGD step size = step_scale * eps / steps (default 2.5) */
+    int random_start;  /* PGD starts uniform in the eps-ball (default 1) */
+    int clip;          /* clip perturbed inputs to [lo, hi] (default 1, [0, 1]); inputs must lie in it */
+    double lo, hi;
+    uint64_t seed;     /* noise and PGD random starts */
+} cn_robust_cfg;
+
+void cn_robust_defaults(cn_robust_cfg *cfg);
+
+/* Accuracy *acc on the first limit examples of d (0: all); cfg NULL: defaults. std and eps must be finite and
+ * >= 0 (CN_ERR_ARG otherwise); size 0 gives the clean accuracy. */
+int cn_robustness_noise(cn_net *net, const cn_dataset *d, int limit, double std, const cn_robust_cfg *cfg,
+                        double *acc, cn_error *err);
+int cn_attack_fgsm(cn_net *net, const cn_dataset *d, int limit, double eps, const cn_robust_cfg *cfg, double *acc,
+                   cn_error *err);
+int cn_attack_pgd(cn_net *net, const cn_dataset *d, int limit, double eps, const cn_robust_cfg *cfg, double *acc,
+                  cn_error *err);
+
+/* The adversarial examples of one batch: x (B, in), labels y (B) -> xadv (B, in). rng: PGD's random start. */
+int cn_attack_fgsm_batch(cn_net *net, cn_real *xadv, const cn_real *x, const int32_t *y, int batch, double eps,
+                         const cn_robust_cfg *cfg, cn_error *err);
+int cn_attack_pgd_batch(cn_net *net, cn_real *xadv, const cn_real *x, const int32_t *y, int batch, double eps,
+                        const cn_robust_cfg *cfg, cn_rng *rng, cn_error *err);
+
+/* ---------------------------------------------------------------- statistics (stats/) */
+
+/* Mean and sample standard deviation (divisor n - 1, numpy's std(ddof=1)) of n values, by two passes.
+ * Either output may be NULL; n == 1 gives sd = NaN, as numpy does. CN_ERR_ARG for n < 1 or no x or no
+ * output, CN_ERR_NONFINITE for NaN or Inf in x. */
+int cn_mean_sd(const double *x, int n, double *mean, double *sd);
+
+/* Which way the alternative hypothesis points, for the differences d = x - y. */
+typedef enum {
+    CN_ALT_TWO_SIDED = 0,
+    CN_ALT_GREATER,     /* d tends to be above 0: x > y */
+    CN_ALT_LESS,        /* d tends to be below 0: x < y */
+    CN_ALT_COUNT
+} cn_alternative;
+
+typedef struct {
+    double statistic;       /* two-sided: min(W+, W-); one-sided: W+ (scipy's convention) */
+    double p_value;
+    double z;               /* (statistic - N(N+1)/4) / sd, tie-corrected, no continuity correction; scipy's
+                             * zstatistic in the normal approximation, filled here in both branches */
+    double w_plus, w_minus; /* rank sums of the positive and the negative differences */
+    int n_used;             /* N: the nonzero differences */
+    int exact;              /* 1: p from the exact null distribution; 0: the normal approximation */
+} cn_wilcoxon;
+
+/* Wilcoxon signed-rank test on the paired differences x[i] - y[i], i < n, with the numbers of
+ * scipy.stats.wilcoxon(x, y, alternative=...) at its defaults in scipy 1.10 (zero_method="wilcox": zero
+ * differences dropped; correction=False; method="auto": exact when n <= 50 and no difference is zero, else
+ * the normal approximation with the tie correction). Like scipy 1.10, the exact branch does not check for
+ * ties and truncates a half-integer W+ (src/stats/wilcoxon.c says more). CN_ERR_ARG for n < 1, NULL, a
+ * bad alternative, or all differences zero; CN_ERR_NONFINITE for NaN or Inf. */
+int cn_wilcoxon_signed_rank(cn_wilcoxon *out, const double *x, const double *y, int n,
+                            cn_alternative alternative);
+
+/* Percentile bootstrap confidence interval [lo, hi] of the mean of x at level (e.g. 0.95), as
+ * scipy.stats.bootstrap((x,), np.mean, confidence_level=level, method="percentile"): the (1-level)/2 and
+ * (1+level)/2 quantiles (numpy.percentile's linear interpolation) of the means of `resamples` resamples.
+ * Resample after resample, each draws its n indices with cn_rng_below(rng, n), in order, so an
+ * independent implementation can replay them. CN_ERR_ARG for n < 1, resamples < 1, level outside (0, 1),
+ * NULL; CN_ERR_NONFINITE for NaN or Inf in x. */
+int cn_bootstrap_ci(double *lo, double *hi, const double *x, int n, int resamples, double level, cn_rng *rng);
+/* The same resamples, bias-corrected and accelerated (BCa, scipy's default method="BCa"). Needs n >= 2;
+ * CN_ERR_ARG also where the interval is undefined (constant data). */
+int cn_bootstrap_ci_bca(double *lo, double *hi, const double *x, int n, int resamples, double level,
+                        cn_rng *rng);
+
 #ifdef __cplusplus
 }
 #endif
