@@ -28,7 +28,14 @@ static const char *usage =
     "  --limit-train N --limit-test N   use only the first N examples\n"
     "  --stop-after N          stop after N epochs of this call (resume later with --resume)\n"
     "  --out DIR               output folder (created if missing)\n"
-    "  --resume DIR            continue the run in DIR from its last checkpoint\n" CLI_COMMON_HELP;
+    "  --resume DIR            continue the run in DIR from its last checkpoint\n"
+    "Critical training (docs/critical-training.md):\n"
+    "  --crit-weight B         add B * R to the loss, R = mean over blocks of (ln sigma_l)^2 (default 0: off)\n"
+    "  --crit-target sigma     the regulariser's target (sigma; lambda is not implemented yet)\n"
+    "  --crit-probes M         jvp probes per block on each minibatch (default 1)\n"
+    "  --crit-every N          apply it on every N-th step (default 1)\n"
+    "  --crit-layers hidden|all  leave out (default) or include the readout block\n"
+    "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n" CLI_COMMON_HELP;
 
 typedef struct {
     cli_common c;
@@ -38,7 +45,7 @@ typedef struct {
 } train_opts;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
-       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME };
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_CW, O_CT, O_CP, O_CE, O_CL, O_TRACK };
 
 static const struct option long_opts[] = {
     CLI_COMMON_OPTIONS,
@@ -51,7 +58,10 @@ static const struct option long_opts[] = {
     {"gamma", required_argument, 0, O_GAMMA},   {"loss", required_argument, 0, O_LOSS},
     {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
-    {"resume", required_argument, 0, O_RESUME}, {0, 0, 0, 0}};
+    {"resume", required_argument, 0, O_RESUME}, {"crit-weight", required_argument, 0, O_CW},
+    {"crit-target", required_argument, 0, O_CT}, {"crit-probes", required_argument, 0, O_CP},
+    {"crit-every", required_argument, 0, O_CE}, {"crit-layers", required_argument, 0, O_CL},
+    {"track", required_argument, 0, O_TRACK}, {0, 0, 0, 0}};
 
 static void defaults(train_opts *o)
 {
@@ -101,6 +111,37 @@ static int parse(train_opts *o, int argc, char **argv)
         case O_STOP: bad = cli_parse_int("stop-after", optarg, 1, 1000000, &o->t.stop_after); break;
         case O_OUT: o->out = optarg; break;
         case O_RESUME: o->resume = optarg; break;
+        case O_CW:
+            /* a negative weight would push the network away from criticality: refuse it with a message */
+            if (optarg[0] == '-') {
+                cli_error("--crit-weight %s: must be >= 0", optarg);
+                bad = -1;
+            } else {
+                bad = cli_parse_real("crit-weight", optarg, 0, 1e9, &o->t.crit_weight);
+            }
+            break;
+        case O_CT:
+            if (!strcmp(optarg, "lambda")) {
+                cli_error("--crit-target lambda: not implemented yet; use --crit-target sigma");
+                bad = -1;
+            } else if (strcmp(optarg, "sigma")) {
+                cli_error("--crit-target %s: unknown target (sigma)", optarg);
+                bad = -1;
+            }
+            break;
+        case O_CP: bad = cli_parse_int("crit-probes", optarg, 1, 100000, &o->t.crit_probes); break;
+        case O_CE: bad = cli_parse_int("crit-every", optarg, 1, 1000000, &o->t.crit_every); break;
+        case O_CL:
+            if (!strcmp(optarg, "all")) o->t.crit_layers_all = 1;
+            else if (!strcmp(optarg, "hidden")) o->t.crit_layers_all = 0;
+            else cli_error("--crit-layers %s: expected hidden or all", optarg), bad = -1;
+            break;
+        case O_TRACK: {
+            int n;
+            bad = cli_parse_int("track", optarg, 0, 1 << 30, &n);
+            o->t.track_samples = n > 0 ? n : -1;
+            break;
+        }
         default: fputs(usage, stderr); return -1;
         }
         if (bad) return -1;
@@ -157,6 +198,9 @@ static char *settings_json(const train_opts *o, int argc, char **argv, const cn_
     cJSON_AddNumberToObject(root, "weight_decay", o->t.optim.weight_decay);
     cJSON_AddStringToObject(root, "sched", cn_sched_name(o->t.optim.sched));
     cJSON_AddStringToObject(root, "loss", cn_loss_name(o->t.loss));
+    cJSON_AddNumberToObject(root, "crit_weight", o->t.crit_weight);
+    cJSON_AddNumberToObject(root, "crit_probes", o->t.crit_probes > 0 ? o->t.crit_probes : 1);
+    cJSON_AddNumberToObject(root, "crit_every", o->t.crit_every > 0 ? o->t.crit_every : 1);
     char *spec = cn_net_spec((cn_net *)net);
     if (spec) cJSON_AddStringToObject(root, "model_spec", spec);
     cn_free(spec);

@@ -63,7 +63,10 @@ void cli_progress_train(const cn_train_progress *tp, void *user)
         return;
     }
     cli_progress_end(p);
-    printf("epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  %.1fs\n", tp->epoch + 1,
-           tp->epochs, tp->train_loss, tp->train_acc, tp->test_loss, tp->test_acc, tp->epoch_seconds);
+    printf("epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f", tp->epoch + 1, tp->epochs,
+           tp->train_loss, tp->train_acc, tp->test_loss, tp->test_acc);
+    if (tp->sigma == tp->sigma) printf("  sigma %.3f  lambda0 %+.3f", tp->sigma, tp->lambda_max);
+    if (tp->crit_reg == tp->crit_reg) printf("  R %.4f", tp->crit_reg);
+    printf("  %.1fs\n", tp->epoch_seconds);
     fflush(stdout);
 }

@@ -300,6 +300,7 @@ typedef struct {
     double elapsed;          /* seconds since this invocation started */
     int done;                /* 1 at the end of an epoch: the fields below are set */
     double train_loss, train_acc, test_loss, test_acc, epoch_seconds;
+    double sigma, lambda_max, crit_reg;
 } cn_train_progress;
 
 typedef struct {
@@ -309,6 +310,13 @@ typedef struct {
     cn_optim_cfg optim;
     int limit_train, limit_test; /* use only the first N examples (0: all) */
     int stop_after;              /* stop after this many epochs in this call (0: run to the end) */
+    /* critical training: total loss = task loss + crit_weight * R, R = mean over blocks of (ln sigma_l)^2
+     * with sigma_l from crit_probes jvp probes on the minibatch, every crit_every-th step */
+    double crit_weight;          /* 0: off */
+    int crit_probes;             /* default 1 */
+    int crit_every;              /* default 1 */
+    int crit_layers_all;         /* include the readout block */
+    int track_samples;           /* sigma and lambda_0 per epoch on the first N test inputs (0: 200; <0: off) */
     const char *out_dir;         /* model.cnm, metrics.csv, summary.json (NULL: write nothing) */
     const char *settings;        /* JSON of the run's settings, stored in the checkpoint and summary */
     void (*progress)(const cn_train_progress *p, void *user);
@@ -318,6 +326,7 @@ typedef struct {
 typedef struct {
     int epochs_done;
     double train_loss, train_acc, test_loss, test_acc, seconds;
+    double sigma, lambda_max, crit_reg; /* of the last epoch: tracked dynamics, mean regulariser R */
     int diverged;
     char diverged_msg[256];
 } cn_train_result;

@@ -54,6 +54,11 @@ static int act_layer_print(const cn_layer *L, char *buf, size_t cap)
 
 static void act_layer_destroy(cn_layer *L) { cn_free(((act_impl *)L->impl)->z); }
 
+static const cn_real *act_layer_preact(const cn_layer *L)
+{
+    return L->act == CN_ACT_IDENTITY ? NULL : ((act_impl *)L->impl)->z;
+}
+
 static const cn_layer_ops act_layer_ops = {
     .kind = "act",
     .forward = act_layer_forward,
@@ -63,6 +68,7 @@ static const cn_layer_ops act_layer_ops = {
     .init = act_layer_init,
     .print = act_layer_print,
     .destroy = act_layer_destroy,
+    .preact = act_layer_preact,
 };
 
 int cn_act_layer_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)

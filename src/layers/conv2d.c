@@ -219,6 +219,11 @@ static void conv_destroy(cn_layer *L)
     cn_free(d->col);
 }
 
+static const cn_real *conv2d_preact(const cn_layer *L)
+{
+    return L->act == CN_ACT_IDENTITY ? NULL : ((conv_impl *)L->impl)->z;
+}
+
 static const cn_layer_ops conv_ops = {
     .kind = "conv",
     .forward = conv_forward,
@@ -228,6 +233,7 @@ static const cn_layer_ops conv_ops = {
     .init = conv_init,
     .print = conv_print,
     .destroy = conv_destroy,
+    .preact = conv2d_preact,
 };
 
 void cn_conv2d_forward_naive(cn_real *y, const cn_real *x, const cn_real *W, const cn_real *b,
@@ -306,7 +312,8 @@ int cn_conv2d_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
     L->in = in;
     L->out = (cn_shape){g.cout, ho, wo};
     L->act = act;
-    L->nparams = (size_t)g.cout * (g.cin / g.groups) * g.k * g.k + (d->bias ? (size_t)g.cout : 0);
+    L->nbias = d->bias ? (size_t)g.cout : 0;
+    L->nparams = (size_t)g.cout * (g.cin / g.groups) * g.k * g.k + L->nbias;
     L->nstate = 0;
     *out = L;
     return CN_OK;

@@ -85,6 +85,11 @@ static void dense_destroy(cn_layer *L)
     cn_free(d->dz);
 }
 
+static const cn_real *dense_preact(const cn_layer *L)
+{
+    return L->act == CN_ACT_IDENTITY ? NULL : ((dense_impl *)L->impl)->z;
+}
+
 static const cn_layer_ops dense_ops = {
     .kind = "dense",
     .forward = dense_forward,
@@ -94,6 +99,7 @@ static const cn_layer_ops dense_ops = {
     .init = dense_init,
     .print = dense_print,
     .destroy = dense_destroy,
+    .preact = dense_preact,
 };
 
 int cn_dense_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
@@ -114,7 +120,8 @@ int cn_dense_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
     L->in = in;
     L->out = (cn_shape){nout, 1, 1};
     L->act = act;
-    L->nparams = (size_t)nout * d->nin + (d->bias ? (size_t)nout : 0);
+    L->nbias = d->bias ? (size_t)nout : 0;
+    L->nparams = (size_t)nout * d->nin + L->nbias;
     *out = L;
     return CN_OK;
 }

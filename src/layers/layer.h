@@ -51,12 +51,16 @@ typedef struct {
     /* write the model-format line(s) for this layer (without "\n" at the end of the last) */
     int (*print)(const cn_layer *L, char *buf, size_t cap);
     void (*destroy)(cn_layer *L); /* free kind-specific memory (not L itself) */
+    /* the pre-activations z (B, n_out) of the last forward, for layers with a fused activation other than
+     * the identity (NULL otherwise); the criticality regulariser needs phi'(z) and phi''(z) */
+    const cn_real *(*preact)(const cn_layer *L);
 } cn_layer_ops;
 
 struct cn_layer {
     const cn_layer_ops *ops;
     cn_shape in, out;
     size_t nparams, nstate; /* sizes of this layer's slices of the flat buffers */
+    size_t nbias;           /* how many of the parameters, at the end, are biases */
     cn_real *p, *g, *s;     /* its slices (set by bind) */
     cn_act act;             /* fused activation where the kind has one; ends a criticality block */
     void *impl;             /* kind-specific fields */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "net/net_internal.h"
+#include "train/critreg.h"
 
 #define EVAL_BATCH 500
 
@@ -94,6 +95,23 @@ int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, 
     return CN_OK;
 }
 
+/* sigma and lambda_0 on a fixed subset of the test inputs, with a fixed probe seed: a run's curve shows
+ * how training moves the dynamics, and drawing nothing from the run's RNG keeps resume bit-identical */
+static void track_dynamics(cn_net *net, const cn_dataset *test, int samples, double *sigma, double *lambda)
+{
+    *sigma = *lambda = NAN;
+    int n = samples < test->count ? samples : test->count;
+    if (n < 1) return;
+    cn_measure_cfg m;
+    cn_measure_defaults(&m);
+    m.seed = 12345;
+    cn_measure_result r;
+    if (cn_measure(net, test->x, n, &m, &r, NULL) != CN_OK) return;
+    *sigma = r.sigma;
+    *lambda = r.lambda_max;
+    cn_measure_result_free(&r);
+}
+
 /* On resume, keep the header and the rows of the epochs the checkpoint has; drop any later ones. */
 static FILE *open_metrics(const char *dir, int start_epoch, cn_error *err)
 {
@@ -117,7 +135,7 @@ static FILE *open_metrics(const char *dir, int start_epoch, cn_error *err)
         return NULL;
     }
     if (kept) fwrite(keep, 1, kept, f);
-    else fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,seconds\n");
+    else fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n");
     fflush(f);
     return f;
 }
@@ -139,6 +157,9 @@ static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net
     cJSON_AddNumberToObject(root, "train_accuracy", res->train_acc);
     cJSON_AddNumberToObject(root, "test_loss", res->test_loss);
     cJSON_AddNumberToObject(root, "test_accuracy", res->test_acc);
+    if (isfinite(res->sigma)) cJSON_AddNumberToObject(root, "sigma", res->sigma);
+    if (isfinite(res->lambda_max)) cJSON_AddNumberToObject(root, "lambda_max", res->lambda_max);
+    if (cfg->crit_weight > 0) cJSON_AddNumberToObject(root, "crit_reg", res->crit_reg);
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
     char *text = cJSON_Print(root);
     FILE *f = fopen(path, "w");
@@ -187,9 +208,21 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         free_buffers(&b);
         return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the training buffers");
     }
+    cn_critreg *reg = NULL;
+    if (cfg->crit_weight < 0) rc = cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", cfg->crit_weight);
+    else if (cfg->crit_weight > 0)
+        rc = cn_critreg_new(&reg, net, cfg->crit_weight, cfg->crit_probes > 0 ? cfg->crit_probes : 1,
+                            cfg->crit_layers_all, B, err);
+    if (rc) {
+        free_buffers(&b);
+        return rc;
+    }
+    int crit_every = cfg->crit_every > 0 ? cfg->crit_every : 1;
+    int track = cfg->track_samples == 0 ? 200 : cfg->track_samples;
     FILE *metrics = NULL;
     if (cfg->out_dir && !(metrics = open_metrics(cfg->out_dir, start_epoch, err))) {
         free_buffers(&b);
+        cn_critreg_free(reg);
         return err ? err->status : CN_ERR_IO;
     }
     cn_net_set_dropout_rng(net, rng);
@@ -199,8 +232,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                                                                                   : cfg->epochs;
     res->epochs_done = start_epoch;
     for (int epoch = start_epoch; epoch < end && rc == CN_OK; epoch++) {
-        double te = now_seconds(), lr = cn_sched_lr(&cfg->optim, epoch), loss_sum = 0;
-        long hits = 0;
+        double te = now_seconds(), lr = cn_sched_lr(&cfg->optim, epoch), loss_sum = 0, reg_sum = 0;
+        long hits = 0, reg_steps = 0;
         /* a fresh permutation each epoch from the run's RNG, so resuming replays the same order */
         for (int i = 0; i < n; i++) b.order[i] = i;
         cn_rng_shuffle(rng, b.order, (size_t)n);
@@ -220,7 +253,21 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                 break;
             }
             cn_net_zero_grad(net);
-            cn_net_backward(net, b.dlogits, NULL, bs);
+            if (reg && (s % crit_every) == 0) {
+                double R;
+                if (cn_critreg_apply(reg, rng, bs, &R, NULL) != CN_OK || !isfinite(R)) {
+                    snprintf(res->diverged_msg, sizeof res->diverged_msg,
+                             "diverged at epoch %d, step %ld: the criticality regulariser is not finite", epoch + 1,
+                             s + 1);
+                    rc = CN_ERR_NONFINITE;
+                    break;
+                }
+                reg_sum += R;
+                reg_steps++;
+                cn_critreg_backward(reg, b.dlogits, bs);
+            } else {
+                cn_net_backward(net, b.dlogits, NULL, bs);
+            }
             cn_optim_step(opt, net->params, net->grads, lr);
             if (!all_finite(net->params, net->nparams)) {
                 snprintf(res->diverged_msg, sizeof res->diverged_msg,
@@ -233,7 +280,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
             if (cfg->progress) {
                 int seen = start + bs;
                 cn_train_progress p = {epoch, cfg->epochs, s + 1, steps, loss_sum / seen, now_seconds() - t0, 0, 0, 0,
-                                       0, 0, 0};
+                                       0, 0, 0, 0, 0, 0};
                 cfg->progress(&p, cfg->user);
             }
         }
@@ -248,11 +295,14 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
             rc = CN_ERR_NONFINITE;
             break;
         }
+        res->crit_reg = reg_steps ? reg_sum / reg_steps : NAN;
+        if (track > 0) track_dynamics(net, &data->test, track, &res->sigma, &res->lambda_max);
+        else res->sigma = res->lambda_max = NAN;
         double secs = now_seconds() - te;
         res->epochs_done = epoch + 1;
         if (metrics) {
-            fprintf(metrics, "%d,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch + 1, res->train_loss, res->train_acc,
-                    res->test_loss, res->test_acc, secs);
+            fprintf(metrics, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch + 1, res->train_loss,
+                    res->train_acc, res->test_loss, res->test_acc, res->sigma, res->lambda_max, res->crit_reg, secs);
             fflush(metrics);
         }
         if (cfg->out_dir) {
@@ -262,7 +312,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         }
         if (cfg->progress) {
             cn_train_progress p = {epoch, cfg->epochs, steps, steps, res->train_loss, now_seconds() - t0, 1,
-                                   res->train_loss, res->train_acc, res->test_loss, res->test_acc, secs};
+                                   res->train_loss, res->train_acc, res->test_loss, res->test_acc, secs,
+                                   res->sigma, res->lambda_max, res->crit_reg};
             cfg->progress(&p, cfg->user);
         }
     }
@@ -275,6 +326,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     if (cfg->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE))
         write_summary(cfg->out_dir, cfg, net, res, rc ? "diverged" : (res->epochs_done < cfg->epochs ? "stopped" : "done"));
     cn_net_set_dropout_rng(net, NULL);
+    cn_critreg_free(reg);
     free_buffers(&b);
     return rc;
 }

@@ -1,0 +1,214 @@
+/* critreg.c: the criticality regulariser R = (1/L) sum_l (ln sigma_l)^2 of critical training, with its
+ * exact gradient. sigma_l is estimated on the minibatch from m Gaussian jvp probes per block,
+ * sigma_l^2 = (sum |J_l u|^2 / n_l) / (sum |u|^2 / n_{l-1}), the estimator of `critnet measure`.
+ *
+ * R is a function of jvps, so its gradient is second order. Per block, the tangent pass is run forward
+ * with every layer's tangent input kept, then differentiated in reverse: for a layer v = phi'(z) (W t),
+ * z = W h + b, a cotangent g on v gives
+ *     the tangent path:  gq = g phi'(z),  g_t = W^T gq,  dW += gq t^T
+ *     the primal path:   gz = sum_k g a phi''(z) with a = W t,  dW += gz h^T, db += gz,  g_h = W^T gz
+ * and g_h, a cotangent on the primal activations, joins the task loss's backward pass at that layer
+ * (cn_chain_backward_extra), which carries it into every earlier layer's parameters. */
+#include <math.h>
+#include <string.h>
+#include "net/net_internal.h"
+#include "train/critreg.h"
+
+struct cn_critreg {
+    cn_net *net;
+    cn_block *blocks;
+    int L, m, maxB, maxlayers;
+    double beta;
+    size_t widest;
+    cn_real **t;       /* per layer of the longest block: its tangent input (m, B, n_in); t[len] the output */
+    cn_real *g, *g2;   /* tangent cotangents (m, B, widest) */
+    cn_real *a;        /* pre-activation tangent W t (m, B, widest) */
+    cn_real *gz, *gh;  /* primal cotangents (B, widest) */
+    cn_real *bias_save;
+    cn_real **extra;   /* per layer of the net: cotangent to add at its output (B, n_i), or NULL */
+    cn_real *extra_buf;
+    size_t *extra_off;
+};
+
+static int supported(const char *kind)
+{
+    static const char *const ok[] = {"dense", "conv", "act", "maxpool", "avgpool", "gap", "flatten", "dropout"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcmp(kind, ok[i])) return 1;
+    return 0;
+}
+
+void cn_critreg_free(cn_critreg *r)
+{
+    if (!r) return;
+    if (r->t)
+        for (int i = 0; i <= r->maxlayers; i++) cn_free(r->t[i]);
+    cn_free(r->t);
+    cn_free(r->g);
+    cn_free(r->g2);
+    cn_free(r->a);
+    cn_free(r->gz);
+    cn_free(r->gh);
+    cn_free(r->bias_save);
+    cn_free(r->extra);
+    cn_free(r->extra_buf);
+    cn_free(r->extra_off);
+    cn_free(r->blocks);
+    cn_free(r);
+}
+
+int cn_critreg_new(cn_critreg **out, cn_net *net, double beta, int probes, int include_readout, int max_batch,
+                   cn_error *err)
+{
+    *out = NULL;
+    if (!(beta >= 0)) return cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", beta);
+    if (probes < 1) return cn_error_set(err, CN_ERR_ARG, "--crit-probes %d: must be >= 1", probes);
+    if (max_batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", max_batch);
+    int n = cn_net_layer_count(net);
+    for (int i = 0; i < n; i++)
+        if (!supported(cn_net_layer_kind(net, i)))
+            return cn_error_set(err, CN_ERR_UNSUPPORTED,
+                                "the criticality regulariser does not support '%s' layers yet (layer %d); it "
+                                "covers dense, conv, act, pools, flatten and dropout",
+                                cn_net_layer_kind(net, i), i + 1);
+    cn_critreg *r = cn_calloc(1, sizeof *r);
+    if (!r) return cn_error_set(err, CN_ERR_NOMEM, "out of memory");
+    r->net = net;
+    r->beta = beta;
+    r->m = probes;
+    r->maxB = max_batch;
+    int rc = cn_net_blocks(net, include_readout, &r->blocks, &r->L);
+    if (rc) goto nomem;
+    r->widest = (size_t)cn_net_in_size(net);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t w = (size_t)cn_net_layer_out_size(net, i);
+        if (w > r->widest) r->widest = w;
+        total += w;
+    }
+    for (int l = 0; l < r->L; l++) {
+        int len = r->blocks[l].last - r->blocks[l].first + 1;
+        if (len > r->maxlayers) r->maxlayers = len;
+    }
+    size_t tan = (size_t)probes * max_batch * r->widest, prim = (size_t)max_batch * r->widest;
+    r->t = cn_calloc((size_t)r->maxlayers + 1, sizeof *r->t);
+    r->extra = cn_calloc((size_t)n, sizeof *r->extra);
+    r->extra_off = cn_calloc((size_t)n, sizeof *r->extra_off);
+    r->extra_buf = cn_calloc(total * max_batch, sizeof(cn_real));
+    r->g = cn_malloc(tan * sizeof(cn_real));
+    r->g2 = cn_malloc(tan * sizeof(cn_real));
+    r->a = cn_malloc(tan * sizeof(cn_real));
+    r->gz = cn_malloc(prim * sizeof(cn_real));
+    r->gh = cn_malloc(prim * sizeof(cn_real));
+    r->bias_save = cn_malloc(r->widest * sizeof(cn_real));
+    if (!r->t || !r->extra || !r->extra_off || !r->extra_buf || !r->g || !r->g2 || !r->a || !r->gz || !r->gh ||
+        !r->bias_save)
+        goto nomem;
+    for (int i = 0; i <= r->maxlayers; i++)
+        if (!(r->t[i] = cn_malloc(tan * sizeof(cn_real)))) goto nomem;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        r->extra_off[i] = off;
+        off += (size_t)max_batch * cn_net_layer_out_size(net, i);
+    }
+    if ((rc = cn_net_reserve(net, max_batch, probes))) goto nomem;
+    *out = r;
+    return CN_OK;
+nomem:
+    cn_critreg_free(r);
+    return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the criticality regulariser");
+}
+
+static double rms2_sum(const cn_real *v, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)v[i] * v[i];
+    return s;
+}
+
+/* Reverse of one layer's tangent pass. g: cotangent of its tangent output (m,B,n_out); writes the
+ * cotangent of its tangent input into g_in (may be NULL) and adds the primal cotangent of its input,
+ * if that input is a layer output (li > 0), into extra[li - 1]. */
+static void layer_tangent_vjp(cn_critreg *r, int li, const cn_real *t_in, const cn_real *g, cn_real *g_in, int B)
+{
+    cn_net *net = r->net;
+    cn_layer *L = net->chain.layers[li];
+    const int m = r->m;
+    const size_t nin = (size_t)cn_shape_size(L->in), nout = (size_t)cn_shape_size(L->out);
+    const cn_real *x = li ? net->chain.outs[li - 1] : net->chain.x, *y = net->chain.outs[li];
+    const cn_real *z = L->ops->preact ? L->ops->preact(L) : NULL;
+    const int has_weights = L->nparams > 0;
+    cn_act act = L->act;
+    /* gq = g phi'(z): the cotangent of the linear part's output */
+    cn_real *gq = r->g2;
+    memcpy(gq, g, (size_t)m * B * nout * sizeof *gq);
+    if (z) cn_act_jvp(act, z, gq, (size_t)B * nout, m);
+    /* the linear part's backward, tangent by tangent; parameters used by the primal pass only (the
+     * bias) get no gradient from the tangent path, so theirs is saved and put back */
+    size_t nbias = has_weights ? L->nbias : 0;
+    if (nbias) memcpy(r->bias_save, L->g + L->nparams - nbias, nbias * sizeof(cn_real));
+    L->act = CN_ACT_IDENTITY;
+    for (int k = 0; k < m; k++)
+        L->ops->backward(L, t_in + (size_t)k * B * nin, y, gq + (size_t)k * B * nout,
+                         g_in ? g_in + (size_t)k * B * nin : NULL, B);
+    if (nbias) memcpy(L->g + L->nparams - nbias, r->bias_save, nbias * sizeof(cn_real));
+    /* the primal path through phi''(z): gz = sum_k g a phi''(z), a = W t */
+    if (z && act != CN_ACT_RELU && act != CN_ACT_LEAKY_RELU) {
+        L->ops->jvp(L, t_in, r->a, B, m);
+        size_t bn = (size_t)B * nout;
+        for (size_t j = 0; j < bn; j++) {
+            double s = 0;
+            for (int k = 0; k < m; k++) s += (double)g[(size_t)k * bn + j] * r->a[(size_t)k * bn + j];
+            r->gz[j] = (cn_real)(s * cn_act_deriv2(act, z[j]));
+        }
+        cn_real *gh = li ? r->gh : NULL;
+        L->ops->backward(L, x, y, r->gz, gh, B); /* act is the identity here: gz is taken as dz */
+        if (gh) {
+            cn_real *e = r->extra[li - 1];
+            for (size_t j = 0; j < (size_t)B * nin; j++) e[j] += gh[j];
+        }
+    }
+    L->act = act;
+}
+
+int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma_geo)
+{
+    if (B < 1 || B > r->maxB) return CN_ERR_ARG;
+    cn_net *net = r->net;
+    const int m = r->m, n = cn_net_layer_count(net);
+    for (int i = 0; i < n; i++) {
+        r->extra[i] = r->extra_buf + r->extra_off[i];
+        memset(r->extra[i], 0, (size_t)B * cn_net_layer_out_size(net, i) * sizeof(cn_real));
+    }
+    double total = 0, ln_sum = 0;
+    for (int l = 0; l < r->L; l++) {
+        const cn_block *blk = &r->blocks[l];
+        int len = blk->last - blk->first + 1;
+        size_t nu = (size_t)m * B * blk->n_in, nv = (size_t)m * B * blk->n_out;
+        for (size_t i = 0; i < nu; i++) r->t[0][i] = (cn_real)cn_rng_normal(rng);
+        for (int j = 0; j < len; j++) cn_net_layer_jvp(net, blk->first + j, r->t[j], r->t[j + 1], B, m);
+        const cn_real *v = r->t[len];
+        double U = rms2_sum(r->t[0], nu) / blk->n_in, S = rms2_sum(v, nv) / blk->n_out;
+        double ln_sigma = 0.5 * log(S / U);
+        if (!isfinite(ln_sigma)) return CN_ERR_NONFINITE;
+        total += ln_sigma * ln_sigma / r->L;
+        ln_sum += ln_sigma / r->L;
+        /* dR/dv = (beta / L) (ln sigma / S) (2 v / n_out) */
+        cn_real scale = (cn_real)(r->beta / r->L * ln_sigma / S * 2.0 / blk->n_out);
+        for (size_t i = 0; i < nv; i++) r->g[i] = scale * v[i];
+        for (int j = len - 1; j >= 0; j--) {
+            /* g_in reuses t[j + 1], whose contents are no longer needed once layer j is done */
+            cn_real *g_in = j > 0 ? r->t[j + 1] : NULL;
+            layer_tangent_vjp(r, blk->first + j, r->t[j], r->g, g_in, B);
+            if (g_in) memcpy(r->g, g_in, (size_t)m * B * cn_shape_size(net->chain.layers[blk->first + j]->in) * sizeof(cn_real));
+        }
+    }
+    if (R) *R = total;
+    if (sigma_geo) *sigma_geo = exp(ln_sum);
+    return CN_OK;
+}
+
+void cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B)
+{
+    cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra);
+}
