@@ -22,7 +22,10 @@ static void act_layer_backward(cn_layer *L, const cn_real *x, const cn_real *y, 
                                int B)
 {
     act_impl *d = L->impl;
-    if (dx) cn_act_backward(L->act, d->z, dy, dx, (size_t)B * d->n);
+    if (!dx) return;
+    cn_act_backward(L->act, d->z, dy, dx, (size_t)B * d->n);
+    if (L->dz_extra)
+        for (size_t i = 0; i < (size_t)B * d->n; i++) dx[i] += L->dz_extra[i];
 }
 
 static void act_layer_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)

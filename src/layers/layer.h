@@ -61,6 +61,9 @@ struct cn_layer {
     cn_shape in, out;
     size_t nparams, nstate; /* sizes of this layer's slices of the flat buffers */
     size_t nbias;           /* how many of the parameters, at the end, are biases */
+    /* (B, n_out) or NULL: a cotangent that the next backward adds at the pre-activation z (layers with a
+     * preact); the chain sets it for one call. The criticality regulariser's phi'' term arrives this way. */
+    const cn_real *dz_extra;
     cn_real *p, *g, *s;     /* its slices (set by bind) */
     cn_act act;             /* fused activation where the kind has one; ends a criticality block */
     void *impl;             /* kind-specific fields */

@@ -145,7 +145,7 @@ void cn_chain_backward(cn_chain *c, const cn_real *dy, cn_real *dx, int B)
     cn_chain_backward_extra(c, dy, dx, B, NULL);
 }
 
-void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra)
+void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra_z)
 {
     if (c->n == 0) {
         if (dx) memcpy(dx, dy, (size_t)B * c->widest * sizeof *dx);
@@ -160,21 +160,15 @@ void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B,
     for (int i = c->n - 1; i >= 0; i--) {
         cn_layer *L = c->layers[i];
         const cn_real *in = i ? c->outs[i - 1] : c->x;
-        if (extra && extra[i]) {
-            /* another objective's cotangent at this layer's output joins the one flowing down */
-            size_t n = (size_t)B * cn_shape_size(L->out);
-            cn_real *sum = c->grad[(i + 1) & 1];
-            if (d != sum) memcpy(sum, d, n * sizeof *sum);
-            for (size_t j = 0; j < n; j++) sum[j] += extra[i][j];
-            d = sum;
-        }
-        /* the first layer writes straight into dx, or skips its input gradient when none is wanted */
+        L->dz_extra = extra_z ? extra_z[i] : NULL;
         if (!dx && i == stop) {
             L->ops->backward(L, in, c->outs[i], d, NULL, B);
+            L->dz_extra = NULL;
             break;
         }
         cn_real *din = i ? c->grad[i & 1] : dx;
         L->ops->backward(L, in, c->outs[i], d, din, B);
+        L->dz_extra = NULL;
         d = din;
     }
 }

@@ -6,9 +6,10 @@
  * with every layer's tangent input kept, then differentiated in reverse: for a layer v = phi'(z) (W t),
  * z = W h + b, a cotangent g on v gives
  *     the tangent path:  gq = g phi'(z),  g_t = W^T gq,  dW += gq t^T
- *     the primal path:   gz = sum_k g a phi''(z) with a = W t,  dW += gz h^T, db += gz,  g_h = W^T gz
- * and g_h, a cotangent on the primal activations, joins the task loss's backward pass at that layer
- * (cn_chain_backward_extra), which carries it into every earlier layer's parameters. */
+ *     the primal path:   gz = sum_k g a phi''(z) with a = W t
+ * and gz, a cotangent on the primal pre-activation, joins the task loss's backward pass at that layer
+ * (cn_chain_backward_extra), which carries it into this and every earlier layer's parameters with the
+ * GEMMs that pass does anyway. a is kept from the tangent pass rather than computed again. */
 #include <math.h>
 #include <string.h>
 #include "net/net_internal.h"
@@ -22,10 +23,9 @@ struct cn_critreg {
     size_t widest;
     cn_real **t;       /* per layer of the longest block: its tangent input (m, B, n_in); t[len] the output */
     cn_real *g, *g2;   /* tangent cotangents (m, B, widest) */
-    cn_real *a;        /* pre-activation tangent W t (m, B, widest) */
-    cn_real *gz, *gh;  /* primal cotangents (B, widest) */
+    cn_real **a;       /* per layer of the longest block: its pre-activation tangent W t (m, B, n_out) */
     cn_real *bias_save;
-    cn_real **extra;   /* per layer of the net: cotangent to add at its output (B, n_i), or NULL */
+    cn_real **extra_z; /* per layer of the net: cotangent to add at its pre-activation (B, n_i) */
     cn_real *extra_buf;
     size_t *extra_off;
 };
@@ -41,16 +41,16 @@ static int supported(const char *kind)
 void cn_critreg_free(cn_critreg *r)
 {
     if (!r) return;
-    if (r->t)
-        for (int i = 0; i <= r->maxlayers; i++) cn_free(r->t[i]);
+    for (int i = 0; i <= r->maxlayers; i++) {
+        if (r->t) cn_free(r->t[i]);
+        if (r->a) cn_free(r->a[i]);
+    }
     cn_free(r->t);
+    cn_free(r->a);
     cn_free(r->g);
     cn_free(r->g2);
-    cn_free(r->a);
-    cn_free(r->gz);
-    cn_free(r->gh);
     cn_free(r->bias_save);
-    cn_free(r->extra);
+    cn_free(r->extra_z);
     cn_free(r->extra_buf);
     cn_free(r->extra_off);
     cn_free(r->blocks);
@@ -90,22 +90,20 @@ int cn_critreg_new(cn_critreg **out, cn_net *net, double beta, int probes, int i
         int len = r->blocks[l].last - r->blocks[l].first + 1;
         if (len > r->maxlayers) r->maxlayers = len;
     }
-    size_t tan = (size_t)probes * max_batch * r->widest, prim = (size_t)max_batch * r->widest;
+    size_t tan = (size_t)probes * max_batch * r->widest;
     r->t = cn_calloc((size_t)r->maxlayers + 1, sizeof *r->t);
-    r->extra = cn_calloc((size_t)n, sizeof *r->extra);
+    r->a = cn_calloc((size_t)r->maxlayers + 1, sizeof *r->a);
+    r->extra_z = cn_calloc((size_t)n, sizeof *r->extra_z);
     r->extra_off = cn_calloc((size_t)n, sizeof *r->extra_off);
     r->extra_buf = cn_calloc(total * max_batch, sizeof(cn_real));
     r->g = cn_malloc(tan * sizeof(cn_real));
     r->g2 = cn_malloc(tan * sizeof(cn_real));
-    r->a = cn_malloc(tan * sizeof(cn_real));
-    r->gz = cn_malloc(prim * sizeof(cn_real));
-    r->gh = cn_malloc(prim * sizeof(cn_real));
     r->bias_save = cn_malloc(r->widest * sizeof(cn_real));
-    if (!r->t || !r->extra || !r->extra_off || !r->extra_buf || !r->g || !r->g2 || !r->a || !r->gz || !r->gh ||
-        !r->bias_save)
+    if (!r->t || !r->a || !r->extra_z || !r->extra_off || !r->extra_buf || !r->g || !r->g2 || !r->bias_save)
         goto nomem;
     for (int i = 0; i <= r->maxlayers; i++)
-        if (!(r->t[i] = cn_malloc(tan * sizeof(cn_real)))) goto nomem;
+        if (!(r->t[i] = cn_malloc(tan * sizeof(cn_real))) || !(r->a[i] = cn_malloc(tan * sizeof(cn_real))))
+            goto nomem;
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         r->extra_off[i] = off;
@@ -126,49 +124,66 @@ static double rms2_sum(const cn_real *v, size_t n)
     return s;
 }
 
+/* Layers whose second derivative enters the gradient: a smooth activation after a linear map. */
+static int has_curvature(const cn_layer *L)
+{
+    return L->ops->preact && L->ops->preact(L) && L->act != CN_ACT_RELU && L->act != CN_ACT_LEAKY_RELU;
+}
+
+/* One layer's tangent pass, t_out = phi'(z) (W t_in), keeping a = W t_in where the reverse needs it. */
+static void layer_tangent(cn_critreg *r, int li, const cn_real *t_in, cn_real *a, cn_real *t_out, int B)
+{
+    cn_layer *L = r->net->chain.layers[li];
+    if (!has_curvature(L)) {
+        cn_net_layer_jvp(r->net, li, t_in, t_out, B, r->m);
+        return;
+    }
+    cn_act act = L->act;
+    size_t bn = (size_t)B * cn_shape_size(L->out);
+    L->act = CN_ACT_IDENTITY;
+    L->ops->jvp(L, t_in, a, B, r->m);
+    L->act = act;
+    memcpy(t_out, a, (size_t)r->m * bn * sizeof *t_out);
+    cn_act_jvp(act, L->ops->preact(L), t_out, bn, r->m);
+}
+
 /* Reverse of one layer's tangent pass. g: cotangent of its tangent output (m,B,n_out); writes the
- * cotangent of its tangent input into g_in (may be NULL) and adds the primal cotangent of its input,
- * if that input is a layer output (li > 0), into extra[li - 1]. */
-static void layer_tangent_vjp(cn_critreg *r, int li, const cn_real *t_in, const cn_real *g, cn_real *g_in, int B)
+ * cotangent of its tangent input into g_in (may be NULL) and the primal cotangent at its pre-activation
+ * into extra_z[li]. */
+static void layer_tangent_vjp(cn_critreg *r, int li, const cn_real *t_in, const cn_real *a, const cn_real *g,
+                              cn_real *g_in, int B)
 {
     cn_net *net = r->net;
     cn_layer *L = net->chain.layers[li];
     const int m = r->m;
     const size_t nin = (size_t)cn_shape_size(L->in), nout = (size_t)cn_shape_size(L->out);
-    const cn_real *x = li ? net->chain.outs[li - 1] : net->chain.x, *y = net->chain.outs[li];
+    const cn_real *y = net->chain.outs[li];
     const cn_real *z = L->ops->preact ? L->ops->preact(L) : NULL;
-    const int has_weights = L->nparams > 0;
     cn_act act = L->act;
     /* gq = g phi'(z): the cotangent of the linear part's output */
     cn_real *gq = r->g2;
     memcpy(gq, g, (size_t)m * B * nout * sizeof *gq);
     if (z) cn_act_jvp(act, z, gq, (size_t)B * nout, m);
-    /* the linear part's backward, tangent by tangent; parameters used by the primal pass only (the
-     * bias) get no gradient from the tangent path, so theirs is saved and put back */
-    size_t nbias = has_weights ? L->nbias : 0;
+    /* the linear part's backward, tangent by tangent; the bias, used by the primal pass only, gets no
+     * gradient from the tangent path, so its gradient is saved and put back */
+    size_t nbias = L->nbias;
     if (nbias) memcpy(r->bias_save, L->g + L->nparams - nbias, nbias * sizeof(cn_real));
     L->act = CN_ACT_IDENTITY;
     for (int k = 0; k < m; k++)
         L->ops->backward(L, t_in + (size_t)k * B * nin, y, gq + (size_t)k * B * nout,
                          g_in ? g_in + (size_t)k * B * nin : NULL, B);
+    L->act = act;
     if (nbias) memcpy(L->g + L->nparams - nbias, r->bias_save, nbias * sizeof(cn_real));
-    /* the primal path through phi''(z): gz = sum_k g a phi''(z), a = W t */
-    if (z && act != CN_ACT_RELU && act != CN_ACT_LEAKY_RELU) {
-        L->ops->jvp(L, t_in, r->a, B, m);
+    /* the primal path through phi''(z): gz = sum_k g a phi''(z) */
+    if (has_curvature(L)) {
         size_t bn = (size_t)B * nout;
+        cn_real *gz = r->extra_z[li];
         for (size_t j = 0; j < bn; j++) {
             double s = 0;
-            for (int k = 0; k < m; k++) s += (double)g[(size_t)k * bn + j] * r->a[(size_t)k * bn + j];
-            r->gz[j] = (cn_real)(s * cn_act_deriv2(act, z[j]));
-        }
-        cn_real *gh = li ? r->gh : NULL;
-        L->ops->backward(L, x, y, r->gz, gh, B); /* act is the identity here: gz is taken as dz */
-        if (gh) {
-            cn_real *e = r->extra[li - 1];
-            for (size_t j = 0; j < (size_t)B * nin; j++) e[j] += gh[j];
+            for (int k = 0; k < m; k++) s += (double)g[(size_t)k * bn + j] * a[(size_t)k * bn + j];
+            gz[j] += (cn_real)(s * cn_act_deriv2(act, z[j]));
         }
     }
-    L->act = act;
 }
 
 int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma_geo)
@@ -177,8 +192,8 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma
     cn_net *net = r->net;
     const int m = r->m, n = cn_net_layer_count(net);
     for (int i = 0; i < n; i++) {
-        r->extra[i] = r->extra_buf + r->extra_off[i];
-        memset(r->extra[i], 0, (size_t)B * cn_net_layer_out_size(net, i) * sizeof(cn_real));
+        r->extra_z[i] = r->extra_buf + r->extra_off[i];
+        memset(r->extra_z[i], 0, (size_t)B * cn_net_layer_out_size(net, i) * sizeof(cn_real));
     }
     double total = 0, ln_sum = 0;
     for (int l = 0; l < r->L; l++) {
@@ -186,7 +201,7 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma
         int len = blk->last - blk->first + 1;
         size_t nu = (size_t)m * B * blk->n_in, nv = (size_t)m * B * blk->n_out;
         for (size_t i = 0; i < nu; i++) r->t[0][i] = (cn_real)cn_rng_normal(rng);
-        for (int j = 0; j < len; j++) cn_net_layer_jvp(net, blk->first + j, r->t[j], r->t[j + 1], B, m);
+        for (int j = 0; j < len; j++) layer_tangent(r, blk->first + j, r->t[j], r->a[j], r->t[j + 1], B);
         const cn_real *v = r->t[len];
         double U = rms2_sum(r->t[0], nu) / blk->n_in, S = rms2_sum(v, nv) / blk->n_out;
         double ln_sigma = 0.5 * log(S / U);
@@ -199,7 +214,7 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma
         for (int j = len - 1; j >= 0; j--) {
             /* g_in reuses t[j + 1], whose contents are no longer needed once layer j is done */
             cn_real *g_in = j > 0 ? r->t[j + 1] : NULL;
-            layer_tangent_vjp(r, blk->first + j, r->t[j], r->g, g_in, B);
+            layer_tangent_vjp(r, blk->first + j, r->t[j], r->a[j], r->g, g_in, B);
             if (g_in) memcpy(r->g, g_in, (size_t)m * B * cn_shape_size(net->chain.layers[blk->first + j]->in) * sizeof(cn_real));
         }
     }
@@ -210,5 +225,5 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma
 
 void cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B)
 {
-    cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra);
+    cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra_z);
 }

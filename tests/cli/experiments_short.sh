@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The short modes of the experiments run end to end and print their tables.
+# The short modes of the experiments (and of the critnet-only benchmarks) run end to end and print their tables.
 set -euo pipefail
 : "${CRITNET_SRC:?}"
 cd "$CRITNET_SRC"
@@ -13,5 +13,8 @@ expect_rows() { # name output rows...
 out=$(bash experiments/core-accuracy/run.sh --short 2>&1) || { echo "$out"; echo "FAIL: core-accuracy exited non-zero"; exit 1; }
 echo "$out"
 expect_rows core-accuracy "$out" mlp cnn
+out=$(bash bench/run_crit_cost.sh --short 2>&1) || { echo "$out"; echo "FAIL: crit-cost exited non-zero"; exit 1; }
+echo "$out"
+expect_rows crit-cost "$out" plain "--crit-every 1" "--crit-every 10"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
