@@ -4,6 +4,7 @@
 #define CN_CLI_H
 
 #define _GNU_SOURCE
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include "critnet.h"
 
@@ -84,6 +85,12 @@ void cli_progress_bar(cli_progress *p, const char *label, double done, double to
                       const char *extra);
 void cli_progress_end(cli_progress *p);
 double cli_now(void);
+
+/* json.c */
+cJSON *cli_json_num(double v);                 /* null for NaN or Inf */
+cJSON *cli_json_numbers(const double *v, int n);
+cJSON *cli_json_argv(int argc, char **argv);
+int cli_json_write(const char *path, cJSON *root); /* takes root; 0, or -1 with a message */
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

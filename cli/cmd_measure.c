@@ -133,46 +133,37 @@ static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_
     return 1;
 }
 
-static cJSON *number_array(const double *v, int n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
-    return a;
-}
-
-static cJSON *num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
 static int write_json(const char *path, const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf,
                       const char *data_name, int argc, char **argv, const char *spec)
 {
     cJSON *root = cJSON_CreateObject(), *s = cJSON_CreateObject();
-    cJSON_AddItemToObject(s, "value", num(r->sigma));
-    cJSON_AddItemToObject(s, "stderr", num(r->sigma_se));
-    cJSON_AddItemToObject(s, "per_layer", number_array(r->sigma_block, r->nblocks));
-    cJSON_AddItemToObject(s, "per_layer_stderr", number_array(r->sigma_block_se, r->nblocks));
+    cJSON_AddItemToObject(s, "value", cli_json_num(r->sigma));
+    cJSON_AddItemToObject(s, "stderr", cli_json_num(r->sigma_se));
+    cJSON_AddItemToObject(s, "per_layer", cli_json_numbers(r->sigma_block, r->nblocks));
+    cJSON_AddItemToObject(s, "per_layer_stderr", cli_json_numbers(r->sigma_block_se, r->nblocks));
     cJSON_AddItemToObject(root, "sigma", s);
     cJSON *lm = cJSON_CreateObject();
-    cJSON_AddItemToObject(lm, "value", num(r->lambda_max));
-    cJSON_AddItemToObject(lm, "stderr", num(r->lambda_max_se));
+    cJSON_AddItemToObject(lm, "value", cli_json_num(r->lambda_max));
+    cJSON_AddItemToObject(lm, "stderr", cli_json_num(r->lambda_max_se));
     cJSON_AddItemToObject(root, "lambda_max", lm);
-    cJSON_AddItemToObject(root, "lyapunov_spectrum", number_array(r->spectrum, r->k));
-    cJSON_AddItemToObject(root, "lyapunov_spectrum_stderr", number_array(r->spectrum_se, r->k));
+    cJSON_AddItemToObject(root, "lyapunov_spectrum", cli_json_numbers(r->spectrum, r->k));
+    cJSON_AddItemToObject(root, "lyapunov_spectrum_stderr", cli_json_numbers(r->spectrum_se, r->k));
     cJSON *local = cJSON_CreateArray();
-    for (int l = 0; l < r->nblocks; l++) cJSON_AddItemToArray(local, number_array(r->local_exponents + (size_t)l * r->k, r->k));
+    for (int l = 0; l < r->nblocks; l++) cJSON_AddItemToArray(local, cli_json_numbers(r->local_exponents + (size_t)l * r->k, r->k));
     cJSON_AddItemToObject(root, "local_exponents", local);
     cJSON_AddNumberToObject(root, "degenerate_directions", (double)r->degenerate);
-    cJSON_AddItemToObject(root, "sigma_activity", num(r->sigma_act));
-    cJSON_AddItemToObject(root, "activity", number_array(r->activity, r->nblocks + 1));
-    cJSON_AddItemToObject(root, "activity_slope", number_array(r->activity_slope, r->nblocks));
+    cJSON_AddItemToObject(root, "sigma_activity", cli_json_num(r->sigma_act));
+    cJSON_AddItemToObject(root, "activity", cli_json_numbers(r->activity, r->nblocks + 1));
+    cJSON_AddItemToObject(root, "activity_slope", cli_json_numbers(r->activity_slope, r->nblocks));
     if (o->m.dynamic_range) {
         cJSON *d = cJSON_CreateObject(), *curve = cJSON_CreateArray();
-        cJSON_AddItemToObject(d, "delta_db", r->has_dr ? num(r->dr.delta_db) : cJSON_CreateNull());
+        cJSON_AddItemToObject(d, "delta_db", r->has_dr ? cli_json_num(r->dr.delta_db) : cJSON_CreateNull());
         cJSON_AddBoolToObject(d, "saturated", r->has_dr && r->dr.saturated);
-        cJSON_AddItemToObject(d, "s10", r->has_dr ? num(r->dr.s10) : cJSON_CreateNull());
-        cJSON_AddItemToObject(d, "s90", r->has_dr ? num(r->dr.s90) : cJSON_CreateNull());
+        cJSON_AddItemToObject(d, "s10", r->has_dr ? cli_json_num(r->dr.s10) : cJSON_CreateNull());
+        cJSON_AddItemToObject(d, "s90", r->has_dr ? cli_json_num(r->dr.s90) : cJSON_CreateNull());
         for (int i = 0; i < r->dr_n; i++) {
             double pt[2] = {r->dr_s[i], r->dr_F[i]};
-            cJSON_AddItemToArray(curve, number_array(pt, 2));
+            cJSON_AddItemToArray(curve, cli_json_numbers(pt, 2));
         }
         cJSON_AddItemToObject(d, "curve", curve);
         cJSON_AddItemToObject(root, "dynamic_range", d);
@@ -181,10 +172,10 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     }
     if (mf) {
         cJSON *m = cJSON_CreateObject();
-        cJSON_AddItemToObject(m, "q_star", num(mf->q_star));
-        cJSON_AddItemToObject(m, "chi1", num(mf->chi1));
-        cJSON_AddItemToObject(m, "xi_c", num(mf->xi_c));
-        cJSON_AddItemToObject(m, "lambda_pred", num(mf->lambda_pred));
+        cJSON_AddItemToObject(m, "q_star", cli_json_num(mf->q_star));
+        cJSON_AddItemToObject(m, "chi1", cli_json_num(mf->chi1));
+        cJSON_AddItemToObject(m, "xi_c", cli_json_num(mf->xi_c));
+        cJSON_AddItemToObject(m, "lambda_pred", cli_json_num(mf->lambda_pred));
         cJSON_AddItemToObject(root, "mean_field", m);
     } else {
         cJSON_AddNullToObject(root, "mean_field");
@@ -201,9 +192,8 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON_AddItemToArray(blocks, b);
     }
     cJSON_AddItemToObject(root, "blocks", blocks);
-    cJSON *set = cJSON_CreateObject(), *args = cJSON_CreateArray();
-    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
-    cJSON_AddItemToObject(set, "argv", args);
+    cJSON *set = cJSON_CreateObject();
+    cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "model", o->model ? o->model : o->c.model_file ? o->c.model_file : o->c.arch);
     cJSON_AddStringToObject(set, "init", o->model ? "checkpoint" : o->c.init);
     cJSON_AddNumberToObject(set, "sigma_w", o->c.sigma_w);
@@ -231,14 +221,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     if (spec) cJSON_AddStringToObject(set, "model_spec", spec);
     cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
     cJSON_AddItemToObject(root, "settings", set);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    FILE *f = fopen(path, "w");
-    int ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f)) ok = 0;
-    cJSON_free(text);
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
+    return cli_json_write(path, root);
 }
 
 static int write_csv(const char *path, const cn_measure_result *r)

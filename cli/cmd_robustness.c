@@ -159,13 +159,6 @@ static int parse(robust_opts *o, int argc, char **argv)
     return 0;
 }
 
-static cJSON *number_array(const double *v, int n)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-    return a;
-}
-
 static int write_json(const char *path, const robust_opts *o, double acc[P_COUNT][MAX_GRID], double clean, int n,
                       const cn_robust_cfg *rc, const char *data_name, int argc, char **argv, const char *spec)
 {
@@ -178,25 +171,24 @@ static int write_json(const char *path, const robust_opts *o, double acc[P_COUNT
     for (int k = 0; k < P_COUNT; k++) {
         if (!o->n[k]) continue;
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddItemToObject(p, p_size_names[k], number_array(o->grid[k], o->n[k]));
-        cJSON_AddItemToObject(p, "accuracy", number_array(acc[k], o->n[k]));
+        cJSON_AddItemToObject(p, p_size_names[k], cli_json_numbers(o->grid[k], o->n[k]));
+        cJSON_AddItemToObject(p, "accuracy", cli_json_numbers(acc[k], o->n[k]));
         cJSON_AddItemToObject(res, p_names[k], p);
     }
     cJSON_AddItemToObject(root, "results", res);
-    cJSON *set = cJSON_CreateObject(), *args = cJSON_CreateArray(), *attacks = cJSON_CreateArray();
-    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
-    cJSON_AddItemToObject(set, "argv", args);
+    cJSON *set = cJSON_CreateObject(), *attacks = cJSON_CreateArray();
+    cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "model", o->model);
     cJSON_AddStringToObject(set, "data", data_name);
     cJSON_AddStringToObject(set, "split", o->split);
     cJSON_AddNumberToObject(set, "samples", n);
     cJSON_AddNumberToObject(set, "seed", (double)o->c.seed);
-    cJSON_AddItemToObject(set, "noise", number_array(o->grid[P_NOISE], o->n[P_NOISE]));
+    cJSON_AddItemToObject(set, "noise", cli_json_numbers(o->grid[P_NOISE], o->n[P_NOISE]));
     for (int k = P_FGSM; k <= P_PGD; k++)
         if (o->n[k]) cJSON_AddItemToArray(attacks, cJSON_CreateString(p_names[k]));
     cJSON_AddItemToObject(set, "attacks", attacks);
     int ke = o->n[P_FGSM] ? P_FGSM : P_PGD;
-    cJSON_AddItemToObject(set, "eps", number_array(o->grid[ke], o->n[ke]));
+    cJSON_AddItemToObject(set, "eps", cli_json_numbers(o->grid[ke], o->n[ke]));
     cJSON_AddStringToObject(set, "norm", "linf");
     cJSON_AddStringToObject(set, "attack_loss", "cross_entropy");
     cJSON_AddNumberToObject(set, "pgd_steps", rc->steps);
@@ -206,7 +198,7 @@ static int write_json(const char *path, const robust_opts *o, double acc[P_COUNT
     cJSON_AddBoolToObject(set, "clip", rc->clip);
     if (rc->clip) {
         double range[2] = {rc->lo, rc->hi};
-        cJSON_AddItemToObject(set, "clip_range", number_array(range, 2));
+        cJSON_AddItemToObject(set, "clip_range", cli_json_numbers(range, 2));
     } else {
         cJSON_AddNullToObject(set, "clip_range");
     }
@@ -216,14 +208,7 @@ static int write_json(const char *path, const robust_opts *o, double acc[P_COUNT
     if (spec) cJSON_AddStringToObject(set, "model_spec", spec);
     cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
     cJSON_AddItemToObject(root, "settings", set);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    FILE *f = fopen(path, "w");
-    int ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f)) ok = 0;
-    cJSON_free(text);
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
+    return cli_json_write(path, root);
 }
 
 static int write_csv(const char *path, const robust_opts *o, double acc[P_COUNT][MAX_GRID])

@@ -37,8 +37,6 @@ static const char *phase_name(double chi1)
     return fabs(l) < 1e-3 ? "critical" : l < 0 ? "ordered" : "chaotic";
 }
 
-static cJSON *num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
-
 static void print_json(cJSON *root)
 {
     char *text = cJSON_Print(root);
@@ -51,13 +49,13 @@ static void print_json(cJSON *root)
 static cJSON *point_json(cJSON *o, double sigma_w, const cn_meanfield *m)
 {
     if (!o) o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "sigma_w", num(sigma_w));
-    cJSON_AddItemToObject(o, "q_star", num(m->q_star));
+    cJSON_AddItemToObject(o, "sigma_w", cli_json_num(sigma_w));
+    cJSON_AddItemToObject(o, "q_star", cli_json_num(m->q_star));
     cJSON_AddBoolToObject(o, "converged", m->converged);
     cJSON_AddNumberToObject(o, "iterations", m->iterations);
-    cJSON_AddItemToObject(o, "chi1", num(m->chi1));
-    cJSON_AddItemToObject(o, "xi_c", num(m->xi_c));
-    cJSON_AddItemToObject(o, "lambda_pred", num(m->lambda_pred));
+    cJSON_AddItemToObject(o, "chi1", cli_json_num(m->chi1));
+    cJSON_AddItemToObject(o, "xi_c", cli_json_num(m->xi_c));
+    cJSON_AddItemToObject(o, "lambda_pred", cli_json_num(m->lambda_pred));
     cJSON_AddStringToObject(o, "phase", phase_name(m->chi1));
     return o;
 }
@@ -119,8 +117,8 @@ static int run_critical(cn_act act, double sigma_b, double q0, int json)
     if (json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "act", cn_act_name(act));
-        cJSON_AddItemToObject(root, "sigma_b", num(sigma_b));
-        cJSON_AddItemToObject(root, "sigma_w_critical", num(sw));
+        cJSON_AddItemToObject(root, "sigma_b", cli_json_num(sigma_b));
+        cJSON_AddItemToObject(root, "sigma_w_critical", cli_json_num(sw));
         cJSON_AddItemToObject(root, "at_critical", point_json(NULL, sw, &m));
         print_json(root);
     } else {
@@ -151,8 +149,8 @@ static int run_sweep(cn_act act, double sigma_b, double q0, double lo, double hi
     if (json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "act", cn_act_name(act));
-        cJSON_AddItemToObject(root, "sigma_b", num(sigma_b));
-        cJSON_AddItemToObject(root, "q0", num(q0));
+        cJSON_AddItemToObject(root, "sigma_b", cli_json_num(sigma_b));
+        cJSON_AddItemToObject(root, "q0", cli_json_num(q0));
         cJSON *pts = cJSON_AddArrayToObject(root, "points");
         for (int i = 0; i < n; i++) cJSON_AddItemToArray(pts, point_json(NULL, sw[i], &m[i]));
         print_json(root);
@@ -181,8 +179,8 @@ static int run_point(cn_act act, double sigma_w, double sigma_b, double q0, int 
     if (json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "act", cn_act_name(act));
-        cJSON_AddItemToObject(root, "sigma_b", num(sigma_b));
-        cJSON_AddItemToObject(root, "q0", num(q0));
+        cJSON_AddItemToObject(root, "sigma_b", cli_json_num(sigma_b));
+        cJSON_AddItemToObject(root, "q0", cli_json_num(q0));
         print_json(point_json(root, sigma_w, &m));
     } else {
         printf("%s, sigma_w %g, sigma_b %g, q0 %g\n", cn_act_name(act), sigma_w, sigma_b, q0);

@@ -1,0 +1,33 @@
+/* json.c: the JSON pieces every subcommand's output shares: numbers (NaN/Inf as null), arrays of them,
+ * the argument list that reruns a command, and writing a document to a file. */
+#include <math.h>
+#include <stdio.h>
+#include "cli.h"
+
+cJSON *cli_json_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+cJSON *cli_json_numbers(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cli_json_num(v[i]));
+    return a;
+}
+
+cJSON *cli_json_argv(int argc, char **argv)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < argc; i++) cJSON_AddItemToArray(a, cJSON_CreateString(argv[i]));
+    return a;
+}
+
+int cli_json_write(const char *path, cJSON *root)
+{
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = fopen(path, "w");
+    int ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f)) ok = 0;
+    cJSON_free(text);
+    if (!ok) cli_error("%s: cannot write", path);
+    return ok ? 0 : -1;
+}
