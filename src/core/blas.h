@@ -6,6 +6,10 @@
 #include <cblas.h>
 #include "critnet.h"
 
+/* OpenBLAS extensions, not declared in every cblas.h */
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int n);
+
 #ifdef CRITNET_DOUBLE
 #define cn_gemm cblas_dgemm
 #define cn_gemv cblas_dgemv

@@ -1,10 +1,9 @@
 /* threads.c: one thread count for OpenBLAS and OpenMP alike, so the two pools never oversubscribe. */
-#include "critnet.h"
+#include "core/blas.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-void openblas_set_num_threads(int n); /* OpenBLAS extension, not in cblas.h everywhere */
 
 static int g_threads = 1;
 

@@ -5,7 +5,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <string.h>
-#include "critnet.h"
+#include "core/blas.h"
 
 #ifdef CRITNET_DOUBLE
 #define cn_geqrf_work LAPACKE_dgeqrf_work
@@ -16,9 +16,6 @@
 #endif
 
 #define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
-
-int openblas_get_num_threads(void); /* OpenBLAS extensions, not in cblas.h everywhere */
-void openblas_set_num_threads(int n);
 
 void cn_measure_defaults(cn_measure_cfg *cfg)
 {
