@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "alloc_hook.h"
 #include "check.h"
 #include "critnet.h"
 
@@ -21,45 +22,6 @@ static const char *SETTINGS = "{\"lr\":0.1,\"note\":\"checkpoint test\"}";
 enum { BATCH = 5 };
 
 static char g_dir[64];
-
-/* ---------------------------------------------------------------- a counting, failing allocator */
-
-typedef struct {
-    long count;   /* allocations attempted */
-    long fail_at; /* the one that fails (0: none) */
-    long failed;  /* how many were refused */
-    long live;    /* allocated and not yet released */
-} alloc_stats;
-
-static alloc_stats g_stats;
-
-static void *hook_alloc(size_t size, void *user)
-{
-    alloc_stats *s = user;
-    s->count++;
-    if (s->count == s->fail_at) {
-        s->failed++;
-        return NULL;
-    }
-    void *p = NULL;
-    if (posix_memalign(&p, 64, size) != 0) return NULL;
-    s->live++;
-    return p;
-}
-
-static void hook_release(void *p, void *user)
-{
-    ((alloc_stats *)user)->live--;
-    free(p);
-}
-
-static void hook_install(long fail_at)
-{
-    memset(&g_stats, 0, sizeof g_stats);
-    g_stats.fail_at = fail_at;
-    cn_allocator a = {hook_alloc, hook_release, &g_stats};
-    cn_set_allocator(&a);
-}
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "alloc_hook.h"
 #include "check.h"
 #include "critnet.h"
 
@@ -566,25 +567,6 @@ static void test_load_failures(void)
 
 /* ---------------------------------------------------------------- out of memory */
 
-typedef struct {
-    long n, fail_at, live;
-} fail_alloc;
-
-static void *failing_alloc(size_t size, void *user)
-{
-    fail_alloc *f = user;
-    if (++f->n == f->fail_at) return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, size)) return NULL;
-    f->live++;
-    return p;
-}
-static void failing_release(void *p, void *user)
-{
-    ((fail_alloc *)user)->live--;
-    free(p);
-}
-
 /* Fails allocation N for N = 1..20 in each loader: the result is CN_ERR_NOMEM or success, never a crash,
  * and every block is returned. */
 static void test_nomem(void)
@@ -608,8 +590,7 @@ static void test_nomem(void)
     for (int k = -1; k < 3; k++) {
         int nomem = 0, ok = 0, bad = 0, leaks = 0;
         for (long n = 1; n <= 20; n++) {
-            fail_alloc f = {0, n, 0};
-            cn_set_allocator(&(cn_allocator){failing_alloc, failing_release, &f});
+            hook_install(n);
             cn_error e = {0};
             int rc;
             if (k < 0) {
@@ -628,7 +609,7 @@ static void test_nomem(void)
                 bad++;
                 printf("  case %d, failing allocation %ld: rc %d: %s\n", k, n, rc, e.msg);
             }
-            leaks += f.live != 0;
+            leaks += g_stats.live != 0;
         }
         CHECK(bad == 0, "case %d: %d results other than CN_OK or CN_ERR_NOMEM", k, bad);
         CHECK(nomem > 0 && ok > 0, "case %d: %d NOMEM and %d OK: the hook was not exercised", k, nomem, ok);

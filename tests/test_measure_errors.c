@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc_hook.h"
 #include "check.h"
 #include "critnet.h"
 
@@ -16,23 +17,6 @@ static cn_net *small_net(void)
     cn_net_init(net, &init, rng);
     cn_rng_free(rng);
     return net;
-}
-
-static int fail_at = -1, calls = 0, live = 0;
-static void *failing_alloc(size_t size, void *user)
-{
-    (void)user;
-    if (calls++ == fail_at) return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, size)) return NULL;
-    live++;
-    return p;
-}
-static void counting_release(void *p, void *user)
-{
-    (void)user;
-    live--;
-    free(p);
 }
 
 int main(void)
@@ -80,17 +64,14 @@ int main(void)
 
     /* every allocation inside cn_measure fails in turn; the net's own buffers are reserved first */
     CHECK_OK(cn_net_reserve(net, 10, 8));
-    cn_allocator hook = {failing_alloc, counting_release, NULL};
     int clean = 0;
-    for (fail_at = 0; fail_at < 60; fail_at++) {
-        calls = 0;
-        live = 0;
-        cn_set_allocator(&hook);
+    for (int fail_at = 1; fail_at <= 60; fail_at++) {
+        hook_install(fail_at);
         rc = cn_measure(net, x, 10, &cfg, &r, &err);
         if (rc == CN_OK) cn_measure_result_free(&r);
         cn_set_allocator(NULL);
         CHECK(rc == CN_OK || rc == CN_ERR_NOMEM, "allocation %d failing: status %d", fail_at, rc);
-        CHECK(live == 0, "allocation %d failing: %d blocks leaked", fail_at, live);
+        CHECK(g_stats.live == 0, "allocation %d failing: %ld blocks leaked", fail_at, g_stats.live);
         clean += rc == CN_ERR_NOMEM;
     }
     CHECK(clean >= 10, "only %d of the allocations were exercised", clean);

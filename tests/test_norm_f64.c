@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc_hook.h"
 #include "check.h"
 #include "layers/dropout.h"
 #include "layers/layer.h"
@@ -496,32 +497,14 @@ static void test_print_and_args(void)
     }
 }
 
-/* An allocator that fails the Nth call and counts what is live, to show that failures leak nothing. */
-static long g_live, g_calls, g_fail_at = -1;
-static void *t_alloc(size_t size, void *user)
-{
-    if (g_calls++ == g_fail_at) return NULL;
-    void *p = malloc(size);
-    if (p) g_live++;
-    return p;
-}
-static void t_release(void *ptr, void *user)
-{
-    g_live--;
-    free(ptr);
-}
-
 static void test_oom(void)
 {
     const cn_layer_ctor ctors[4] = {cn_batchnorm_create, cn_layernorm_create, cn_dropout_create, cn_act_layer_create};
     const char *keys[4] = {"act", "act", "p", "fn"}, *vals[4] = {"relu", "tanh", "0.2", "silu"};
-    cn_allocator a = {t_alloc, t_release, NULL};
     for (int c = 0; c < 4; c++) {
         int done = 0;
-        for (long fail = 0; fail < 20 && !done; fail++) {
-            g_live = g_calls = 0;
-            g_fail_at = fail;
-            cn_set_allocator(&a);
+        for (long fail = 1; fail <= 20 && !done; fail++) {
+            hook_install(fail);
             cn_layer *L = NULL;
             int rc = create(&L, ctors[c], (cn_shape){2, 3, 3}, NULL, keys[c], vals[c], NULL);
             if (rc == CN_OK) {
@@ -532,11 +515,10 @@ static void test_oom(void)
             }
             cn_set_allocator(NULL);
             CHECK(done || rc == CN_ERR_NOMEM, "%s: allocation %ld failing gave rc %d", keys[c], fail, rc);
-            CHECK(g_live == 0, "%s: allocation %ld failing leaked %ld blocks", keys[c], fail, g_live);
+            CHECK(g_stats.live == 0, "%s: allocation %ld failing leaked %ld blocks", keys[c], fail, g_stats.live);
         }
         CHECK(done, "ctor %d never succeeded", c);
     }
-    g_fail_at = -1;
 }
 
 int main(void)

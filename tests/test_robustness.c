@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc_hook.h"
 #include "check.h"
 #include "critnet.h"
 
@@ -258,23 +259,6 @@ static void test_linear_fgsm(void)
     cn_net_free(net);
 }
 
-static int fail_at = -1, calls = 0, live = 0;
-static void *failing_alloc(size_t size, void *user)
-{
-    (void)user;
-    if (calls++ == fail_at) return NULL;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, size)) return NULL;
-    live++;
-    return p;
-}
-static void counting_release(void *p, void *user)
-{
-    (void)user;
-    live--;
-    free(p);
-}
-
 static void test_alloc_failures(void)
 {
     cn_data data;
@@ -287,19 +271,16 @@ static void test_alloc_failures(void)
     cn_error err = {0};
     double acc;
     CHECK_OK(cn_net_reserve(net, 20, 1));
-    cn_allocator hook = {failing_alloc, counting_release, NULL};
     int nomem = 0;
     for (int kind = 0; kind < 3; kind++)
-        for (fail_at = 0; fail_at < 12; fail_at++) {
-            calls = 0;
-            live = 0;
-            cn_set_allocator(&hook);
+        for (int fail_at = 1; fail_at <= 12; fail_at++) {
+            hook_install(fail_at);
             int rc = kind == 0   ? cn_robustness_noise(net, &data.test, 0, 0.1, &cfg, &acc, &err)
                      : kind == 1 ? cn_attack_fgsm(net, &data.test, 0, 0.1, &cfg, &acc, &err)
                                  : cn_attack_pgd(net, &data.test, 0, 0.1, &cfg, &acc, &err);
             cn_set_allocator(NULL);
             CHECK(rc == CN_OK || rc == CN_ERR_NOMEM, "kind %d, allocation %d failing: status %d", kind, fail_at, rc);
-            CHECK(live == 0, "kind %d, allocation %d failing: %d blocks leaked", kind, fail_at, live);
+            CHECK(g_stats.live == 0, "kind %d, allocation %d failing: %ld blocks leaked", kind, fail_at, g_stats.live);
             nomem += rc == CN_ERR_NOMEM;
         }
     CHECK(nomem >= 15, "only %d allocation failures were met", nomem);
