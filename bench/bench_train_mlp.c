@@ -483,7 +483,7 @@ static int kernel_pass(result *res, trainer *t, const batch_pool *p, int iters)
                             if (L->act != CN_ACT_IDENTITY) cn_act_forward(L->act, zk, y, zo);
                             break;
                         case K_BWD_ACT:
-                            if (L->act != CN_ACT_IDENTITY) cn_act_backward(L->act, zk, dy, dz, zo);
+                            if (L->act != CN_ACT_IDENTITY) cn_act_backward(L->act, zk, NULL, dy, dz, zo);
                             break;
                         case K_DW_GEMM: cn_matmul(1, 0, nout, nin, B, 1, dz, x, 1, gW); break;
                         case K_DB_SUM:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run_crit_cost.sh: what critical training costs. One training epoch of the same network with the
-# criticality regulariser off, on every step and on every 10th step, in one run; prints the epoch times
-# (from metrics.csv, so data loading is left out) and their ratios to the plain epoch.
+# criticality regulariser off, on every step (probes on the whole minibatch, and on its first 32 examples),
+# on every step with the lambda target, and on every 10th step, in one run; prints the epoch times (from
+# metrics.csv, so data loading is left out) and their ratios to the plain epoch.
 # Target (issue 4): --crit-every 1 <= 1.5x a plain epoch, --crit-every 10 close to 1x.
 #   bash bench/run_crit_cost.sh           # tanh MLP 784-10x256-10, Fashion-MNIST, 3 repetitions
 #   bash bench/run_crit_cost.sh --short   # 2,000 examples, one repetition (test suite)
@@ -19,12 +20,15 @@ net=(--data fashion-mnist --arch mlp --act tanh --width 256 --depth 10 --init no
 epoch_seconds() { tail -1 "$1/metrics.csv" | awk -F, '{ print $NF }'; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 declare -A t
-for mode in plain every1 every10; do
+modes=(plain every1 every1_b32 lambda1 every10)
+for mode in "${modes[@]}"; do
     runs=()
     for r in $(seq $reps); do
         case $mode in
         plain) extra=() ;;
         every1) extra=(--crit-weight 1 --crit-every 1) ;;
+        every1_b32) extra=(--crit-weight 1 --crit-every 1 --crit-batch 32) ;;
+        lambda1) extra=(--crit-weight 1 --crit-every 1 --crit-target lambda) ;;
         every10) extra=(--crit-weight 1 --crit-every 10) ;;
         esac
         "$bin" train "${net[@]}" "${extra[@]}" --out "$tmp/$mode$r"
@@ -37,9 +41,12 @@ report() {
         [ $short = 1 ] && echo '2,000 examples' || echo 'one Fashion-MNIST epoch'), best of $reps"
     echo "| mode | epoch seconds | ratio to plain | target |"
     echo "|---|---|---|---|"
-    awk -v p="${t[plain]}" -v a="${t[every1]}" -v b="${t[every10]}" 'BEGIN {
+    awk -v p="${t[plain]}" -v a="${t[every1]}" -v a32="${t[every1_b32]}" -v l="${t[lambda1]}" \
+        -v b="${t[every10]}" 'BEGIN {
         printf "| plain | %.3f | 1.00x | |\n", p
-        printf "| --crit-every 1 | %.3f | %.2fx | <= 1.5x |\n", a, a / p
+        printf "| --crit-every 1 (probes on all 128 examples) | %.3f | %.2fx | <= 1.5x |\n", a, a / p
+        printf "| --crit-every 1 --crit-batch 32 | %.3f | %.2fx | <= 1.5x |\n", a32, a32 / p
+        printf "| --crit-every 1 --crit-target lambda | %.3f | %.2fx | |\n", l, l / p
         printf "| --crit-every 10 | %.3f | %.2fx | ~1x |\n", b, b / p }'
 }
 report

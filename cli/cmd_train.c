@@ -31,8 +31,10 @@ static const char *usage =
     "  --resume DIR            continue the run in DIR from its last checkpoint\n"
     "Critical training (docs/critical-training.md):\n"
     "  --crit-weight B         add B * R to the loss, R = mean over blocks of (ln sigma_l)^2 (default 0: off)\n"
-    "  --crit-target sigma     the regulariser's target (sigma; lambda is not implemented yet)\n"
-    "  --crit-probes M         jvp probes per block on each minibatch (default 1)\n"
+    "  --crit-target T         sigma (default): R = mean over blocks of (ln sigma_l)^2;\n"
+    "                          lambda: R = lambda_0^2, one tangent carried through the whole depth\n"
+    "  --crit-probes M         jvp probes per block (sigma) or tangents (lambda) per example (default 1)\n"
+    "  --crit-batch N          run the probes on the first N examples of each minibatch (default: all)\n"
     "  --crit-every N          apply it on every N-th step (default 1)\n"
     "  --crit-layers hidden|all  leave out (default) or include the readout block\n"
     "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n" CLI_COMMON_HELP;
@@ -45,7 +47,7 @@ typedef struct {
 } train_opts;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
-       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_CW, O_CT, O_CP, O_CE, O_CL, O_TRACK };
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_CW, O_CT, O_CP, O_CE, O_CB, O_CL, O_TRACK };
 
 static const struct option long_opts[] = {
     CLI_COMMON_OPTIONS,
@@ -60,7 +62,8 @@ static const struct option long_opts[] = {
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
     {"resume", required_argument, 0, O_RESUME}, {"crit-weight", required_argument, 0, O_CW},
     {"crit-target", required_argument, 0, O_CT}, {"crit-probes", required_argument, 0, O_CP},
-    {"crit-every", required_argument, 0, O_CE}, {"crit-layers", required_argument, 0, O_CL},
+    {"crit-every", required_argument, 0, O_CE},
+    {"crit-batch", required_argument, 0, O_CB}, {"crit-layers", required_argument, 0, O_CL},
     {"track", required_argument, 0, O_TRACK}, {0, 0, 0, 0}};
 
 static void defaults(train_opts *o)
@@ -121,14 +124,11 @@ static int parse(train_opts *o, int argc, char **argv)
             }
             break;
         case O_CT:
-            if (!strcmp(optarg, "lambda")) {
-                cli_error("--crit-target lambda: not implemented yet; use --crit-target sigma");
-                bad = -1;
-            } else if (strcmp(optarg, "sigma")) {
-                cli_error("--crit-target %s: unknown target (sigma)", optarg);
-                bad = -1;
-            }
+            if (!strcmp(optarg, "lambda")) o->t.crit_target = CN_CRIT_LAMBDA;
+            else if (!strcmp(optarg, "sigma")) o->t.crit_target = CN_CRIT_SIGMA;
+            else cli_error("--crit-target %s: unknown target (expected sigma or lambda)", optarg), bad = -1;
             break;
+        case O_CB: bad = cli_parse_int("crit-batch", optarg, 1, 1 << 30, &o->t.crit_batch); break;
         case O_CP: bad = cli_parse_int("crit-probes", optarg, 1, 100000, &o->t.crit_probes); break;
         case O_CE: bad = cli_parse_int("crit-every", optarg, 1, 1000000, &o->t.crit_every); break;
         case O_CL:
@@ -199,7 +199,9 @@ static char *settings_json(const train_opts *o, int argc, char **argv, const cn_
     cJSON_AddStringToObject(root, "sched", cn_sched_name(o->t.optim.sched));
     cJSON_AddStringToObject(root, "loss", cn_loss_name(o->t.loss));
     cJSON_AddNumberToObject(root, "crit_weight", o->t.crit_weight);
+    cJSON_AddStringToObject(root, "crit_target", o->t.crit_target == CN_CRIT_LAMBDA ? "lambda" : "sigma");
     cJSON_AddNumberToObject(root, "crit_probes", o->t.crit_probes > 0 ? o->t.crit_probes : 1);
+    cJSON_AddNumberToObject(root, "crit_batch", o->t.crit_batch);
     cJSON_AddNumberToObject(root, "crit_every", o->t.crit_every > 0 ? o->t.crit_every : 1);
     char *spec = cn_net_spec((cn_net *)net);
     if (spec) cJSON_AddStringToObject(root, "model_spec", spec);

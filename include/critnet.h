@@ -303,6 +303,10 @@ typedef struct {
     double sigma, lambda_max, crit_reg;
 } cn_train_progress;
 
+/* what critical training drives toward its critical value: the per-block branching parameter (ln sigma_l
+ * -> 0) or the largest Lyapunov exponent of the whole depth (lambda_0 -> 0) */
+typedef enum { CN_CRIT_SIGMA = 0, CN_CRIT_LAMBDA = 1 } cn_crit_target;
+
 typedef struct {
     int epochs, batch;
     uint64_t seed;
@@ -310,10 +314,13 @@ typedef struct {
     cn_optim_cfg optim;
     int limit_train, limit_test; /* use only the first N examples (0: all) */
     int stop_after;              /* stop after this many epochs in this call (0: run to the end) */
-    /* critical training: total loss = task loss + crit_weight * R, R = mean over blocks of (ln sigma_l)^2
-     * with sigma_l from crit_probes jvp probes on the minibatch, every crit_every-th step */
+    /* critical training: total loss = task loss + crit_weight * R, every crit_every-th step, with
+     * R = mean over blocks of (ln sigma_l)^2 (CN_CRIT_SIGMA) or lambda_0^2 (CN_CRIT_LAMBDA), estimated on the
+     * minibatch from crit_probes jvp probes. See docs/critical-training.md. */
     double crit_weight;          /* 0: off */
+    cn_crit_target crit_target;  /* default CN_CRIT_SIGMA */
     int crit_probes;             /* default 1 */
+    int crit_batch;              /* the probes run on the first N examples of each minibatch (0: all) */
     int crit_every;              /* default 1 */
     int crit_layers_all;         /* include the readout block */
     int track_samples;           /* sigma and lambda_0 per epoch on the first N test inputs (0: 200; <0: off) */

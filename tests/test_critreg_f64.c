@@ -26,7 +26,7 @@ static double objective(cn_net *net, cn_critreg *r, const double *x, int B, uint
     return R;
 }
 
-static void check_gradient(const char *spec, int probes, int include_readout)
+static void check_gradient(const char *spec, cn_crit_target target, int probes, int include_readout, int crit_batch)
 {
     cn_net *net = NULL;
     cn_error err = {0};
@@ -40,7 +40,8 @@ static void check_gradient(const char *spec, int probes, int include_readout)
     for (int i = 0; i < B * nin; i++) x[i] = cn_rng_normal(rng);
     cn_rng_free(rng);
     cn_critreg *r = NULL;
-    CHECK_OK(cn_critreg_new(&r, net, 1.0, probes, include_readout, B, &err));
+    cn_critreg_cfg rcfg = {1.0, target, probes, include_readout, crit_batch};
+    CHECK_OK(cn_critreg_new(&r, net, &rcfg, B, &err));
     size_t np = cn_net_param_count(net);
     double *p = cn_net_params(net), *g = cn_net_grads(net);
     double *dlogits = calloc((size_t)B * cn_net_out_size(net), sizeof(double));
@@ -75,8 +76,8 @@ static void check_gradient(const char *spec, int probes, int include_readout)
         if (e > 1e-5) CHECK(0, "dR/dtheta[%zu]: analytic %.10g, numeric %.10g", i, analytic[i], num);
     }
     CHECK(checked == (int)np && R0 > 0, "R = %g over %d parameters", R0, checked);
-    printf("%-40.40s probes %d: R %.6f, %zu parameters, worst relative error %.2e\n", spec + 6, probes, R0, np,
-           worst);
+    printf("%-40.40s %s probes %d batch %d: R %.6f, %zu parameters, worst relative error %.2e\n", spec + 6,
+           target == CN_CRIT_LAMBDA ? "lambda" : "sigma", probes, crit_batch, R0, np, worst);
     free(analytic);
     free(dlogits);
     free(x);
@@ -86,17 +87,31 @@ static void check_gradient(const char *spec, int probes, int include_readout)
 
 int main(void)
 {
-    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) check_gradient(specs[s], s == 0 ? 3 : 1, s == 1);
+    for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+        check_gradient(specs[s], CN_CRIT_SIGMA, s == 0 ? 3 : 1, s == 1, 0);
+        /* lambda: one tangent through every block, renormalised at each block end */
+        check_gradient(specs[s], CN_CRIT_LAMBDA, s == 0 ? 2 : 1, s == 1, 0);
+    }
+    /* the probes on the first 2 of the 3 examples only */
+    check_gradient(specs[1], CN_CRIT_SIGMA, 1, 0, 2);
+    check_gradient(specs[0], CN_CRIT_LAMBDA, 1, 1, 2);
 
     cn_net *net = NULL;
     cn_error err = {0};
     cn_critreg *r = NULL;
     CHECK_OK(cn_net_from_spec(&net, specs[0], &err));
-    CHECK(cn_critreg_new(&r, net, -1, 1, 0, 4, &err) == CN_ERR_ARG && strstr(err.msg, "crit-weight"), "beta < 0: %s", err.msg);
-    CHECK(cn_critreg_new(&r, net, 1, 0, 0, 4, &err) == CN_ERR_ARG && strstr(err.msg, "crit-probes"), "probes 0: %s", err.msg);
+    cn_critreg_cfg bad = {-1, CN_CRIT_SIGMA, 1, 0, 0};
+    CHECK(cn_critreg_new(&r, net, &bad, 4, &err) == CN_ERR_ARG && strstr(err.msg, "crit-weight"), "beta < 0: %s", err.msg);
+    bad = (cn_critreg_cfg){1, CN_CRIT_SIGMA, 0, 0, 0};
+    CHECK(cn_critreg_new(&r, net, &bad, 4, &err) == CN_ERR_ARG && strstr(err.msg, "crit-probes"), "probes 0: %s", err.msg);
+    bad = (cn_critreg_cfg){1, (cn_crit_target)7, 1, 0, 0};
+    CHECK(cn_critreg_new(&r, net, &bad, 4, &err) == CN_ERR_ARG && strstr(err.msg, "target"), "target 7: %s", err.msg);
+    bad = (cn_critreg_cfg){1, CN_CRIT_SIGMA, 1, 0, -3};
+    CHECK(cn_critreg_new(&r, net, &bad, 4, &err) == CN_ERR_ARG && strstr(err.msg, "crit-batch"), "batch -3: %s", err.msg);
     cn_net_free(net);
     CHECK_OK(cn_net_from_spec(&net, "input 4\ndense out=4\nbatchnorm act=tanh\ndense out=2\n", &err));
-    CHECK(cn_critreg_new(&r, net, 1, 1, 0, 4, &err) == CN_ERR_UNSUPPORTED && strstr(err.msg, "batchnorm"),
+    bad = (cn_critreg_cfg){1, CN_CRIT_SIGMA, 1, 0, 0};
+    CHECK(cn_critreg_new(&r, net, &bad, 4, &err) == CN_ERR_UNSUPPORTED && strstr(err.msg, "batchnorm"),
           "unsupported layer: %s", err.msg);
     cn_net_free(net);
     return check_summary("critreg");

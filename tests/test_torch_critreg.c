@@ -2,8 +2,11 @@
  * independent PyTorch float64 computation (tests/torch_critreg.py: jvps by double backward with
  * create_graph, dR/dtheta by reverse mode through them) on the same weights, inputs and probes.
  *
+ * Cases cover both targets (sigma per block; lambda through the whole depth) and a regulariser that runs
+ * on only the first examples of the batch (--crit-batch).
+ *
  * This side builds and inits each net, draws x, runs the forward pass in train mode, and regenerates the
- * probes cn_critreg_apply draws (a cn_rng with the same seed, cn_rng_normal block by block, m*B*n_in each,
+ * probes cn_critreg_apply draws (a cn_rng with the same seed, cn_rng_normal block by block, m*Bc*n_in each,
  * rounded to cn_real as critreg.c does). It writes them to DIR/caseN.in, runs the script, and compares
  * R and critnet's gradient (cn_critreg_apply + cn_critreg_backward with zero task cotangents, beta = 1)
  * with DIR/caseN.out.
@@ -29,12 +32,18 @@
 typedef struct {
     const char *spec;
     int probes, include_readout, B;
+    cn_crit_target target;
+    int crit_batch; /* 0: the whole batch */
 } tcase;
 
+#define MLP_SMOOTH "input 6\ndense out=7 act=tanh\ndense out=5 act=gelu\ndense out=6 act=sigmoid\ndense out=3\n"
+#define CNN_SMOOTH "input 1 6 6\nconv out=3 k=3 pad=1 act=tanh\navgpool k=2\nflatten\ndense out=8 act=silu\ndense out=3\n"
 static const tcase cases[] = {
-    {"input 6\ndense out=7 act=tanh\ndense out=5 act=gelu\ndense out=6 act=sigmoid\ndense out=3\n", 3, 0, 4},
-    {"input 1 6 6\nconv out=3 k=3 pad=1 act=tanh\navgpool k=2\nflatten\ndense out=8 act=silu\ndense out=3\n", 2, 1,
-     3},
+    {MLP_SMOOTH, 3, 0, 4, CN_CRIT_SIGMA, 0},
+    {CNN_SMOOTH, 2, 1, 3, CN_CRIT_SIGMA, 0},
+    {MLP_SMOOTH, 2, 0, 4, CN_CRIT_LAMBDA, 0},
+    {CNN_SMOOTH, 1, 1, 3, CN_CRIT_LAMBDA, 2},
+    {MLP_SMOOTH, 1, 1, 5, CN_CRIT_SIGMA, 2},
 };
 #define NCASES ((int)(sizeof cases / sizeof *cases))
 
@@ -67,7 +76,9 @@ static int run_case(const tcase *c, result *res, const char *path, long perturb)
     cn_rng_free(rng);
 
     cn_critreg *r = NULL;
-    CHECK_OK(cn_critreg_new(&r, net, 1.0, m, c->include_readout, B, &err));
+    cn_critreg_cfg rcfg = {1.0, c->target, m, c->include_readout, c->crit_batch};
+    CHECK_OK(cn_critreg_new(&r, net, &rcfg, B, &err));
+    const int Bc = c->crit_batch > 0 && c->crit_batch < B ? c->crit_batch : B;
     cn_block *blocks = NULL;
     int L = 0;
     CHECK_OK(cn_net_blocks(net, c->include_readout, &blocks, &L));
@@ -92,6 +103,8 @@ static int run_case(const tcase *c, result *res, const char *path, long perturb)
         put_u32(f, (uint32_t)B);
         put_u32(f, (uint32_t)m);
         put_u32(f, (uint32_t)L);
+        put_u32(f, (uint32_t)c->target);
+        put_u32(f, (uint32_t)Bc);
         for (int l = 0; l < L; l++) {
             int32_t v[4] = {blocks[l].first, blocks[l].last, blocks[l].n_in, blocks[l].n_out};
             fwrite(v, 4, 4, f);
@@ -102,12 +115,13 @@ static int run_case(const tcase *c, result *res, const char *path, long perturb)
         for (int i = 0; i < B * nin; i++) put_d(f, x[i]);
         /* the probes, drawn exactly as cn_critreg_apply draws them */
         cn_rng *pr = cn_rng_new(PROBE_SEED);
-        for (int l = 0; l < L; l++)
-            for (size_t i = 0; i < (size_t)m * B * blocks[l].n_in; i++) put_d(f, (double)(cn_real)cn_rng_normal(pr));
+        for (int l = 0; l < (c->target == CN_CRIT_LAMBDA ? 1 : L); l++)
+            for (size_t i = 0; i < (size_t)m * Bc * blocks[l].n_in; i++) put_d(f, (double)(cn_real)cn_rng_normal(pr));
         cn_rng_free(pr);
         CHECK(fclose(f) == 0, "writing %s", path);
     }
-    printf("case %s: %zu parameters, %d blocks, B %d, m %d, R %.8g\n", path, res->np, L, B, m, res->R);
+    printf("case %s: %s target, %zu parameters, %d blocks, B %d (probes on %d), m %d, R %.8g\n", path,
+           c->target == CN_CRIT_LAMBDA ? "lambda" : "sigma", res->np, L, B, Bc, m, res->R);
     cn_free(blocks);
     free(dlogits);
     free(x);

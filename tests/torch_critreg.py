@@ -10,12 +10,20 @@ order as critnet), loads the parameters and computes
 
     R = (1/L) sum_l (ln sigma_l)^2,   sigma_l^2 = (sum_{k,b} |J_l u_kb|^2 / n_out) / (sum_{k,b} |u_kb|^2 / n_in)
 
-with J_l u formed by the double-vjp trick under create_graph=True (so the jvp is itself differentiable,
+or, for the lambda target, one tangent per probe k and example b through the whole span of blocks,
+
+    lambda = (1/L) (1/2) ln[(sum_{k,b} |J u_kb|^2 / n_out) / (sum_{k,b} |u_kb|^2 / n_in)],   R = lambda^2
+
+(the plain product, without critnet's per-block rescaling), with J u formed by the
+double-vjp trick under create_graph=True (so the jvp is itself differentiable,
 in the primal point as well as in the weights), then dR/dtheta by reverse mode through it. It writes
 DIR/NAME.out: R then dR/dtheta (flat, critnet order), all float64.
 
-Input file (little-endian): u32 spec length + spec text; u32 B, m, L; L x i32 [first, last, n_in, n_out];
-u64 np + np float64 params; B*n_in float64 x; per block m*B*n_in float64 probes, laid out (m, B, n_in).
+Only the first Bc examples of the batch enter R (critnet's --crit-batch).
+
+Input file (little-endian): u32 spec length + spec text; u32 B, m, L, target (0 sigma, 1 lambda), Bc;
+L x i32 [first, last, n_in, n_out]; u64 np + np float64 params; B*n_in float64 x; the probes, laid out
+(m, Bc, n_in): sigma, one set per block; lambda, one set for the first block's input.
 """
 import glob
 import os
@@ -59,12 +67,45 @@ def jvp(f, h, u):
     return ju
 
 
+def sigma_target(layers, acts, blocks, probes, Bc):
+    R = torch.zeros(())
+    L = len(blocks)
+    for (first, last, n_in, n_out), u in zip(blocks, probes):
+        f = torch.nn.Sequential(*layers[first:last + 1])
+        h = acts[first][:Bc]
+        assert h[0].numel() == n_in, "block %d-%d: n_in %d vs %d" % (first, last, h[0].numel(), n_in)
+        S = torch.zeros(())
+        for k in range(u.shape[0]):
+            ju = jvp(f, h, u[k].reshape(h.shape))
+            assert ju[0].numel() == n_out
+            S = S + (ju * ju).sum()
+        S = S / n_out
+        U = (u * u).sum() / n_in
+        ln_sigma = 0.5 * torch.log(S / U)
+        R = R + ln_sigma ** 2 / L
+    return R
+
+
+def lambda_target(layers, acts, blocks, u, Bc):
+    first, last, L = blocks[0][0], blocks[-1][1], len(blocks)
+    n_in, n_out = blocks[0][2], blocks[-1][3]
+    f = torch.nn.Sequential(*layers[first:last + 1])
+    h = acts[first][:Bc]
+    S = torch.zeros(())
+    for k in range(u.shape[0]):
+        ju = jvp(f, h, u[k].reshape(h.shape)).reshape(Bc, -1)
+        assert ju.shape[1] == n_out
+        S = S + (ju * ju).sum()
+    lam = 0.5 * (torch.log(S / n_out) - torch.log((u * u).sum() / n_in)) / L
+    return lam ** 2
+
+
 def case(path):
     r = Reader(open(path, "rb").read())
     (n,) = r.take("I")
     text = r.d[r.o:r.o + n].decode()
     r.o += n
-    B, m, L = r.take("III")
+    B, m, L, target, Bc = r.take("IIIII")
     blocks = [r.take("iiii") for _ in range(L)]
     (np_,) = r.take("Q")
     theta = r.doubles(np_)
@@ -76,27 +117,18 @@ def case(path):
         torch.nn.utils.vector_to_parameters(theta, params)
     nin = in_shape[0] * in_shape[1] * in_shape[2]
     x = r.doubles(B * nin).reshape(B, nin)
-    probes = [r.doubles(m * B * bl[2]).reshape(m, B, bl[2]) for bl in blocks]
+    sets = L if target == 0 else 1
+    probes = [r.doubles(m * Bc * bl[2]).reshape(m, Bc, bl[2]) for bl in blocks[:sets]]
     assert r.o == len(r.d), "trailing bytes in %s" % path
     layers = list(model)
     # the primal activations entering each layer, as functions of the parameters
     acts = [x]
     for lay in layers:
         acts.append(lay(acts[-1]))
-    R = torch.zeros(())
-    for (first, last, n_in, n_out), u in zip(blocks, probes):
-        f = torch.nn.Sequential(*layers[first:last + 1])
-        h = acts[first]
-        assert h[0].numel() == n_in, "block %d-%d: n_in %d vs %d" % (first, last, h[0].numel(), n_in)
-        S = torch.zeros(())
-        for k in range(m):
-            ju = jvp(f, h, u[k].reshape(h.shape))
-            assert ju[0].numel() == n_out
-            S = S + (ju * ju).sum()
-        S = S / n_out
-        U = (u * u).sum() / n_in
-        ln_sigma = 0.5 * torch.log(S / U)
-        R = R + ln_sigma ** 2 / L
+    if target == 1:
+        R = lambda_target(layers, acts, blocks, probes[0], Bc)
+    else:
+        R = sigma_target(layers, acts, blocks, probes, Bc)
     # allow_unused: the readout's parameters do not enter R when it is left out; their gradient is 0
     grads = torch.autograd.grad(R, params, allow_unused=True)
     g = torch.cat([(t if t is not None else torch.zeros_like(p)).reshape(-1) for t, p in zip(grads, params)])

@@ -112,7 +112,7 @@ void cn_act_forward(cn_act a, const cn_real *z, cn_real *y, size_t n)
     }
 }
 
-void cn_act_backward(cn_act a, const cn_real *z, const cn_real *dy, cn_real *dz, size_t n)
+void cn_act_backward(cn_act a, const cn_real *z, const cn_real *y, const cn_real *dy, cn_real *dz, size_t n)
 {
     switch (a) {
     case CN_ACT_IDENTITY:
@@ -128,8 +128,44 @@ void cn_act_backward(cn_act a, const cn_real *z, const cn_real *dy, cn_real *dz,
     case CN_ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++) dz[i] = z[i] > 0 ? dy[i] : (cn_real)LEAKY_SLOPE * dy[i];
         return;
+    case CN_ACT_TANH:
+    case CN_ACT_SIGMOID:
+        /* from the output: the same rounded value deriv_real would recompute, without a second libm call */
+        if (y) {
+            cn_act_derivs(a, z, y, dz, NULL, n);
+#pragma omp simd
+            for (size_t i = 0; i < n; i++) dz[i] *= dy[i];
+            return;
+        }
+        /* fall through */
     default:
         for (size_t i = 0; i < n; i++) dz[i] = dy[i] * deriv_real(a, z[i]);
+    }
+}
+
+void cn_act_derivs(cn_act a, const cn_real *z, const cn_real *y, cn_real *d1, cn_real *d2, size_t n)
+{
+    if (y && a == CN_ACT_TANH) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            cn_real t = y[i], d = 1 - t * t;
+            if (d1) d1[i] = d;
+            if (d2) d2[i] = -2 * t * d;
+        }
+        return;
+    }
+    if (y && a == CN_ACT_SIGMOID) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            cn_real s = y[i], d = s * (1 - s);
+            if (d1) d1[i] = d;
+            if (d2) d2[i] = d * (1 - 2 * s);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (d1) d1[i] = deriv_real(a, z[i]);
+        if (d2) d2[i] = (cn_real)cn_act_deriv2(a, z[i]);
     }
 }
 
@@ -137,7 +173,7 @@ void cn_act_jvp(cn_act a, const cn_real *z, cn_real *t, size_t n, int K)
 {
     if (a == CN_ACT_IDENTITY) return;
     if (a == CN_ACT_RELU || a == CN_ACT_LEAKY_RELU || K == 1) {
-        for (int k = 0; k < K; k++) cn_act_backward(a, z, t + (size_t)k * n, t + (size_t)k * n, n);
+        for (int k = 0; k < K; k++) cn_act_backward(a, z, NULL, t + (size_t)k * n, t + (size_t)k * n, n);
         return;
     }
     /* phi'(z) once per element for all K tangents: a smooth derivative (tanh, erf, exp in double) costs

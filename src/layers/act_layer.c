@@ -23,7 +23,7 @@ static void act_layer_backward(cn_layer *L, const cn_real *x, const cn_real *y, 
 {
     act_impl *d = L->impl;
     if (!dx) return;
-    cn_act_backward(L->act, d->z, dy, dx, (size_t)B * d->n);
+    cn_act_backward(L->act, d->z, y, dy, dx, (size_t)B * d->n);
     if (L->dz_extra)
         for (size_t i = 0; i < (size_t)B * d->n; i++) dx[i] += L->dz_extra[i];
 }

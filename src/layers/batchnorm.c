@@ -86,7 +86,7 @@ static void bn_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
     cn_real *dgamma = L->g, *dbeta = L->g + C;
     const cn_real *dz = dy;
     if (L->act != CN_ACT_IDENTITY) {
-        cn_act_backward(L->act, d->z, dy, d->dz, m * C);
+        cn_act_backward(L->act, d->z, y, dy, d->dz, m * C);
         dz = d->dz;
     }
     for (int c = 0; c < C; c++) {

@@ -128,7 +128,7 @@ static void conv_backward(cn_layer *L, const cn_real *x, const cn_real *y, const
     cn_real *gW = L->g, *gb = L->g + (size_t)g->cout * kg;
     const cn_real *dz = dy;
     if (L->act != CN_ACT_IDENTITY) {
-        cn_act_backward(L->act, d->z, dy, d->dz, (size_t)B * nout);
+        cn_act_backward(L->act, d->z, y, dy, d->dz, (size_t)B * nout);
         if (L->dz_extra)
             for (size_t i = 0; i < (size_t)B * nout; i++) d->dz[i] += L->dz_extra[i];
         dz = d->dz;

@@ -29,7 +29,7 @@ static void dense_backward(cn_layer *L, const cn_real *x, const cn_real *y, cons
     cn_real *gW = L->g, *gb = L->g + (size_t)d->nout * d->nin;
     const cn_real *dz = dy;
     if (L->act != CN_ACT_IDENTITY) {
-        cn_act_backward(L->act, d->z, dy, d->dz, (size_t)B * d->nout);
+        cn_act_backward(L->act, d->z, y, dy, d->dz, (size_t)B * d->nout);
         if (L->dz_extra)
             for (size_t i = 0; i < (size_t)B * d->nout; i++) d->dz[i] += L->dz_extra[i];
         dz = d->dz;

@@ -57,7 +57,7 @@ static void ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
     cn_real *dgamma = L->g, *dbeta = L->g + n;
     const cn_real *dz = dy;
     if (L->act != CN_ACT_IDENTITY) {
-        cn_act_backward(L->act, d->z, dy, d->dz, (size_t)B * n);
+        cn_act_backward(L->act, d->z, y, dy, d->dz, (size_t)B * n);
         dz = d->dz;
     }
     for (int b = 0; b < B; b++) {

@@ -30,7 +30,7 @@ static void residual_backward(cn_layer *L, const cn_real *x, const cn_real *y, c
     residual_impl *r = L->impl;
     const cn_real *dz = dy;
     if (L->act != CN_ACT_IDENTITY) {
-        cn_act_backward(L->act, r->z, dy, r->dz, (size_t)B * r->n);
+        cn_act_backward(L->act, r->z, y, dy, r->dz, (size_t)B * r->n);
         dz = r->dz;
     }
     cn_chain_backward(&r->body, dz, dx ? r->dxb : NULL, B);

@@ -5,13 +5,20 @@
 
 typedef struct cn_critreg cn_critreg;
 
-/* beta: weight of R in the total loss; probes: m jvp probes per block; include_readout: --crit-layers all */
-int cn_critreg_new(cn_critreg **out, cn_net *net, double beta, int probes, int include_readout, int max_batch,
-                   cn_error *err);
+typedef struct {
+    double beta;         /* weight of R in the total loss */
+    cn_crit_target target;
+    int probes;          /* m jvp probes (per block for sigma; tangents through the whole depth for lambda) */
+    int include_readout; /* --crit-layers all */
+    int batch;           /* the probes run on the first `batch` examples of each minibatch (0: all) */
+} cn_critreg_cfg;
+
+int cn_critreg_new(cn_critreg **out, cn_net *net, const cn_critreg_cfg *cfg, int max_batch, cn_error *err);
 void cn_critreg_free(cn_critreg *r);
-/* On the stored forward pass of B examples: R into *R (unweighted), the minibatch sigma into *sigma_geo,
- * beta dR/dtheta accumulated into the net's gradients, and the primal cotangents kept for the backward. */
-int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *sigma_geo);
+/* On the stored forward pass of B examples: R into *R (unweighted),
+ * beta dR/dtheta accumulated into the net's gradients, and the primal cotangents kept for the backward.
+ * estimate (may be NULL): the minibatch's sigma (geometric mean over blocks) or lambda_0, by target. */
+int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estimate);
 /* The task loss's backward pass with the regulariser's primal cotangents joined in. */
 void cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B);
 #endif

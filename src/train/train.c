@@ -210,9 +210,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     }
     cn_critreg *reg = NULL;
     if (cfg->crit_weight < 0) rc = cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", cfg->crit_weight);
-    else if (cfg->crit_weight > 0)
-        rc = cn_critreg_new(&reg, net, cfg->crit_weight, cfg->crit_probes > 0 ? cfg->crit_probes : 1,
-                            cfg->crit_layers_all, B, err);
+    else if (cfg->crit_weight > 0) {
+        cn_critreg_cfg rcfg = {cfg->crit_weight, cfg->crit_target, cfg->crit_probes > 0 ? cfg->crit_probes : 1,
+                               cfg->crit_layers_all, cfg->crit_batch};
+        rc = cn_critreg_new(&reg, net, &rcfg, B, err);
+    }
     if (rc) {
         free_buffers(&b);
         return rc;
