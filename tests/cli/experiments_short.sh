@@ -15,6 +15,6 @@ echo "$out"
 expect_rows core-accuracy "$out" mlp cnn
 out=$(bash bench/run_crit_cost.sh --short 2>&1) || { echo "$out"; echo "FAIL: crit-cost exited non-zero"; exit 1; }
 echo "$out"
-expect_rows crit-cost "$out" plain "--crit-every 1" "--crit-every 10"
+expect_rows crit-cost "$out" plain "--crit-every 1" "--crit-every 1 --crit-batch 32" "--crit-every 1 --crit-target lambda" "--crit-every 10"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
