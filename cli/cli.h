@@ -97,5 +97,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"measure", cmd_measure, "criticality: sigma, Lyapunov spectrum, sigma_act, dynamic range (+ mean field)"},
     {"robustness", cmd_robustness, "accuracy under Gaussian noise, FGSM and PGD attacks"},
     {"theory", cmd_theory, "mean-field prediction (q*, chi1, xi_c, lambda_0) for random MLPs; critical line"},
+    {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
 };
 
 static void usage(FILE *f)

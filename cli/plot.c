@@ -1,4 +1,5 @@
-/* plot.c: line plots to PNG through PLplot's cairo driver (pngcairo). */
+/* plot.c: plots to PNG through PLplot's cairo driver (pngcairo): lines over a numeric x axis, and points
+ * with error bars over named categories. */
 #include <math.h>
 #include <plplot.h>
 #include <stdio.h>
@@ -8,7 +9,9 @@
 
 static const int colours[] = {9, 1, 3, 8, 10, 12, 13, 14}; /* blue, red, green, brown, ... on white */
 
-int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries)
+/* Opens a 900x600 white PNG page with black text; -1 (message printed) if path cannot be written, which
+ * PLplot itself would only report by exiting. */
+static int begin_page(const char *path)
 {
     FILE *probe = fopen(path, "wb");
     if (!probe) {
@@ -16,6 +19,49 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
         return -1;
     }
     fclose(probe);
+    plsdev("pngcairo");
+    plsfnam(path);
+    plspage(0, 0, 900, 600, 0, 0);
+    plscolbg(255, 255, 255);
+    plscol0(15, 0, 0, 0); /* axes and text in black: colour 15 is white in PLplot's default map */
+    plscol0(7, 150, 150, 150);
+    plinit();
+    plcol0(15);
+    return 0;
+}
+
+/* A boxed legend at the top right: n entries of lines and/or the filled-circle marker, as opt says. */
+static void legend(int n, const PLINT *opt, const PLINT *colour, const char *const *text)
+{
+    PLINT *tcol = malloc(sizeof(PLINT) * (size_t)n), *lsty = malloc(sizeof(PLINT) * (size_t)n);
+    PLINT *nsym = malloc(sizeof(PLINT) * (size_t)n);
+    PLFLT *lw = malloc(sizeof(PLFLT) * (size_t)n), *msc = malloc(sizeof(PLFLT) * (size_t)n);
+    const char **sym = malloc(sizeof(char *) * (size_t)n);
+    if (tcol && lsty && nsym && lw && msc && sym) {
+        for (int k = 0; k < n; k++) {
+            tcol[k] = 15;
+            lsty[k] = nsym[k] = 1;
+            lw[k] = 2;
+            msc[k] = 1;
+            sym[k] = "#(728)";
+        }
+        PLFLT w, h;
+        plcol0(15);
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+                 PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 15, 1, 0, 0, n, opt,
+                 1.0, 1.0, 2.0, 1.0, tcol, text, NULL, NULL, NULL, NULL, colour, lsty, lw, colour, msc, nsym, sym);
+    }
+    free(tcol);
+    free(lsty);
+    free(nsym);
+    free(lw);
+    free(msc);
+    free(sym);
+}
+
+int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries)
+{
+    if (begin_page(path)) return -1;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int k = 0; k < nseries; k++)
         for (int i = 0; i < s[k].n; i++) {
@@ -27,14 +73,6 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
     if (!(xmax > xmin)) xmin -= 0.5, xmax += 0.5;
     if (!(ymax > ymin)) ymin -= 0.5, ymax += 0.5;
     double pad = 0.05 * (ymax - ymin);
-    plsdev("pngcairo");
-    plsfnam(path);
-    plspage(0, 0, 900, 600, 0, 0);
-    plscolbg(255, 255, 255);
-    plscol0(15, 0, 0, 0); /* axes and text in black: colour 15 is white in PLplot's default map */
-    plscol0(7, 150, 150, 150);
-    plinit();
-    plcol0(15);
     plenv(xmin, xmax, ymin - pad, ymax + pad, 0, o->logx ? 10 : 0);
     pllab(o->xlabel, o->ylabel, o->title);
     if (isfinite(o->hline)) {
@@ -44,9 +82,8 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
         plline(2, hx, hy);
         pllsty(1);
     }
-    PLINT opt[8], lcol[8], lsty[8], mcol[8], nsym[8];
-    PLFLT lw[8], msc[8];
-    const char *text[8], *sym[8];
+    PLINT opt[8], col[8];
+    const char *text[8];
     int shown = nseries < 8 ? nseries : 8;
     for (int k = 0; k < shown; k++) {
         PLFLT *px = malloc(sizeof(PLFLT) * (size_t)(s[k].n ? s[k].n : 1));
@@ -65,23 +102,81 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
         free(px);
         free(py);
         opt[k] = PL_LEGEND_LINE | (s[k].points ? PL_LEGEND_SYMBOL : 0);
-        lcol[k] = mcol[k] = colours[k % 8];
-        lsty[k] = 1;
-        lw[k] = 2;
-        msc[k] = 1;
-        nsym[k] = 1;
-        sym[k] = "#(728)";
+        col[k] = colours[k % 8];
         text[k] = s[k].label ? s[k].label : "";
     }
-    if (shown > 1 || (shown == 1 && s[0].label)) {
-        PLFLT w, h;
-        PLINT tcol[8];
-        for (int k = 0; k < shown; k++) tcol[k] = 15;
-        plcol0(15);
-        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE,
-                 0.02, 0.02, 0.1, 0, 15, 1, 0, 0, shown, opt, 1.0, 1.0, 2.0, 1.0, tcol, text, NULL, NULL, NULL,
-                 NULL, lcol, lsty, lw, mcol, msc, nsym, sym);
-    }
+    if (shown > 1 || (shown == 1 && s[0].label)) legend(shown, opt, col, text);
     plend();
     return 0;
+}
+
+int cli_plot_points(const char *path, const cli_plot_opts *o, const char *const *categories, int ncat,
+                    const cli_point_series *s, int nseries)
+{
+    double ymin = INFINITY, ymax = -INFINITY;
+    for (int k = 0; k < nseries; k++)
+        for (int i = 0; i < ncat; i++) {
+            double y = s[k].y[i], e = isfinite(s[k].err[i]) ? s[k].err[i] : 0;
+            if (isfinite(y)) ymin = fmin(ymin, y - e), ymax = fmax(ymax, y + e);
+        }
+    if (!isfinite(ymin)) ymin = 0, ymax = 1; /* nothing to show: still a valid, empty plot */
+    if (!(ymax > ymin)) ymin -= 0.5, ymax += 0.5;
+    int labelled = 0;
+    for (int k = 0; k < nseries; k++) labelled |= s[k].label != NULL;
+    /* the legend sits inside at the top right: keep roughly its height free above the data */
+    double pad = 0.08 * (ymax - ymin), top = labelled ? fmin(0.5, 0.05 * nseries + 0.05) : 0;
+    double hi_y = ymax + pad + top / (1 - top) * (ymax - ymin + 2 * pad);
+    /* series side by side around each category, together at most 0.6 of the gap between categories */
+    double step = nseries > 1 ? fmin(0.12, 0.6 / (nseries - 1)) : 0;
+    PLFLT *x = malloc(sizeof(PLFLT) * (size_t)ncat), *y = malloc(sizeof(PLFLT) * (size_t)ncat);
+    PLFLT *lo = malloc(sizeof(PLFLT) * (size_t)ncat), *hi = malloc(sizeof(PLFLT) * (size_t)ncat);
+    PLINT *opt = malloc(sizeof(PLINT) * (size_t)(nseries ? nseries : 1));
+    PLINT *col = malloc(sizeof(PLINT) * (size_t)(nseries ? nseries : 1));
+    const char **text = malloc(sizeof(char *) * (size_t)(nseries ? nseries : 1));
+    int rc = -1;
+    if (!x || !y || !lo || !hi || !opt || !col || !text) {
+        cli_error("%s: out of memory", path);
+        goto done;
+    }
+    if (begin_page(path)) goto done;
+    pladv(0);
+    plvsta();
+    plwind(-0.5, ncat - 0.5, ymin - pad, hi_y);
+    /* x: a tick at each category, named below by plmtex instead of PLplot's numbers */
+    plbox("bct", 1.0, 1, "bcnstv", 0, 0);
+    for (int i = 0; i < ncat; i++) plmtex("b", 1.5, (i + 0.5) / ncat, 0.5, categories[i]);
+    pllab(o->xlabel, o->ylabel, o->title);
+    for (int k = 0; k < nseries; k++) {
+        int m = 0, e = 0;
+        for (int i = 0; i < ncat; i++) {
+            if (!isfinite(s[k].y[i])) continue;
+            x[m] = i + (k - 0.5 * (nseries - 1)) * step;
+            y[m++] = s[k].y[i];
+        }
+        plcol0(colours[k % 8]);
+        plwidth(2);
+        if (m) plstring(m, x, y, "#(728)");
+        for (int i = 0; i < ncat; i++) { /* bars only where there is a spread (n >= 2) */
+            if (!isfinite(s[k].y[i]) || !isfinite(s[k].err[i])) continue;
+            x[e] = i + (k - 0.5 * (nseries - 1)) * step;
+            lo[e] = s[k].y[i] - s[k].err[i];
+            hi[e++] = s[k].y[i] + s[k].err[i];
+        }
+        if (e) plerry(e, x, lo, hi);
+        opt[k] = PL_LEGEND_SYMBOL;
+        col[k] = colours[k % 8];
+        text[k] = s[k].label ? s[k].label : "";
+    }
+    if (labelled) legend(nseries, opt, col, text);
+    plend();
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(lo);
+    free(hi);
+    free(opt);
+    free(col);
+    free(text);
+    return rc;
 }

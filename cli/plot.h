@@ -1,4 +1,4 @@
-/* plot.h: line plots to PNG through PLplot's cairo driver. */
+/* plot.h: plots to PNG through PLplot's cairo driver: lines, and points with error bars by category. */
 #ifndef CN_PLOT_H
 #define CN_PLOT_H
 
@@ -17,5 +17,16 @@ typedef struct {
 
 /* Writes path (PNG). Returns 0 on success, -1 (message printed) if PLplot cannot write it. */
 int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries);
+
+/* One series of a category plot: y[i] +- err[i] at category i (NaN y: no point; NaN err: no bar). */
+typedef struct {
+    const double *y, *err;
+    const char *label; /* legend entry; no legend when every series has NULL */
+} cli_point_series;
+
+/* Points with error bars at ncat named categories along x, the series side by side at each. o's title and
+ * labels are used; logx and hline are not. Writes path (PNG); 0, or -1 (message printed). */
+int cli_plot_points(const char *path, const cli_plot_opts *o, const char *const *categories, int ncat,
+                    const cli_point_series *s, int nseries);
 
 #endif

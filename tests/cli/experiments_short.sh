@@ -16,5 +16,9 @@ expect_rows core-accuracy "$out" mlp cnn
 out=$(bash bench/run_crit_cost.sh --short 2>&1) || { echo "$out"; echo "FAIL: crit-cost exited non-zero"; exit 1; }
 echo "$out"
 expect_rows crit-cost "$out" plain "--crit-every 1" "--crit-every 1 --crit-batch 32" "--crit-every 1 --crit-target lambda" "--crit-every 10"
+out=$(bash experiments/critical-training/run.sh --short 2>&1) || { echo "$out"; echo "FAIL: critical-training exited non-zero"; exit 1; }
+echo "$out"
+# the verdict table and the stats tables, one row per architecture and condition
+expect_rows critical-training "$out" "baseline" "crit_b1" "tanh_sw2.5 | crit_init" "relu_mlp | crit_b1"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
