@@ -66,6 +66,14 @@ int cli_load_data(cn_data *d, const cli_common *c);
 int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape);
 int cli_init_kind(const cli_common *c, cn_init *init);
 
+/* Creates path and its missing parents; 0, or -1 with errno set. */
+int cli_make_dir(const char *path);
+/* The argument list stored in a checkpoint's settings JSON ("argv"), with argv[0] first and this call's own
+ * options (argv[1..]) after it, so that they override; NULL if the settings hold none. Free with
+ * cli_free_args. */
+char **cli_resume_args(const char *settings, int argc, char **argv, int *nargs);
+void cli_free_args(char **v, int n);
+
 int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
 int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
@@ -98,5 +106,8 @@ int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_continual(int argc, char **argv);
+/* continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
+int cli_continual_plot(const char *out, char *const *dirs, int n);
 
 #endif

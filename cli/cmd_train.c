@@ -156,19 +156,6 @@ static int parse(train_opts *o, int argc, char **argv)
     return 0;
 }
 
-static int make_dir(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 /* The settings record the argument list itself, so that --resume re-reads exactly the same run. */
 static char *settings_json(const train_opts *o, int argc, char **argv, const cn_net *net)
 {
@@ -211,28 +198,6 @@ static char *settings_json(const train_opts *o, int argc, char **argv, const cn_
     return text;
 }
 
-/* Rebuilds the argument list of the run in the checkpoint, followed by this call's own options. */
-static char **resume_args(const char *settings, int argc, char **argv, int *nargs)
-{
-    cJSON *root = cJSON_Parse(settings), *args = cJSON_GetObjectItem(root, "argv");
-    if (!cJSON_IsArray(args)) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    int n = cJSON_GetArraySize(args);
-    char **v = calloc((size_t)(n + argc + 1), sizeof *v);
-    int k = 0;
-    if (v) v[k++] = strdup(argv[0]); /* getopt skips v[0], the program name: the stored argv has none */
-    for (int i = 0; v && i < n; i++) {
-        cJSON *s = cJSON_GetArrayItem(args, i);
-        if (cJSON_IsString(s)) v[k++] = strdup(s->valuestring);
-    }
-    for (int i = 1; v && i < argc; i++) v[k++] = strdup(argv[i]);
-    cJSON_Delete(root);
-    *nargs = k;
-    return v;
-}
-
 int cmd_train(int argc, char **argv)
 {
     train_opts o;
@@ -251,7 +216,7 @@ int cmd_train(int argc, char **argv)
             cli_error("%s", err.msg);
             return 1;
         }
-        rargv = resume_args(ck.settings, argc, argv, &rargc);
+        rargv = cli_resume_args(ck.settings, argc, argv, &rargc);
         if (!rargv) {
             cli_error("%s: the checkpoint holds no training settings to resume from", path);
             cn_checkpoint_free(&ck);
@@ -306,7 +271,7 @@ int cmd_train(int argc, char **argv)
         cli_error("%s/model.cnm: %s", o.resume, err.msg);
         goto cleanup;
     }
-    if (make_dir(o.out)) {
+    if (cli_make_dir(o.out)) {
         cli_error("%s: cannot create the output folder: %s", o.out, strerror(errno));
         goto cleanup;
     }
@@ -343,9 +308,6 @@ cleanup:
 done:
     free(settings);
     cn_checkpoint_free(&ck);
-    if (rargv) {
-        for (int i = 0; i < rargc; i++) free(rargv[i]);
-        free(rargv);
-    }
+    cli_free_args(rargv, rargc);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
 
@@ -185,4 +186,46 @@ int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape)
         return CN_ERR_ARG;
     }
     return 0;
+}
+
+int cli_make_dir(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+/* Rebuilds the argument list of the run in the checkpoint, followed by this call's own options. */
+char **cli_resume_args(const char *settings, int argc, char **argv, int *nargs)
+{
+    cJSON *root = cJSON_Parse(settings), *args = cJSON_GetObjectItem(root, "argv");
+    if (!cJSON_IsArray(args)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    int n = cJSON_GetArraySize(args);
+    char **v = calloc((size_t)(n + argc + 1), sizeof *v);
+    int k = 0;
+    if (v) v[k++] = strdup(argv[0]); /* getopt skips v[0], the program name: the stored argv has none */
+    for (int i = 0; v && i < n; i++) {
+        cJSON *s = cJSON_GetArrayItem(args, i);
+        if (cJSON_IsString(s)) v[k++] = strdup(s->valuestring);
+    }
+    for (int i = 1; v && i < argc; i++) v[k++] = strdup(argv[i]);
+    cJSON_Delete(root);
+    *nargs = k;
+    return v;
+}
+
+void cli_free_args(char **v, int n)
+{
+    if (!v) return;
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
 }

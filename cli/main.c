@@ -16,6 +16,7 @@ static const command commands[] = {
     {"robustness", cmd_robustness, "accuracy under Gaussian noise, FGSM and PGD attacks"},
     {"theory", cmd_theory, "mean-field prediction (q*, chi1, xi_c, lambda_0) for random MLPs; critical line"},
     {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
+    {"continual", cmd_continual, "Online Permuted MNIST (Dohare et al.): bp, adam, l2, snp, cbp, l2init, crit"},
 };
 
 static void usage(FILE *f)

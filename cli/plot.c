@@ -9,9 +9,9 @@
 
 static const int colours[] = {9, 1, 3, 8, 10, 12, 13, 14}; /* blue, red, green, brown, ... on white */
 
-/* Opens a 900x600 white PNG page with black text; -1 (message printed) if path cannot be written, which
- * PLplot itself would only report by exiting. */
-static int begin_page(const char *path)
+/* Opens a white PNG page with black text, 900x600 per panel, `panels` stacked vertically; -1 (message
+ * printed) if path cannot be written, which PLplot itself would only report by exiting. */
+static int begin_page(const char *path, int panels)
 {
     FILE *probe = fopen(path, "wb");
     if (!probe) {
@@ -21,7 +21,8 @@ static int begin_page(const char *path)
     fclose(probe);
     plsdev("pngcairo");
     plsfnam(path);
-    plspage(0, 0, 900, 600, 0, 0);
+    plspage(0, 0, 900, panels > 1 ? 450 * panels : 600, 0, 0);
+    if (panels > 1) plssub(1, panels);
     plscolbg(255, 255, 255);
     plscol0(15, 0, 0, 0); /* axes and text in black: colour 15 is white in PLplot's default map */
     plscol0(7, 150, 150, 150);
@@ -59,9 +60,9 @@ static void legend(int n, const PLINT *opt, const PLINT *colour, const char *con
     free(sym);
 }
 
-int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries)
+/* One panel: axes, labels, the reference line, the series and their legend. */
+static void draw_lines(const cli_plot_opts *o, const cli_series *s, int nseries)
 {
-    if (begin_page(path)) return -1;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     for (int k = 0; k < nseries; k++)
         for (int i = 0; i < s[k].n; i++) {
@@ -73,6 +74,8 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
     if (!(xmax > xmin)) xmin -= 0.5, xmax += 0.5;
     if (!(ymax > ymin)) ymin -= 0.5, ymax += 0.5;
     double pad = 0.05 * (ymax - ymin);
+    plcol0(15); /* axes and text in black: the previous panel left the colour of its last series */
+    plwidth(1);
     plenv(xmin, xmax, ymin - pad, ymax + pad, 0, o->logx ? 10 : 0);
     pllab(o->xlabel, o->ylabel, o->title);
     if (isfinite(o->hline)) {
@@ -106,6 +109,20 @@ int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s
         text[k] = s[k].label ? s[k].label : "";
     }
     if (shown > 1 || (shown == 1 && s[0].label)) legend(shown, opt, col, text);
+}
+
+int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries)
+{
+    if (begin_page(path, 1)) return -1;
+    draw_lines(o, s, nseries);
+    plend();
+    return 0;
+}
+
+int cli_plot_panels(const char *path, const cli_panel *panels, int npanels)
+{
+    if (begin_page(path, npanels)) return -1;
+    for (int p = 0; p < npanels; p++) draw_lines(&panels[p].opts, panels[p].series, panels[p].nseries);
     plend();
     return 0;
 }
@@ -138,7 +155,7 @@ int cli_plot_points(const char *path, const cli_plot_opts *o, const char *const 
         cli_error("%s: out of memory", path);
         goto done;
     }
-    if (begin_page(path)) goto done;
+    if (begin_page(path, 1)) goto done;
     pladv(0);
     plvsta();
     plwind(-0.5, ncat - 0.5, ymin - pad, hi_y);

@@ -18,6 +18,14 @@ typedef struct {
 /* Writes path (PNG). Returns 0 on success, -1 (message printed) if PLplot cannot write it. */
 int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries);
 
+/* Several line plots stacked in one PNG, top to bottom; 0, or -1 (message printed). */
+typedef struct {
+    cli_plot_opts opts;
+    const cli_series *series;
+    int nseries;
+} cli_panel;
+int cli_plot_panels(const char *path, const cli_panel *panels, int npanels);
+
 /* One series of a category plot: y[i] +- err[i] at category i (NaN y: no point; NaN err: no bar). */
 typedef struct {
     const double *y, *err;

@@ -287,10 +287,15 @@ static void test_damaged(void)
     expect_fail("not a checkpoint at all", (const unsigned char *)"input 6\ndense out=3\n", 20, CN_ERR_FORMAT,
                 "magic");
     memcpy(b, good, n);
-    wr32(b + 8, 2);
-    expect_fail("version 2", b, n, CN_ERR_FORMAT, "version");
+    wr32(b + 8, 3);
+    expect_fail("version 3", b, n, CN_ERR_FORMAT, "version");
     fix_crc(b, n);
-    expect_fail("version 2, CRC fixed", b, n, CN_ERR_FORMAT, "version");
+    expect_fail("version 3, CRC fixed", b, n, CN_ERR_FORMAT, "version");
+    /* a version 1 file relabelled 2 lacks the extension block that version 2 promises */
+    memcpy(b, good, n);
+    wr32(b + 8, 2);
+    fix_crc(b, n);
+    expect_fail("version 2 without an extension, CRC fixed", b, n, CN_ERR_FORMAT, "extension");
 
     /* truncated: at every 1/20 of the file, and by the last byte */
     for (int k = 1; k < 20; k++) {

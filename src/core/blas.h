@@ -17,6 +17,7 @@ void openblas_set_num_threads(int n);
 #define cn_scal cblas_dscal
 #define cn_dot cblas_ddot
 #define cn_nrm2 cblas_dnrm2
+#define cn_ger cblas_dger
 #else
 #define cn_gemm cblas_sgemm
 #define cn_gemv cblas_sgemv
@@ -24,6 +25,7 @@ void openblas_set_num_threads(int n);
 #define cn_scal cblas_sscal
 #define cn_dot cblas_sdot
 #define cn_nrm2 cblas_snrm2
+#define cn_ger cblas_sger
 #endif
 
 /* C (M,N) = alpha * op(A) op(B) + beta * C, all row-major */

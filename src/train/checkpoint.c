@@ -2,7 +2,10 @@
  *   "CRITNET\0" u32 version u32 epoch i64 opt_steps
  *   u32 len + spec text, u32 len + settings JSON
  *   u64 nparams + params, u64 nstate + state, u64 nopt + optimizer state, u64 rng bytes + rng state
- *   u32 CRC-32 of everything before it */
+ *   version 2 only: u64 len + extension (a block the writer's subcommand defines, e.g. continual learning's)
+ *   u32 CRC-32 of everything before it
+ * A file without an extension is written as version 1, byte for byte what earlier builds wrote, so old
+ * checkpoints and new plain ones read the same everywhere. */
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
@@ -10,7 +13,8 @@
 #include "net/net_internal.h"
 
 #define CK_MAGIC "CRITNET"
-#define CK_VERSION 1u
+#define CK_VERSION 1u     /* no extension */
+#define CK_VERSION_EXT 2u /* with an extension block */
 #define CK_MAX_TEXT (16u << 20)
 #define CK_MAX_FILE ((long)1 << 34)
 
@@ -59,6 +63,12 @@ static void put_reals(writer *w, const cn_real *v, size_t n)
 int cn_checkpoint_save(const char *path, cn_net *net, cn_optim *opt, const cn_rng *rng, int epoch,
                        const char *settings, cn_error *err)
 {
+    return cn_checkpoint_save_ext(path, net, opt, rng, epoch, settings, NULL, 0, err);
+}
+
+int cn_checkpoint_save_ext(const char *path, cn_net *net, cn_optim *opt, const cn_rng *rng, int epoch,
+                           const char *settings, const void *ext, size_t ext_size, cn_error *err)
+{
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return cn_error_set(err, CN_ERR_ARG, "%s: path too long", path);
@@ -70,7 +80,7 @@ int cn_checkpoint_save(const char *path, cn_net *net, cn_optim *opt, const cn_rn
         return cn_error_set(err, CN_ERR_IO, "%s: cannot create", tmp);
     }
     put(&w, CK_MAGIC, 8);
-    put_u32(&w, CK_VERSION);
+    put_u32(&w, ext_size ? CK_VERSION_EXT : CK_VERSION);
     put_u32(&w, (uint32_t)epoch);
     put_u64(&w, (uint64_t)(opt ? cn_optim_steps(opt) : 0));
     put_text(&w, spec);
@@ -81,6 +91,10 @@ int cn_checkpoint_save(const char *path, cn_net *net, cn_optim *opt, const cn_rn
     size_t rs = rng ? cn_rng_state_size(rng) : 0;
     put_u64(&w, rs);
     if (rs) put(&w, cn_rng_state(rng), rs);
+    if (ext_size) {
+        put_u64(&w, ext_size);
+        put(&w, ext, ext_size);
+    }
     uint32_t crc = (uint32_t)w.crc;
     put_u32(&w, crc);
     cn_free(spec);
@@ -160,6 +174,7 @@ void cn_checkpoint_free(cn_checkpoint *ck)
     cn_free(ck->settings);
     cn_free(ck->opt_state);
     cn_free(ck->rng_state);
+    cn_free(ck->ext);
     memset(ck, 0, sizeof *ck);
 }
 
@@ -218,8 +233,9 @@ int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
     get_u32(&tail, &crc);
     take(&r, magic, 8);
     get_u32(&r, &version);
-    if (version != CK_VERSION) {
-        cn_error_set(&local, rc, "version %u, this build reads version %u", version, CK_VERSION);
+    if (version != CK_VERSION && version != CK_VERSION_EXT) {
+        cn_error_set(&local, rc, "version %u, this build reads versions %u and %u", version, CK_VERSION,
+                     CK_VERSION_EXT);
         goto done;
     }
     if ((uint32_t)crc32(crc32(0, NULL, 0), buf, (uInt)(size - 4)) != crc) {
@@ -275,6 +291,20 @@ int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
         goto done;
     }
     take(&r, ck->rng_state, (size_t)rs);
+    if (version == CK_VERSION_EXT) {
+        uint64_t es;
+        if (!get_u64(&r, &es) || es == 0 || es > r.left) {
+            cn_error_set(&local, rc, "truncated extension block");
+            goto done;
+        }
+        ck->ext = cn_malloc((size_t)es);
+        if (!ck->ext) {
+            rc = cn_error_set(&local, CN_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        take(&r, ck->ext, (size_t)es);
+        ck->ext_size = (size_t)es;
+    }
     if (r.left != 0) {
         cn_error_set(&local, rc, "%zu unexpected bytes before the checksum", r.left);
         goto done;

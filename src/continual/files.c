@@ -1,0 +1,102 @@
+/* files.c: the files of a continual run: tasks.csv, model.cnm with the continual state, summary.json. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include "continual/run.h"
+#include "net/net_internal.h"
+
+static void path_of(char *out, size_t cap, const char *dir, const char *file) { snprintf(out, cap, "%s/%s", dir, file); }
+
+void cl_write_row(FILE *f, const cn_continual_row *r)
+{
+    fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6f,%ld\n", r->task, r->accuracy, r->loss, r->dead_fraction,
+            r->mean_abs_weight, r->effective_rank, r->sigma, r->lambda0, r->replaced);
+}
+
+/* tasks.csv from the header and the rows the run holds: on a restored run, the rows of the checkpoint, so
+ * that rows of tasks after it (a killed run's) are dropped and the file ends as an uninterrupted run's */
+FILE *cl_open_tasks(const cn_continual *c, cn_error *err)
+{
+    char path[4096];
+    path_of(path, sizeof path, c->cfg.out_dir, "tasks.csv");
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cn_error_set(err, CN_ERR_IO, "%s: cannot write", path);
+        return NULL;
+    }
+    fputs("task,online_accuracy,online_loss,dead_fraction,mean_abs_weight,effective_rank,sigma,lambda0,"
+          "units_replaced\n", f);
+    for (int t = 0; t < c->tasks_done; t++) cl_write_row(f, &c->rows[t]);
+    fflush(f);
+    return f;
+}
+
+int cl_save_checkpoint(cn_continual *c, cn_error *err)
+{
+    char path[4096];
+    path_of(path, sizeof path, c->cfg.out_dir, "model.cnm");
+    unsigned char *ext = NULL;
+    size_t size = 0;
+    if (cl_state_encode(c, &ext, &size)) return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the checkpoint");
+    int rc = cn_checkpoint_save_ext(path, c->net, c->opt, NULL, c->tasks_done, c->cfg.settings, ext, size, err);
+    cn_free(ext);
+    return rc;
+}
+
+static cJSON *row_json(const cn_continual_row *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "task", r->task);
+    const char *names[] = {"online_accuracy", "online_loss", "dead_fraction", "mean_abs_weight", "effective_rank",
+                           "sigma", "lambda0"};
+    const double v[] = {r->accuracy, r->loss, r->dead_fraction, r->mean_abs_weight, r->effective_rank, r->sigma,
+                        r->lambda0};
+    for (int k = 0; k < 7; k++)
+        cJSON_AddItemToObject(o, names[k], isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "units_replaced", (double)r->replaced);
+    return o;
+}
+
+void cl_write_summary(const cn_continual *c, const cn_continual_result *res, const char *status)
+{
+    char path[4096], methods[128];
+    path_of(path, sizeof path, c->cfg.out_dir, "summary.json");
+    cn_continual_methods_name(methods, sizeof methods, c->cfg.methods);
+    cJSON *root = cJSON_CreateObject();
+    cJSON *settings = c->cfg.settings ? cJSON_Parse(c->cfg.settings) : NULL;
+    if (settings) cJSON_AddItemToObject(root, "settings", settings);
+    cJSON_AddStringToObject(root, "method", methods);
+    cJSON_AddStringToObject(root, "data", c->data->name);
+    cJSON_AddNumberToObject(root, "seed", (double)c->cfg.seed);
+    cJSON_AddStringToObject(root, "status", status);
+    if (res->diverged) cJSON_AddStringToObject(root, "message", res->message);
+    cJSON_AddNumberToObject(root, "tasks", c->cfg.tasks);
+    cJSON_AddNumberToObject(root, "tasks_done", c->tasks_done);
+    cJSON_AddNumberToObject(root, "examples_per_task", c->count);
+    cJSON_AddNumberToObject(root, "width", c->cfg.width);
+    cJSON_AddNumberToObject(root, "depth", c->cfg.depth);
+    cJSON_AddNumberToObject(root, "parameters", (double)c->net->nparams);
+    cJSON_AddNumberToObject(root, "lr", c->lr);
+    cJSON_AddNumberToObject(root, "probe_inputs", c->probe_n);
+    double acc = 0;
+    for (int t = 0; t < c->tasks_done; t++) acc += c->rows[t].accuracy;
+    if (c->tasks_done) {
+        cJSON_AddNumberToObject(root, "mean_online_accuracy", acc / c->tasks_done);
+        cJSON_AddItemToObject(root, "first_task", row_json(&c->rows[0]));
+        cJSON_AddItemToObject(root, "last_task", row_json(&c->rows[c->tasks_done - 1]));
+    }
+    if (c->cfg.methods & CN_CL_CRIT) cJSON_AddNumberToObject(root, "crit_steps_skipped", (double)c->crit_skipped);
+    cJSON_AddNumberToObject(root, "threads", cn_get_threads());
+    cJSON_AddNumberToObject(root, "seconds", res->seconds);
+    cJSON_AddNumberToObject(root, "steps", (double)res->steps);
+    if (res->train_seconds > 0) cJSON_AddNumberToObject(root, "steps_per_second", res->steps / res->train_seconds);
+    char *text = cJSON_Print(root);
+    FILE *f = fopen(path, "w");
+    if (f && text) {
+        fputs(text, f);
+        fputc('\n', f);
+    }
+    if (f) fclose(f);
+    cJSON_free(text);
+    cJSON_Delete(root);
+}
