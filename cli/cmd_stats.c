@@ -1,5 +1,6 @@
-/* cmd_stats.c: `critnet stats`: summary statistics, paired Wilcoxon tests against baselines, and plots of a
- * CSV of per-run results (one row per training run), so the experiment scripts need no Python. */
+/* cmd_stats.c: `critnet stats`: summary statistics, paired Wilcoxon tests against baselines, plots, and
+ * correlations between columns of a CSV of results (one row per training run, or per task of a run), so
+ * the experiment scripts need no Python. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -14,12 +15,18 @@
 static const char *usage =
     "usage: critnet stats --csv FILE --condition COL [--group COL] [--pair COL] --metrics M1,M2,...\n"
     "                     [--baselines C1,C2] [--md FILE] [--json FILE] [--plot DIR] [--seed S] [--resamples N]\n"
+    "       critnet stats --csv FILE --correlate X:Y,... [--condition COL] [--group COL] [--md FILE] [--json FILE]\n"
     "Summary statistics of per-run results, one CSV row per run. For each group and condition (in order of\n"
     "first appearance) and each metric: n, mean, sample sd (n - 1) and a 95% BCa bootstrap confidence\n"
     "interval of the mean. With --baselines, every other condition is tested against each baseline in the\n"
     "same group: the two-sided Wilcoxon signed-rank test on the paired differences condition - baseline\n"
     "(exact for up to 50 pairs without a zero difference, else the normal approximation).\n"
     "Prints markdown: a table of mean +- sd, then a table of the tests.\n"
+    "With --correlate, the correlation of each pair of columns X and Y over the rows: Pearson's r and\n"
+    "Spearman's rho, each with its two-sided p (Student's t with n - 2 degrees of freedom, as\n"
+    "scipy.stats.pearsonr and spearmanr; the p-values treat the rows as independent). One row of the table\n"
+    "per group and condition, and one for all conditions of the group together, \"(all)\". Rows missing X or\n"
+    "Y are left out and counted. --correlate alone needs no --condition and no --metrics.\n"
     "  --csv FILE              header row, then comma-separated fields without quotes\n"
     "  --condition COL         the column naming each run's condition (method, setting)\n"
     "  --group COL             the column splitting the runs into groups (architecture, data; default: one)\n"
@@ -31,15 +38,17 @@ static const char *usage =
     "  --json FILE             every number (intervals, test details) and the command line\n"
     "  --plot DIR              DIR/METRIC.png: mean +- sd per condition, a series per group\n"
     "  --seed S                bootstrap seed (default 0); every interval starts afresh from it\n"
-    "  --resamples N           bootstrap resamples (default 2000)\n";
+    "  --resamples N           bootstrap resamples (default 2000)\n"
+    "  --correlate X:Y,...     correlate the numeric columns X and Y (several pairs: comma-separated)\n";
 
-enum { O_CSV = 2000, O_CONDITION, O_GROUP, O_PAIR, O_METRICS, O_BASELINES, O_MD, O_JSON, O_PLOT, O_SEED, O_RESAMPLES };
+enum { O_CSV = 2000, O_CONDITION, O_GROUP, O_PAIR, O_METRICS, O_BASELINES, O_MD, O_JSON, O_PLOT, O_SEED, O_RESAMPLES,
+       O_CORRELATE };
 
 #define MAX_LIST 64
 #define CI_LEVEL 0.95
 
 typedef struct {
-    const char *csv, *condition, *group, *pair, *metrics, *baselines, *md, *json, *plot;
+    const char *csv, *condition, *group, *pair, *metrics, *baselines, *md, *json, *plot, *correlate;
     uint64_t seed;
     int resamples;
 } stats_opts;
@@ -59,6 +68,13 @@ typedef struct {
     int tested; /* 0: no pairs, or every difference zero */
 } paired_test;
 
+/* one pair of columns in one group, over one condition's rows or (cond -1) all of the group's */
+typedef struct {
+    int group, cond, pair;
+    int n, missing;                   /* rows used; rows missing x or y */
+    cn_correlation pearson, spearman; /* r NaN where undefined (n < 2, a constant column) */
+} correlation;
+
 typedef struct {
     cli_csv t;
     char *metric_buf, *base_buf, *metric[MAX_LIST], *base_name[MAX_LIST];
@@ -69,6 +85,11 @@ typedef struct {
     summary *sum;        /* (ng, nc, nm) */
     paired_test *test;
     int ntests;
+    char *corr_buf, *corr_x[MAX_LIST], *corr_y[MAX_LIST];
+    int npairs;
+    double *cx, *cy;     /* (rows, npairs), NaN where missing */
+    correlation *corr;
+    int ncorr;
 } stats_data;
 
 static int parse(stats_opts *o, int argc, char **argv)
@@ -79,7 +100,8 @@ static int parse(stats_opts *o, int argc, char **argv)
         {"metrics", required_argument, 0, O_METRICS}, {"baselines", required_argument, 0, O_BASELINES},
         {"md", required_argument, 0, O_MD}, {"json", required_argument, 0, O_JSON},
         {"plot", required_argument, 0, O_PLOT}, {"seed", required_argument, 0, O_SEED},
-        {"resamples", required_argument, 0, O_RESAMPLES}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"resamples", required_argument, 0, O_RESAMPLES}, {"correlate", required_argument, 0, O_CORRELATE},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 0;
     int opt, bad = 0;
     while (!bad && (opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -96,6 +118,7 @@ static int parse(stats_opts *o, int argc, char **argv)
         case O_PLOT: o->plot = optarg; break;
         case O_SEED: bad = cli_parse_u64("seed", optarg, &o->seed); break;
         case O_RESAMPLES: bad = cli_parse_int("resamples", optarg, 10, 10000000, &o->resamples); break;
+        case O_CORRELATE: o->correlate = optarg; break;
         default: fputs(usage, stderr); return -1;
         }
     }
@@ -104,9 +127,19 @@ static int parse(stats_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet stats --help)", argv[optind]);
         return -1;
     }
-    const char *missing = !o->csv ? "--csv FILE" : !o->condition ? "--condition COL" : !o->metrics ? "--metrics M1,M2,..." : NULL;
+    /* --correlate alone needs neither a condition nor metrics; the summaries, tests and plots need both */
+    const char *missing = !o->csv                         ? "--csv FILE"
+                          : !o->metrics && !o->correlate  ? "--metrics M1,M2,..."
+                          : o->metrics && !o->condition   ? "--condition COL"
+                                                          : NULL;
     if (missing) {
-        cli_error("%s is required (see critnet stats --help)", missing);
+        cli_error("%s is required (%ssee critnet stats --help)", missing,
+                  !o->metrics && o->csv ? "or --correlate X:Y; " : "");
+        return -1;
+    }
+    const char *needs = o->baselines ? "--baselines" : o->plot ? "--plot" : o->pair ? "--pair" : NULL;
+    if (!o->metrics && needs) {
+        cli_error("%s belongs to the summaries and needs --metrics (see critnet stats --help)", needs);
         return -1;
     }
     return 0;
@@ -155,24 +188,49 @@ static int intern(const char **names, int *n, const char *s)
 
 static const char *cell(const stats_data *d, int row, int col) { return d->t.cell[(size_t)row * d->t.cols + col]; }
 
+/* --correlate "x1:y1,x2:y2" into d->corr_x/corr_y and their columns */
+static int parse_pairs(stats_data *d, const char *arg, int *xcol, int *ycol)
+{
+    char *item[MAX_LIST];
+    if (parse_list("correlate", arg, &d->corr_buf, item, &d->npairs)) return -1;
+    for (int j = 0; j < d->npairs; j++) {
+        char *colon = strchr(item[j], ':');
+        if (!colon || colon == item[j] || !colon[1] || strchr(colon + 1, ':')) {
+            cli_error("--correlate %s: '%s' is not a pair X:Y of two column names", arg, item[j]);
+            return -1;
+        }
+        *colon = 0;
+        d->corr_x[j] = item[j], d->corr_y[j] = colon + 1;
+        if ((xcol[j] = cli_csv_column(&d->t, d->corr_x[j], "correlate")) < 0 ||
+            (ycol[j] = cli_csv_column(&d->t, d->corr_y[j], "correlate")) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Reads the CSV and checks everything before anything is computed or written. */
 static int load(stats_data *d, const stats_opts *o)
 {
     if (cli_csv_read(&d->t, o->csv)) return -1;
     const cli_csv *t = &d->t;
-    int rows = t->rows, ccol, gcol = -1, pcol = -1;
-    if ((ccol = cli_csv_column(t, o->condition, "condition")) < 0) return -1;
+    int rows = t->rows, ccol = -1, gcol = -1, pcol = -1;
+    if (o->condition && (ccol = cli_csv_column(t, o->condition, "condition")) < 0) return -1;
     if (o->group && (gcol = cli_csv_column(t, o->group, "group")) < 0) return -1;
     if (o->pair && (pcol = cli_csv_column(t, o->pair, "pair")) < 0) return -1;
-    if (parse_list("metrics", o->metrics, &d->metric_buf, d->metric, &d->nm)) return -1;
+    if (o->metrics && parse_list("metrics", o->metrics, &d->metric_buf, d->metric, &d->nm)) return -1;
     for (int j = 0; j < d->nm; j++)
         if ((d->metric_col[j] = cli_csv_column(t, d->metric[j], "metrics")) < 0) return -1;
+    int xcol[MAX_LIST], ycol[MAX_LIST];
+    if (o->correlate && parse_pairs(d, o->correlate, xcol, ycol)) return -1;
     d->groups = malloc(sizeof(char *) * rows), d->conds = malloc(sizeof(char *) * rows);
     d->keys = malloc(sizeof(char *) * rows);
     d->row_group = malloc(sizeof(int) * rows), d->row_cond = malloc(sizeof(int) * rows);
     d->row_key = calloc(rows, sizeof(int));
-    d->value = malloc(sizeof(double) * rows * d->nm);
-    if (!d->groups || !d->conds || !d->keys || !d->row_group || !d->row_cond || !d->row_key || !d->value) {
+    d->value = malloc(sizeof(double) * rows * (d->nm ? d->nm : 1));
+    d->cx = malloc(sizeof(double) * rows * (d->npairs ? d->npairs : 1));
+    d->cy = malloc(sizeof(double) * rows * (d->npairs ? d->npairs : 1));
+    if (!d->groups || !d->conds || !d->keys || !d->row_group || !d->row_cond || !d->row_key || !d->value || !d->cx ||
+        !d->cy) {
         cli_error("%s: out of memory", t->path);
         return -1;
     }
@@ -184,9 +242,13 @@ static int load(stats_data *d, const stats_opts *o)
                 return -1;
             }
         d->row_group[r] = gcol < 0 ? intern(d->groups, &d->ng, "all") : intern(d->groups, &d->ng, cell(d, r, gcol));
-        d->row_cond[r] = intern(d->conds, &d->nc, cell(d, r, ccol));
+        d->row_cond[r] = ccol < 0 ? intern(d->conds, &d->nc, "all") : intern(d->conds, &d->nc, cell(d, r, ccol));
         for (int j = 0; j < d->nm; j++)
             if (cli_csv_number(t, r, d->metric_col[j], &d->value[(size_t)r * d->nm + j])) return -1;
+        for (int j = 0; j < d->npairs; j++)
+            if (cli_csv_number(t, r, xcol[j], &d->cx[(size_t)r * d->npairs + j]) ||
+                cli_csv_number(t, r, ycol[j], &d->cy[(size_t)r * d->npairs + j]))
+                return -1;
     }
     /* the pair key: the --pair value, which must not repeat within a group and condition; else the ordinal */
     int nkeys = 0;
@@ -314,6 +376,38 @@ static int run_tests(stats_data *d)
     return rc;
 }
 
+/* For each group and pair: each condition's rows, then (where there are several conditions, or none was
+ * named) all of the group's rows together. A correlation that is undefined there (fewer than 2 rows, a
+ * constant column) is an answer, r NaN, not a failure. */
+static int correlate(stats_data *d, const stats_opts *o)
+{
+    int rows = d->t.rows, conds = o->condition ? d->nc : 0, per_group = conds + (conds != 1);
+    double *x = malloc(sizeof(double) * rows), *y = malloc(sizeof(double) * rows);
+    d->corr = malloc(sizeof(correlation) * d->ng * d->npairs * per_group);
+    int rc = x && y && d->corr ? 0 : -1;
+    for (int g = 0; g < d->ng && !rc; g++)
+        for (int j = 0; j < d->npairs && !rc; j++)
+            for (int c = 0; c < per_group && !rc; c++) {
+                int cond = c < conds ? c : -1, present = 0;
+                correlation *k = &d->corr[d->ncorr];
+                *k = (correlation){.group = g, .cond = cond, .pair = j};
+                for (int r = 0; r < rows; r++) {
+                    if (d->row_group[r] != g || (cond >= 0 && d->row_cond[r] != cond)) continue;
+                    present = 1;
+                    double u = d->cx[(size_t)r * d->npairs + j], v = d->cy[(size_t)r * d->npairs + j];
+                    if (isnan(u) || isnan(v)) k->missing++;
+                    else x[k->n] = u, y[k->n] = v, k->n++;
+                }
+                if (!present) continue; /* this condition has no rows in this group */
+                d->ncorr++;
+                if (cn_pearson(&k->pearson, x, y, k->n) == CN_ERR_NOMEM || cn_spearman(&k->spearman, x, y, k->n) == CN_ERR_NOMEM)
+                    rc = -1;
+            }
+    free(x);
+    free(y);
+    return rc;
+}
+
 /* 4 significant digits, without an exponent between 1e-4 and 1e9 */
 static const char *sig4(char *buf, size_t size, double v)
 {
@@ -389,6 +483,30 @@ static void write_markdown(FILE *f, const stats_data *d, const stats_opts *o)
     fprintf(f, " Left out: runs without a partner (unpaired) and pairs with a missing value (missing).\n");
 }
 
+static const char *corr_condition(const stats_data *d, const correlation *k) { return k->cond < 0 ? "(all)" : d->conds[k->cond]; }
+
+static void write_correlations(FILE *f, const stats_data *d, const stats_opts *o)
+{
+    char r1[32], p1[32], r2[32], p2[32];
+    int grouped = o->group != NULL;
+    fprintf(f, "| %s%s%s | x | y | n | left out | Pearson r | p | Spearman rho | p |\n", grouped ? o->group : "",
+            grouped ? " | " : "", o->condition ? o->condition : "rows");
+    fprintf(f, "|%s---|---|---|---:|---:|---:|---:|---:|---:|\n", grouped ? "---|" : "");
+    for (int i = 0; i < d->ncorr; i++) {
+        const correlation *k = &d->corr[i];
+        snprintf(r1, sizeof r1, isnan(k->pearson.r) ? "n/a" : "%.3f", k->pearson.r);
+        snprintf(r2, sizeof r2, isnan(k->spearman.r) ? "n/a" : "%.3f", k->spearman.r);
+        if (grouped) fprintf(f, "| %s ", d->groups[k->group]);
+        fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", corr_condition(d, k), d->corr_x[k->pair],
+                d->corr_y[k->pair], k->n, k->missing, r1, p_text(p1, sizeof p1, k->pearson.p_value), r2,
+                p_text(p2, sizeof p2, k->spearman.p_value));
+    }
+    fprintf(f, "\nPearson's r and Spearman's rho over the rows%s%s; two-sided p from Student's t with n - 2 degrees of "
+               "freedom (as scipy.stats.pearsonr and spearmanr), which treats the rows as independent. n/a: fewer "
+               "than 2 rows or a constant column. Left out: rows missing x or y.\n",
+            o->condition ? " of each " : "", o->condition ? o->condition : "");
+}
+
 static cJSON *name_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
 static cJSON *names_json(char *const *names, int n)
@@ -403,7 +521,7 @@ static int write_json(const char *path, const stats_data *d, const stats_opts *o
     cJSON *root = cJSON_CreateObject(), *boot = cJSON_CreateObject(), *sums = cJSON_CreateArray();
     cJSON *tests = cJSON_CreateArray(), *missing = cJSON_CreateObject(), *set = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "csv", o->csv);
-    cJSON_AddStringToObject(root, "condition", o->condition);
+    cJSON_AddItemToObject(root, "condition", name_or_null(o->condition));
     cJSON_AddItemToObject(root, "group", name_or_null(o->group));
     cJSON_AddItemToObject(root, "pair", name_or_null(o->pair));
     cJSON_AddStringToObject(root, "pairing", o->pair ? "column" : "order within group and condition");
@@ -467,6 +585,25 @@ static int write_json(const char *path, const stats_data *d, const stats_opts *o
         cJSON_AddItemToArray(tests, j);
     }
     cJSON_AddItemToObject(root, "tests", tests);
+    if (o->correlate) {
+        cJSON *corrs = cJSON_CreateArray();
+        for (int i = 0; i < d->ncorr; i++) {
+            const correlation *k = &d->corr[i];
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddItemToObject(j, "group", name_or_null(o->group ? d->groups[k->group] : NULL));
+            cJSON_AddStringToObject(j, "condition", corr_condition(d, k));
+            cJSON_AddStringToObject(j, "x", d->corr_x[k->pair]);
+            cJSON_AddStringToObject(j, "y", d->corr_y[k->pair]);
+            cJSON_AddNumberToObject(j, "n", k->n);
+            cJSON_AddNumberToObject(j, "missing", k->missing);
+            cJSON_AddItemToObject(j, "pearson_r", cli_json_num(k->pearson.r));
+            cJSON_AddItemToObject(j, "pearson_p", cli_json_num(k->pearson.p_value));
+            cJSON_AddItemToObject(j, "spearman_rho", cli_json_num(k->spearman.r));
+            cJSON_AddItemToObject(j, "spearman_p", cli_json_num(k->spearman.p_value));
+            cJSON_AddItemToArray(corrs, j);
+        }
+        cJSON_AddItemToObject(root, "correlations", corrs);
+    }
     cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
     cJSON_AddItemToObject(root, "settings", set);
@@ -529,6 +666,10 @@ static void free_data(stats_data *d)
     free(d->value);
     free(d->sum);
     free(d->test);
+    free(d->corr_buf);
+    free(d->cx);
+    free(d->cy);
+    free(d->corr);
 }
 
 int cmd_stats(int argc, char **argv)
@@ -544,11 +685,14 @@ int cmd_stats(int argc, char **argv)
     int rc = 1;
     /* everything is read, checked and computed before the first output, so a bad input writes nothing */
     if (load(&d, &o)) goto done;
-    if (summarise(&d, &o) || run_tests(&d) || !(f = open_memstream(&md, &md_size))) {
+    if ((d.nm && (summarise(&d, &o) || run_tests(&d))) || (d.npairs && correlate(&d, &o)) ||
+        !(f = open_memstream(&md, &md_size))) {
         cli_error("out of memory");
         goto done;
     }
-    write_markdown(f, &d, &o);
+    if (d.nm) write_markdown(f, &d, &o);
+    if (d.nm && d.npairs) fprintf(f, "\n");
+    if (d.npairs) write_correlations(f, &d, &o);
     if (fclose(f) || !md) {
         cli_error("out of memory");
         goto done;

@@ -663,6 +663,22 @@ int cn_bootstrap_ci(double *lo, double *hi, const double *x, int n, int resample
 int cn_bootstrap_ci_bca(double *lo, double *hi, const double *x, int n, int resamples, double level,
                         cn_rng *rng);
 
+/* A correlation of n pairs and its two-sided p-value. */
+typedef struct {
+    double r;       /* Pearson's r, or Spearman's rho (Pearson's r of the average ranks) */
+    double p_value; /* two-sided: Student's t with n - 2 degrees of freedom at t = r sqrt((n - 2) / (1 - r^2))
+                     * (GSL's gsl_cdf_tdist_Q); 1 for n = 2, 0 for |r| = 1 and n > 2 */
+    int n;
+} cn_correlation;
+
+/* Pearson's r of x[i], y[i], i < n, and its p-value, the numbers of scipy.stats.pearsonr(x, y) (scipy
+ * 1.10). CN_ERR_ARG for n < 2, NULL, or a constant x or y (scipy: NaN); CN_ERR_NONFINITE for NaN or Inf. */
+int cn_pearson(cn_correlation *out, const double *x, const double *y, int n);
+/* Spearman's rho (ties get the average of their ranks) and its p-value, the numbers of
+ * scipy.stats.spearmanr(x, y), except that n = 2 gives p = 1 where scipy gives NaN. The same errors, and
+ * CN_ERR_NOMEM. */
+int cn_spearman(cn_correlation *out, const double *x, const double *y, int n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,8 +4,9 @@
 Usage: stats_ref.py OUTFILE [BOOTFILE]
 
 Writes OUTFILE (format CNSTATS1, whitespace-separated tokens, floats as Python's repr so they read back
-exactly) with numpy's mean and std(ddof=1), scipy.stats.wilcoxon with its defaults on fixed data sets, and,
-for every case in BOOTFILE (written by the C test), scipy.stats.bootstrap of the mean:
+exactly) with numpy's mean and std(ddof=1), scipy.stats.wilcoxon with its defaults and scipy.stats.pearsonr
+and spearmanr on fixed data sets, and, for every case in BOOTFILE (written by the C test),
+scipy.stats.bootstrap of the mean:
   - on the very resample indices critnet drew (scipy is handed them through a RandomState whose randint
     returns them), percentile and BCa, so these must agree to rounding;
   - with scipy's own generator and many resamples, to compare with critnet within Monte Carlo error.
@@ -15,6 +16,8 @@ Records:
   wilcoxon NAME ALT N x... y... STATISTIC PVALUE Z EXACT NUSED
       (Z: scipy's method="approx" zstatistic; EXACT: 1, 0, or -1 where both methods give this p)
   wilcoxon_error NAME ALT N x... y...                             (scipy raised ValueError)
+  corr KIND NAME N x... y... R PVALUE          (KIND pearson or spearman)
+  corr_error KIND NAME N x... y...             (scipy gave NaN: a constant input)
   boot_same NAME PCT_LO PCT_HI BCA_LO BCA_HI
   boot_mc NAME RESAMPLES PCT_LO PCT_HI BCA_LO BCA_HI
   end RECORDS
@@ -88,6 +91,37 @@ def wilcoxon_cases():
     return cases
 
 
+def corr_cases():
+    """(name, x, y) data sets for pearsonr and spearmanr."""
+    rng = np.random.default_rng(20250101)
+    cases = []
+    # small n, independent: p in the middle of (0, 1)
+    cases.append(("indep10", np.round(rng.normal(0, 1, 10), 6), np.round(rng.normal(0, 1, 10), 6)))
+    # n = 3, the smallest n with a p-value between 0 and 1
+    cases.append(("three", np.array([0.1, 0.4, 0.35]), np.array([2.0, 1.0, 3.5])))
+    # correlated, n = 50, both signs
+    x = rng.normal(0, 1, 50)
+    cases.append(("pos50", x, 0.6 * x + 0.8 * rng.normal(0, 1, 50)))
+    cases.append(("neg50", x, -0.3 * x + rng.normal(0, 1, 50)))
+    # strong, n = 300: p far in the tail (about 1e-100)
+    x = rng.normal(0, 1, 300)
+    cases.append(("strong300", x, x + 0.5 * rng.normal(0, 1, 300)))
+    # weak, n = 5000: many degrees of freedom, p near 0.01 (the experiment's pooled task rows)
+    x = rng.normal(0, 1, 5000)
+    cases.append(("weak5000", x, 0.07 * x + rng.normal(0, 1, 5000)))
+    # ties on both sides (integers): Spearman's average ranks
+    cases.append(("ties40", rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 40).astype(float)))
+    # the experiment's kind of data: |ln sigma| near 0.05 against accuracy changes near -0.01, with an offset
+    drift = np.abs(np.log(1 + 0.05 * rng.standard_normal(120)))
+    cases.append(("drift120", np.round(drift, 6), np.round(-0.2 * drift + 0.01 * rng.standard_normal(120), 6)))
+    # a large common offset (accuracies near 1): two-pass means keep the signal
+    x = rng.normal(0, 1, 30)
+    cases.append(("offset30", 1e6 + x, 1e6 + x + rng.normal(0, 1, 30)))
+    # exactly reversed order: r = rho = -1, p = 0
+    cases.append(("reversed6", np.arange(6, dtype=float), 10 - 2 * np.arange(6, dtype=float)))
+    return cases
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: stats_ref.py OUTFILE [BOOTFILE]")
@@ -128,6 +162,18 @@ def main():
                 st.wilcoxon(x, x.copy(), alternative=alt)
             except ValueError:
                 out.append(f"wilcoxon_error {name} {alt} {n} {nums(x)} {nums(x)}")
+
+    for name, x, y in corr_cases():
+        for kind, f in (("pearson", st.pearsonr), ("spearman", st.spearmanr)):
+            r = f(x, y)
+            out.append(f"corr {kind} {name} {len(x)} {nums(x)} {nums(y)} {fmt(r.statistic)} {fmt(r.pvalue)}")
+    # n = 2: pearsonr's p is 1 (spearmanr's is NaN, which critnet does not follow; the C test checks its 1)
+    r = st.pearsonr([1.0, 2.0], [3.0, 1.0])
+    out.append(f"corr pearson two 2 1.0 2.0 3.0 1.0 {fmt(r.statistic)} {fmt(r.pvalue)}")
+    for kind, f in (("pearson", st.pearsonr), ("spearman", st.spearmanr)):
+        for name, x, y in (("constx", np.full(5, 0.1), np.arange(5.0)), ("consty", np.arange(4.0), np.full(4, 3.0))):
+            if np.isnan(f(x, y).statistic):
+                out.append(f"corr_error {kind} {name} {len(x)} {nums(x)} {nums(y)}")
 
     if len(sys.argv) == 3:
         tok = open(sys.argv[2]).read().split()

@@ -1,5 +1,6 @@
 /* test_stats.c: the experiment's statistics (src/stats/) against scipy.stats and numpy on the same numbers.
- * tests/stats_ref.py writes scipy's answers on fixed data sets, and for the bootstrap it is handed the very
+ * tests/stats_ref.py writes scipy's answers on fixed data sets (mean and sd, Wilcoxon, Pearson and
+ * Spearman correlations), and for the bootstrap it is handed the very
  * resample indices critnet drew, so percentile and BCa intervals must agree to rounding; a second scipy run
  * with its own generator checks the intervals within Monte Carlo error. Missing python3 or scipy fails.
  *
@@ -78,6 +79,55 @@ static void test_wilcoxon_known(void)
     CHECK(cn_wilcoxon_signed_rank(&w, nan_x, zero, 3, CN_ALT_LESS) == CN_ERR_NONFINITE, "NaN accepted");
 }
 
+static void test_correlation_known(void)
+{
+    /* y = 2x + 1 and its reverse: r = rho = +-1 exactly, p = 0 */
+    const double x[] = {1, 2, 3, 4, 5}, up[] = {3, 5, 7, 9, 11}, down[] = {9, 7, 5, 3, 1};
+    cn_correlation c;
+    CHECK_OK(cn_pearson(&c, x, up, 5));
+    CHECK(c.r == 1 && c.p_value == 0 && c.n == 5, "linear: r %.17g p %g n %d", c.r, c.p_value, c.n);
+    CHECK_OK(cn_spearman(&c, x, down, 5));
+    CHECK(c.r == -1 && c.p_value == 0, "reversed: rho %.17g p %g", c.r, c.p_value);
+    /* monotone but not linear: rho = 1, r < 1 */
+    const double cube[] = {1, 8, 27, 64, 125};
+    CHECK_OK(cn_spearman(&c, x, cube, 5));
+    CHECK(c.r == 1, "cubes: rho %.17g, want 1", c.r);
+    CHECK_OK(cn_pearson(&c, x, cube, 5));
+    CHECK(c.r < 1 && c.r > 0.9 && c.p_value > 0, "cubes: r %.17g p %g", c.r, c.p_value);
+    /* n = 2: r = -1, p = 1 for both (scipy's spearmanr says NaN there) */
+    CHECK_OK(cn_pearson(&c, x, down, 2));
+    CHECK(close_to(c.r, -1, 1e-15, 0) && c.p_value == 1, "n = 2: r %.17g p %g", c.r, c.p_value);
+    CHECK_OK(cn_spearman(&c, x, down, 2));
+    CHECK(close_to(c.r, -1, 1e-15, 0) && c.p_value == 1, "n = 2: rho %.17g p %g", c.r, c.p_value);
+    /* symmetric in x and y; unchanged by a positive affine map of x */
+    const double y[] = {0.3, -1.2, 0.8, 2.5, 0.1, 1.7}, z[] = {1, 4, 2, 2, 6, 5};
+    double zz[6];
+    for (int i = 0; i < 6; i++) zz[i] = 3 * z[i] - 7;
+    cn_correlation a, b;
+    CHECK_OK(cn_pearson(&a, y, z, 6));
+    CHECK_OK(cn_pearson(&b, z, y, 6));
+    CHECK(a.r == b.r && a.p_value == b.p_value, "pearson not symmetric: %.17g %.17g", a.r, b.r);
+    CHECK_OK(cn_pearson(&b, y, zz, 6));
+    CHECK(close_to(a.r, b.r, 1e-14, 0), "pearson changed by 3z - 7: %.17g %.17g", a.r, b.r);
+    CHECK_OK(cn_spearman(&a, y, z, 6));
+    CHECK_OK(cn_spearman(&b, y, zz, 6));
+    CHECK(a.r == b.r && a.p_value == b.p_value, "spearman changed by 3z - 7: %.17g %.17g", a.r, b.r);
+
+    /* the errors: undefined (constant input, n < 2), bad arguments, NaN */
+    const double same[] = {0.1, 0.1, 0.1, 0.1, 0.1};
+    CHECK(cn_pearson(&c, same, x, 5) == CN_ERR_ARG, "constant x accepted");
+    CHECK(isnan(c.r) && isnan(c.p_value) && c.n == 0, "failed call left r %g p %g n %d", c.r, c.p_value, c.n);
+    CHECK(cn_spearman(&c, x, same, 5) == CN_ERR_ARG, "constant y accepted");
+    CHECK(cn_pearson(&c, x, up, 1) == CN_ERR_ARG, "n = 1 accepted");
+    CHECK(cn_spearman(&c, x, up, 0) == CN_ERR_ARG, "n = 0 accepted");
+    CHECK(cn_pearson(NULL, x, up, 5) == CN_ERR_ARG, "NULL out accepted");
+    CHECK(cn_pearson(&c, NULL, up, 5) == CN_ERR_ARG, "NULL x accepted");
+    CHECK(cn_spearman(&c, x, NULL, 5) == CN_ERR_ARG, "NULL y accepted");
+    const double nan_y[] = {1, 2, NAN, 4, 5}, inf_x[] = {1, INFINITY, 3, 4, 5};
+    CHECK(cn_pearson(&c, x, nan_y, 5) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_spearman(&c, inf_x, up, 5) == CN_ERR_NONFINITE, "Inf accepted");
+}
+
 /* an allocator that refuses everything and counts what is live */
 static int live;
 static void *refuse(size_t size, void *user) { (void)size; (void)user; return NULL; }
@@ -146,9 +196,11 @@ static void test_bootstrap_properties(void)
     int rc1 = cn_bootstrap_ci(&lo, &hi, x, 30, 100, 0.9, r);
     int rc2 = cn_bootstrap_ci_bca(&lo, &hi, x, 30, 100, 0.9, r);
     int rc3 = cn_wilcoxon_signed_rank(&w, x, same, 4, CN_ALT_TWO_SIDED);
+    cn_correlation corr;
+    int rc4 = cn_spearman(&corr, x, x + 1, 29);
     cn_set_allocator(NULL);
-    CHECK(rc1 == CN_ERR_NOMEM && rc2 == CN_ERR_NOMEM && rc3 == CN_ERR_NOMEM, "out of memory: status %d %d %d", rc1,
-          rc2, rc3);
+    CHECK(rc1 == CN_ERR_NOMEM && rc2 == CN_ERR_NOMEM && rc3 == CN_ERR_NOMEM && rc4 == CN_ERR_NOMEM,
+          "out of memory: status %d %d %d %d", rc1, rc2, rc3, rc4);
     CHECK(live == 0, "out of memory: %d blocks released that were never handed out", -live);
     cn_rng_free(r);
 }
@@ -254,6 +306,7 @@ static int alt_from_name(const char *s)
 
 typedef struct {
     int meansd, wilcoxon, exact, approx, half_integer_exact, errors, boot_same, boot_mc, ended;
+    int pearson, spearman, corr_errors;
 } tally;
 
 static void check_meansd(reader *rd, tally *t)
@@ -310,6 +363,40 @@ static void check_wilcoxon(reader *rd, tally *t, int error_case)
     t->exact += exact == 1;
     t->approx += exact == 0;
     t->half_integer_exact += exact == 1 && stat != floor(stat);
+done:
+    free(x);
+    free(y);
+}
+
+/* corr KIND NAME N x... y... R P, or corr_error KIND NAME N x... y... */
+static void check_corr(reader *rd, tally *t, int error_case)
+{
+    char kind[64], name[64];
+    snprintf(kind, sizeof kind, "%s", next_tok(rd));
+    snprintf(name, sizeof name, "%s", next_tok(rd));
+    int n = (int)next_num(rd), spearman = !strcmp(kind, "spearman");
+    double *x = next_nums(rd, n), *y = next_nums(rd, n);
+    double want_r = error_case ? NAN : next_num(rd), want_p = error_case ? NAN : next_num(rd);
+    if (rd->bad || !x || !y || (!spearman && strcmp(kind, "pearson"))) {
+        rd->bad = 1;
+        goto done;
+    }
+    cn_correlation c;
+    int rc = spearman ? cn_spearman(&c, x, y, n) : cn_pearson(&c, x, y, n);
+    if (error_case) {
+        CHECK(rc == CN_ERR_ARG, "%s %s: status %d where scipy gives NaN, want CN_ERR_ARG", kind, name, rc);
+        t->corr_errors++;
+        goto done;
+    }
+    CHECK(rc == CN_OK && c.n == n, "%s %s: status %d, n %d", kind, name, rc, c.n);
+    CHECK(close_to(c.r, want_r, STAT_REL, 1e-15), "%s %s: r %.17g, scipy %.17g", kind, name, c.r, want_r);
+    /* where |r| is 1 to rounding, scipy's beta tail rounds to 0 and the t tail to some 1e-30: both nothing */
+    if (n > 2 && fabs(want_r) > 1 - 1e-12)
+        CHECK(c.p_value < 1e-20, "%s %s: p %.17g at |r| = 1, want about 0", kind, name, c.p_value);
+    else
+        CHECK(close_to(c.p_value, want_p, P_REL, 0), "%s %s: p %.17g, scipy %.17g", kind, name, c.p_value, want_p);
+    if (spearman) t->spearman++;
+    else t->pearson++;
 done:
     free(x);
     free(y);
@@ -427,6 +514,8 @@ static void test_against_scipy(void)
             if (!strcmp(kind, "meansd")) check_meansd(&rd, &t);
             else if (!strcmp(kind, "wilcoxon")) check_wilcoxon(&rd, &t, 0);
             else if (!strcmp(kind, "wilcoxon_error")) check_wilcoxon(&rd, &t, 1);
+            else if (!strcmp(kind, "corr")) check_corr(&rd, &t, 0);
+            else if (!strcmp(kind, "corr_error")) check_corr(&rd, &t, 1);
             else if (!strcmp(kind, "boot_same")) check_boot_same(&rd, &t);
             else if (!strcmp(kind, "boot_mc")) check_boot_mc(&rd, &t);
             else if (!strcmp(kind, "end")) {
@@ -450,6 +539,8 @@ static void test_against_scipy(void)
     CHECK(t.exact >= 20 && t.approx >= 6, "exact %d, approximate %d wilcoxon cases", t.exact, t.approx);
     CHECK(t.half_integer_exact >= 1, "no exact case with tied ranks (scipy 1.10's truncation)");
     CHECK(t.errors == 6, "%d all-zero error cases, want 6", t.errors);
+    CHECK(t.pearson == 11 && t.spearman == 10 && t.corr_errors == 4, "correlation records: %d pearson, %d spearman, "
+          "%d constant-input errors, want 11, 10 and 4", t.pearson, t.spearman, t.corr_errors);
     CHECK(t.boot_same == NBOOT && t.boot_mc == NBOOT, "bootstrap records: %d same, %d mc, want %d each", t.boot_same,
           t.boot_mc, NBOOT);
     remove_dir(dir);
@@ -459,6 +550,7 @@ int main(void)
 {
     test_mean_sd();
     test_wilcoxon_known();
+    test_correlation_known();
     test_bootstrap_properties();
     test_against_scipy();
     return check_summary("stats");

@@ -1,5 +1,6 @@
-/* stats.c: summary statistics of repeated runs: mean and sample standard deviation. The test and the
- * confidence intervals of the experiment live beside it (wilcoxon.c, bootstrap.c). */
+/* stats.c: summary statistics of repeated runs: mean and sample standard deviation. The test, the
+ * confidence intervals and the correlations of the experiments live beside it (wilcoxon.c, bootstrap.c,
+ * correlation.c). */
 #include <math.h>
 #include "critnet.h"
 

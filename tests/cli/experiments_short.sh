@@ -20,5 +20,25 @@ out=$(bash experiments/critical-training/run.sh --short 2>&1) || { echo "$out"; 
 echo "$out"
 # the verdict table and the stats tables, one row per architecture and condition
 expect_rows critical-training "$out" "baseline" "crit_b1" "tanh_sw2.5 | crit_init" "relu_mlp | crit_b1"
+# continual (issue 5): the short mode in two calls on one work folder. The first stops every run after its
+# first task (--stop-after 1); the second resumes them from their checkpoints, finishes and analyses. A resumed
+# run must equal an uninterrupted one, and the short mode must leave docs/continual alone.
+docs_before=$({ ls -l --time-style=full-iso -R docs/continual 2>/dev/null || true; } | md5sum)
+cwork=$(mktemp -d)
+out=$(bash experiments/continual/run.sh --short --work "$cwork" --stop-after 1 2>&1) || { echo "$out"; echo "FAIL: continual --stop-after 1 exited non-zero"; exit 1; }
+if grep -q "6 of 6 runs have not finished" <<<"$out"; then pass=$((pass+1)); else echo "$out"; echo "FAIL: continual: --stop-after 1 did not stop the runs"; fail=$((fail+1)); fi
+out=$(bash experiments/continual/run.sh --short --work "$cwork" 2>&1) || { echo "$out"; echo "FAIL: continual exited non-zero"; exit 1; }
+echo "$out"
+# the stats table (method | runs), a test against bp, the task-level and the run-level correlations
+expect_rows continual "$out" "crit | 2" "drop | cbp | bp" "(all) | abs_ln_sigma | acc_next" "(all) | acc_prev | d_abs_ln_sigma_next" "crit | abs_lambda0 | online_accuracy" "(all) | mid_abs_ln_sigma | late_change"
+n=$(awk -F, 'NR > 1 && $3 == "done" && $4 == 3' "$cwork/analysis/runs_summary.csv" | wc -l)
+[ "$n" = 6 ] && pass=$((pass+1)) || { echo "FAIL: continual: $n of 6 runs finished their 3 tasks after the resume"; fail=$((fail+1)); }
+read -r -a cargs <"$cwork/common.args"
+"${CRITNET_BIN:-build/critnet}" continual "${cargs[@]}" --method crit --seed 1 --quiet --no-plot --out "$cwork/fresh" >/dev/null
+cmp -s "$cwork/fresh/tasks.csv" "$cwork/runs/crit/s1/tasks.csv" && pass=$((pass+1)) || { echo "FAIL: continual: the resumed crit run differs from an uninterrupted one"; fail=$((fail+1)); }
+nplots=$(ls "$cwork"/analysis/curves.png "$cwork"/analysis/seeds/*.png "$cwork"/analysis/metrics/*.png 2>/dev/null | wc -l)
+[ "$nplots" = 12 ] && pass=$((pass+1)) || { echo "FAIL: continual: $nplots plots, want 12 (curves, 3 seed figures, 8 metrics)"; fail=$((fail+1)); }
+[ "$({ ls -l --time-style=full-iso -R docs/continual 2>/dev/null || true; } | md5sum)" = "$docs_before" ] && pass=$((pass+1)) || { echo "FAIL: continual --short wrote under docs/continual"; fail=$((fail+1)); }
+rm -rf "$cwork"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
