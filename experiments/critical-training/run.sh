@@ -7,9 +7,10 @@
 # and reports test accuracy, accuracy under noise / FGSM / PGD, sigma and lambda_0 before and after
 # training, and Wilcoxon signed-rank p-values (paired by seed) of each condition against the baseline and
 # against critical initialisation (`critnet stats`).
-#   bash experiments/critical-training/run.sh            # full (about 40 minutes on 2 cores)
+#   bash experiments/critical-training/run.sh            # full (about 80 minutes on 2 cores)
 #   bash experiments/critical-training/run.sh --short    # smoke run for the test suite (small nets, 2 seeds)
-#   options: --seeds N (default 5), --jobs J (parallel runs, default 2), --work DIR (keep the runs there;
+#   options: --seeds N (default 6: with 5, the smallest two-sided exact Wilcoxon p is 2/32 = 0.0625, so no
+#            difference could reach 0.05), --jobs J (parallel runs, default 2), --work DIR (keep the runs there;
 #            rerunning with the same DIR skips the finished runs)
 # Full mode writes docs/critical-training/results.md, runs.csv, stats.json and the plots beside them.
 set -euo pipefail
@@ -18,7 +19,7 @@ root=$(cd "$here/../.." && pwd)
 export CRITNET_BIN=${CRITNET_BIN:-$root/build/critnet}
 bin=$CRITNET_BIN
 [ -x "$bin" ] || { echo "build critnet first (cmake -B build && cmake --build build)" >&2; exit 1; }
-short=0 seeds=5 jobs=2 work=""
+short=0 seeds=6 jobs=2 work=""
 while [ $# -gt 0 ]; do
     case $1 in
     --short) short=1; seeds=2 ;;
@@ -74,23 +75,30 @@ total=$(wc -l <"$jobsfile")
 echo "critical training: ${#archs[@]} architectures x ${#conditions[@]} conditions x $seeds seeds = $total runs," \
     "$jobs at a time; runs in $work"
 start=$(date +%s)
-# each run prints nothing; progress comes from counting the finished rows
+n0=$(find "$work/rows" -name '*.csv' | wc -l) # finished by an earlier call with the same --work
+# each run prints nothing; progress comes from counting the finished rows (a line per change, or one
+# line redrawn on a terminal)
 xargs -P "$jobs" -L 1 bash "$here/one_run.sh" <"$jobsfile" &
 pid=$!
-while kill -0 $pid 2>/dev/null; do
-    done_n=$(find "$work/rows" -name '*.csv' | wc -l)
-    el=$(( $(date +%s) - start ))
-    printf '\r  %d/%d runs done, %d s elapsed' "$done_n" "$total" "$el" >&2
-    sleep 5
-done
+progress() {
+    local n el; n=$(find "$work/rows" -name '*.csv' | wc -l); el=$(( $(date +%s) - start ))
+    [ "$n" = "${last_n:-}" ] && [ "${1:-}" != final ] && return
+    last_n=$n
+    local eta=""
+    [ "$n" -gt "$n0" ] && [ "$n" -lt "$total" ] && eta=", about $(( el * (total - n) / (n - n0) / 60 )) min left"
+    if [ -t 2 ]; then printf '\r  %d/%d runs done, %d s elapsed%s   ' "$n" "$total" "$el" "$eta" >&2
+    else printf '  %d/%d runs done, %d s elapsed%s\n' "$n" "$total" "$el" "$eta" >&2; fi
+}
+while kill -0 $pid 2>/dev/null; do progress; sleep 5; done
 wait $pid
-printf '\r  %d/%d runs done, %d s elapsed\n' "$(find "$work/rows" -name '*.csv' | wc -l)" "$total" $(( $(date +%s) - start )) >&2
+progress final
+[ -t 2 ] && echo >&2
 
 csv="$work/runs.csv"
 echo "arch,condition,seed,status,test_acc,noise_0.1,noise_0.2,fgsm_0.01,fgsm_0.02,pgd_0.01,pgd_0.02,sigma_before,lambda0_before,sigma_after,lambda0_after,abs_ln_sigma_before,abs_lambda0_before,abs_ln_sigma_after,abs_lambda0_after,train_seconds" >"$csv"
 while read -r _ a c s; do cat "$work/rows/$a,$c,$s.csv"; done <"$jobsfile" >>"$csv"
 
-metrics=test_acc,noise_0.2,fgsm_0.02,pgd_0.02,abs_ln_sigma_before,abs_lambda0_before,abs_ln_sigma_after,abs_lambda0_after
+metrics=test_acc,noise_0.2,fgsm_0.02,pgd_0.02,abs_ln_sigma_before,abs_lambda0_before,abs_ln_sigma_after,abs_lambda0_after,train_seconds
 stats=("$bin" stats --csv "$csv" --group arch --condition condition --pair seed --metrics "$metrics"
        --baselines baseline,crit_init)
 if [ $short = 1 ]; then

@@ -1,6 +1,8 @@
-/* critreg.c: the criticality regulariser R = (1/L) sum_l (ln sigma_l)^2 of critical training, with its
- * exact gradient. sigma_l is estimated on the minibatch from m Gaussian jvp probes per block,
- * sigma_l^2 = (sum |J_l u|^2 / n_l) / (sum |u|^2 / n_{l-1}), the estimator of `critnet measure`.
+/* critreg.c: the criticality regulariser of critical training, with its exact gradient. Two targets:
+ *   sigma:  R = (1/L) sum_l (ln sigma_l)^2, sigma_l estimated on the minibatch from m Gaussian jvp probes
+ *           per block, sigma_l^2 = (sum |J_l u|^2 / n_l) / (sum |u|^2 / n_{l-1}) (`critnet measure`'s);
+ *   lambda: R = lambda^2, one tangent per probe and example through every block (apply_lambda).
+ * With a crit batch, the probes run on the first examples of the minibatch only.
  *
  * R is a function of jvps, so its gradient is second order. Per block, the tangent pass is run forward
  * with every layer's tangent input kept, then differentiated in reverse: for a layer v = phi'(z) (W t),
@@ -23,9 +25,10 @@ struct cn_critreg {
     double beta;
     cn_real *block_scale; /* lambda target: per block, the factor its tangent output was rescaled by */
     size_t widest;
-    cn_real **t;       /* per layer of the longest block: its tangent input (m, B, n_in); t[len] the output */
+    cn_real **t;       /* per layer of the longest span (a block; for lambda, all of them): its tangent input
+                        * (m, B, n_in); t[len] the output */
     cn_real *g, *g2;   /* tangent cotangents (m, B, widest) */
-    cn_real **a;       /* per layer of the longest block: its pre-activation tangent W t (m, B, n_out) */
+    cn_real **a;       /* per layer of that span: its pre-activation tangent W t (m, B, n_out) */
     cn_real *bias_save;
     cn_real **extra_z; /* per layer of the net: cotangent to add at its pre-activation (B, n_i) */
     cn_real *extra_buf;
