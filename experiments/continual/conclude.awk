@@ -112,7 +112,8 @@ END {
         printf "%s", verdict
         if (loses && named == 2 && held == 2) printf " **The known result is reproduced: bp loses online accuracy, cbp and snp hold it.**"
         else if (loses && held > 0) printf " **The known result is reproduced in part: bp loses online accuracy and %s holds it, %s does not.**", holders, others
-        else if (loses && named) printf " **bp's loss is reproduced, but %s does not hold the accuracy here.**", others
+        else if (loses && named) printf " **bp's loss is reproduced, but %s %s not hold the accuracy here.**", others,
+            (named > 1 ? "do" : "does")
         print ""
     }
     print ""
