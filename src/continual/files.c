@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include "core/json_file.h"
 #include "continual/run.h"
 #include "net/net_internal.h"
 
@@ -90,13 +91,6 @@ void cl_write_summary(const cn_continual *c, const cn_continual_result *res, con
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
     cJSON_AddNumberToObject(root, "steps", (double)res->steps);
     if (res->train_seconds > 0) cJSON_AddNumberToObject(root, "steps_per_second", res->steps / res->train_seconds);
-    char *text = cJSON_Print(root);
-    FILE *f = fopen(path, "w");
-    if (f && text) {
-        fputs(text, f);
-        fputc('\n', f);
-    }
-    if (f) fclose(f);
-    cJSON_free(text);
-    cJSON_Delete(root);
+    /* a summary that cannot be written leaves the checkpoint and tasks.csv, which hold the results */
+    (void)cn_json_save(path, root);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/finite.h"
+#include "core/json_file.h"
 #include "net/net_internal.h"
 #include "train/critreg.h"
 
@@ -152,15 +153,8 @@ static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net
     if (isfinite(res->lambda_max)) cJSON_AddNumberToObject(root, "lambda_max", res->lambda_max);
     if (cfg->crit_weight > 0) cJSON_AddNumberToObject(root, "crit_reg", res->crit_reg);
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
-    char *text = cJSON_Print(root);
-    FILE *f = fopen(path, "w");
-    if (f && text) {
-        fputs(text, f);
-        fputc('\n', f);
-    }
-    if (f) fclose(f);
-    cJSON_free(text);
-    cJSON_Delete(root);
+    /* a summary that cannot be written leaves the checkpoint and metrics.csv, which hold the results */
+    (void)cn_json_save(path, root);
 }
 
 typedef struct {
