@@ -94,6 +94,8 @@ int cn_get_threads(void);
 
 typedef struct cn_rng cn_rng;
 cn_rng *cn_rng_new(uint64_t seed);
+/* a faster stream (GSL taus2) for draws by the million, e.g. noise on every parameter at every step */
+cn_rng *cn_rng_new_fast(uint64_t seed);
 void cn_rng_free(cn_rng *r);
 double cn_rng_uniform(cn_rng *r);                  /* [0,1) */
 double cn_rng_normal(cn_rng *r);                   /* N(0,1) */

@@ -2,8 +2,9 @@
 # one_run.sh: one run of the continual experiment (called by run.sh, in parallel).
 #   one_run.sh WORKDIR METHOD SEED
 # METHOD is the experiment's name of a method, with '+' where `critnet continual --method` takes ','
-# (crit+l2). Reads WORKDIR/common.args (the problem flags every run shares). The run lives in
-# WORKDIR/runs/METHOD/sSEED; its log in WORKDIR/runs/METHOD/sSEED.log.
+# (crit+l2), and cbp-RATE for cbp at another replacement rate (cbp-1e-5). Reads WORKDIR/common.args (the
+# problem flags every run shares). The run lives in WORKDIR/runs/METHOD/sSEED; its log in
+# WORKDIR/runs/METHOD/sSEED.log.
 #  - summary.json says done or diverged: nothing to do (a diverged run is a result, recorded as such);
 #  - a checkpoint (model.cnm) is there: `critnet continual --resume`, which continues from the last finished
 #    task, after a kill too;
@@ -24,7 +25,11 @@ else
     rm -rf "$dir"
     mkdir -p "$(dirname "$dir")"
     read -r -a common <"$work/common.args"
-    cmd=("$bin" continual "${common[@]}" --method "${method//+/,}" --seed "$seed" --quiet --no-plot "${stop[@]}"
+    case $method in
+    cbp-*) how=(--method cbp --replacement-rate "${method#cbp-}") ;;
+    *) how=(--method "${method//+/,}") ;;
+    esac
+    cmd=("$bin" continual "${common[@]}" "${how[@]}" --seed "$seed" --quiet --no-plot "${stop[@]}"
          --out "$dir")
 fi
 if ! "${cmd[@]}" >>"$log" 2>&1; then

@@ -150,7 +150,7 @@ int cn_continual_new(cn_continual **out, const cn_data *data, const cn_continual
     c->probe_chunk = PROBE_CHUNK;
     if ((rc = build_net(c, err)) || (rc = build_methods(c, err))) goto fail;
     c->rng_data = cn_rng_new(stream_seed(cfg->seed, STREAM_DATA));
-    c->rng_method = cn_rng_new(stream_seed(cfg->seed, STREAM_METHOD));
+    c->rng_method = cn_rng_new_fast(stream_seed(cfg->seed, STREAM_METHOD));
     c->perm = cn_malloc((size_t)c->n_in * sizeof *c->perm);
     c->fresh = cn_malloc((size_t)c->n_in * sizeof *c->fresh);
     c->tmp = cn_malloc((size_t)c->n_in * sizeof *c->tmp);
