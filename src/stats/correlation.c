@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "critnet.h"
+#include "stats/rank.h"
 
 static int check_args(cn_correlation *out, const double *x, const double *y, int n)
 {
@@ -26,7 +27,7 @@ static int check_args(cn_correlation *out, const double *x, const double *y, int
     return CN_OK;
 }
 
-static int constant(const double *v, int n)
+int cn_all_equal(const double *v, int n)
 {
     for (int i = 1; i < n; i++)
         if (v[i] != v[0]) return 0;
@@ -35,7 +36,7 @@ static int constant(const double *v, int n)
 
 /* Pearson's r of x and y (n >= 2, finite, neither constant), by two passes as numpy: the deviations are
  * taken from the means, so a common offset does not cancel the signal away. */
-static double pearson_r(const double *x, const double *y, int n)
+double cn_pearson_r(const double *x, const double *y, int n)
 {
     double mx = 0, my = 0;
     for (int i = 0; i < n; i++) {
@@ -72,53 +73,50 @@ int cn_pearson(cn_correlation *out, const double *x, const double *y, int n)
 {
     int rc = check_args(out, x, y, n);
     if (rc) return rc;
-    if (constant(x, n) || constant(y, n)) return CN_ERR_ARG;
-    double r = pearson_r(x, y, n);
+    if (cn_all_equal(x, n) || cn_all_equal(y, n)) return CN_ERR_ARG;
+    double r = cn_pearson_r(x, y, n);
     *out = (cn_correlation){.r = r, .p_value = t_test_p(r, n), .n = n};
     return CN_OK;
 }
 
-typedef struct {
-    double v;
-    int i;
-} indexed;
-
 static int by_value(const void *a, const void *b)
 {
-    double u = ((const indexed *)a)->v, w = ((const indexed *)b)->v;
+    double u = ((const cn_ranked *)a)->v, w = ((const cn_ranked *)b)->v;
     return (u > w) - (u < w);
 }
 
-/* rank[i] of v[i] among v[0..n), 1-based, ties sharing the average of their ranks (scipy's rankdata) */
-static void average_ranks(double *rank, const double *v, int n, indexed *work)
+double cn_average_ranks(double *rank, const double *v, int n, cn_ranked *work)
 {
-    for (int i = 0; i < n; i++) work[i] = (indexed){v[i], i};
+    for (int i = 0; i < n; i++) work[i] = (cn_ranked){v[i], i};
     qsort(work, (size_t)n, sizeof *work, by_value);
+    double ties = 0;
     for (int i = 0; i < n;) {
         int j = i + 1;
         while (j < n && work[j].v == work[i].v) j++;
-        double r = 0.5 * (i + 1 + j); /* positions i..j-1 hold ranks i+1..j */
+        double r = 0.5 * (i + 1 + j), t = j - i; /* positions i..j-1 hold ranks i+1..j */
         for (int k = i; k < j; k++) rank[work[k].i] = r;
+        ties += t * t * t - t;
         i = j;
     }
+    return ties;
 }
 
 int cn_spearman(cn_correlation *out, const double *x, const double *y, int n)
 {
     int rc = check_args(out, x, y, n);
     if (rc) return rc;
-    if (constant(x, n) || constant(y, n)) return CN_ERR_ARG;
+    if (cn_all_equal(x, n) || cn_all_equal(y, n)) return CN_ERR_ARG;
     double *rx = cn_malloc((size_t)n * sizeof *rx), *ry = cn_malloc((size_t)n * sizeof *ry);
-    indexed *work = cn_malloc((size_t)n * sizeof *work);
+    cn_ranked *work = cn_malloc((size_t)n * sizeof *work);
     if (!rx || !ry || !work) {
         cn_free(rx);
         cn_free(ry);
         cn_free(work);
         return CN_ERR_NOMEM;
     }
-    average_ranks(rx, x, n, work);
-    average_ranks(ry, y, n, work);
-    double rho = pearson_r(rx, ry, n);
+    cn_average_ranks(rx, x, n, work);
+    cn_average_ranks(ry, y, n, work);
+    double rho = cn_pearson_r(rx, ry, n);
     cn_free(rx);
     cn_free(ry);
     cn_free(work);
