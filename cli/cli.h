@@ -78,9 +78,13 @@ int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
 int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
 
-/* messages to stderr, prefixed "critnet CMD: " */
+/* messages to stderr, prefixed "critnet CMD: " and, while it is set, cli_error_where (e.g. "FILE:LINE: ",
+ * so that the messages of an option parser name the line of a spec file the options came from) */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern const char *cli_command;
+extern const char *cli_error_where;
+/* the text of the last message (without the prefixes), for a caller that records it, e.g. in a zoo row */
+const char *cli_error_last(void);
 
 /* progress: a redrawn bar on a terminal, plain lines otherwise, nothing when quiet */
 typedef struct {
@@ -92,6 +96,7 @@ void cli_progress_train(const cn_train_progress *tp, void *user);
 void cli_progress_bar(cli_progress *p, const char *label, double done, double total, double elapsed,
                       const char *extra);
 void cli_progress_end(cli_progress *p);
+void cli_format_time(char *buf, size_t cap, double seconds); /* "42s", "3m05s", "1h02m"; "--" if unknown */
 double cli_now(void);
 
 /* json.c */
@@ -100,6 +105,24 @@ cJSON *cli_json_numbers(const double *v, int n);
 cJSON *cli_json_argv(int argc, char **argv);
 int cli_json_write(const char *path, cJSON *root); /* takes root; 0, or -1 with a message */
 
+/* train_opts.c: the options of `critnet train`, shared with `critnet zoo` (one parser: they cannot disagree) */
+typedef struct {
+    cli_common c;
+    cn_train_cfg t;
+    const char *out, *resume;
+    int lr_set;
+} cli_train_opts;
+extern const char cli_train_usage[];
+extern const struct option cli_train_long_opts[];
+void cli_train_defaults(cli_train_opts *o);
+/* getopt over argv (argv[0] is skipped): 0 on success, 1 after --help, -1 on a bad option (message printed) */
+int cli_train_parse(cli_train_opts *o, int argc, char **argv);
+/* required_argument or no_argument for a long option name of critnet train (no dashes); -1 if there is none */
+int cli_train_option_arg(const char *name);
+/* The settings JSON stored in a checkpoint: the argument list (minus --out, --stop-after, --quiet) and the
+ * settings it resolves to; caller frees. */
+char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, const cn_net *net);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
@@ -107,6 +130,7 @@ int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
+int cmd_zoo(int argc, char **argv);
 /* continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
 int cli_continual_plot(const char *out, char *const *dirs, int n);
 

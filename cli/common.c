@@ -10,16 +10,20 @@
 #include "cli.h"
 
 const char *cli_command = "critnet";
+const char *cli_error_where = NULL;
+
+static char last_error[2048];
 
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "critnet %s: ", cli_command);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "critnet %s: %s%s\n", cli_command, cli_error_where ? cli_error_where : "", last_error);
 }
+
+const char *cli_error_last(void) { return last_error; }
 
 int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out)
 {
@@ -83,7 +87,15 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     cn_act act;
     cn_init_kind ik;
     switch (opt) {
-    case 1000: c->arch = arg; return 1;
+    case 1000:
+        /* checked here, not only when the network is built, so that a bad value stops a zoo's spec before any
+         * model trains */
+        if (strcmp(arg, "mlp") && strcmp(arg, "cnn") && strcmp(arg, "resnet")) {
+            cli_error("--arch %s: expected mlp, cnn or resnet", arg);
+            return -1;
+        }
+        c->arch = arg;
+        return 1;
     case 1001: c->model_file = arg; return 1;
     case 1002:
         if (cn_act_from_name(arg, &act)) {

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"theory", cmd_theory, "mean-field prediction (q*, chi1, xi_c, lambda_0) for random MLPs; critical line"},
     {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
     {"continual", cmd_continual, "Online Permuted MNIST (Dohare et al.): bp, adam, l2, snp, cbp, l2init, crit"},
+    {"zoo", cmd_zoo, "train and measure a population of models (a spec or a preset); over MPI ranks if built with it"},
 };
 
 static void usage(FILE *f)

@@ -19,7 +19,7 @@ void cli_progress_init(cli_progress *p, int quiet)
     p->last_draw = 0;
 }
 
-static void format_time(char *buf, size_t cap, double s)
+void cli_format_time(char *buf, size_t cap, double s)
 {
     if (s < 0 || s > 1e7) snprintf(buf, cap, "--");
     else if (s < 60) snprintf(buf, cap, "%.0fs", s);
@@ -38,8 +38,8 @@ void cli_progress_bar(cli_progress *p, const char *label, double done, double to
     int filled = (int)(frac * 30);
     for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
     bar[30] = 0;
-    format_time(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
-    format_time(el, sizeof el, elapsed);
+    cli_format_time(eta, sizeof eta, frac > 0 ? elapsed * (1 - frac) / frac : -1);
+    cli_format_time(el, sizeof el, elapsed);
     fprintf(stderr, "\r%s [%s] %3.0f%% %s ETA %s %s\033[K", label, bar, 100 * frac, el, eta, extra ? extra : "");
     fflush(stderr);
 }
