@@ -18,6 +18,7 @@ static const command commands[] = {
     {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
     {"continual", cmd_continual, "Online Permuted MNIST (Dohare et al.): bp, adam, l2, snp, cbp, l2init, crit"},
     {"zoo", cmd_zoo, "train and measure a population of models (a spec or a preset); over MPI ranks if built with it"},
+    {"zoo-report", cmd_zoo_report, "statistics of a zoo run: does accuracy track criticality? (tests, stats.json, plots)"},
 };
 
 static void usage(FILE *f)

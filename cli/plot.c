@@ -1,5 +1,5 @@
-/* plot.c: plots to PNG through PLplot's cairo driver (pngcairo): lines over a numeric x axis, and points
- * with error bars over named categories. */
+/* plot.c: plots to PNG through PLplot's cairo driver (pngcairo): lines over a numeric x axis, points with
+ * error bars over named categories, and scatter plots of labelled groups. */
 #include <math.h>
 #include <plplot.h>
 #include <stdio.h>
@@ -31,8 +31,10 @@ static int begin_page(const char *path, int panels)
     return 0;
 }
 
-/* A boxed legend at the top right: n entries of lines and/or the filled-circle marker, as opt says. */
-static void legend(int n, const PLINT *opt, const PLINT *colour, const char *const *text)
+/* A boxed legend of n entries of lines and/or markers, as opt says: at the top right inside the frame, or
+ * (outside != 0) beside it on the right. symbol[k] is entry k's marker; NULL: the filled circle for all. */
+static void legend(int n, const PLINT *opt, const PLINT *colour, const char *const *text, const char *const *symbol,
+                   int outside)
 {
     PLINT *tcol = malloc(sizeof(PLINT) * (size_t)n), *lsty = malloc(sizeof(PLINT) * (size_t)n);
     PLINT *nsym = malloc(sizeof(PLINT) * (size_t)n);
@@ -44,13 +46,17 @@ static void legend(int n, const PLINT *opt, const PLINT *colour, const char *con
             lsty[k] = nsym[k] = 1;
             lw[k] = 2;
             msc[k] = 1;
-            sym[k] = "#(728)";
+            sym[k] = symbol ? symbol[k] : "#(728)";
         }
         PLFLT w, h;
         plcol0(15);
-        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
-                 PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 15, 1, 0, 0, n, opt,
-                 1.0, 1.0, 2.0, 1.0, tcol, text, NULL, NULL, NULL, NULL, colour, lsty, lw, colour, msc, nsym, sym);
+        /* outside: centred beside the frame, with a narrower symbol column and smaller, left-aligned text, so
+         * that the longest family name still fits on the page */
+        PLINT pos = outside ? PL_POSITION_RIGHT | PL_POSITION_OUTSIDE
+                            : PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE;
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, pos, 0.02, outside ? 0 : 0.02,
+                 outside ? 0.04 : 0.1, 0, 15, 1, 0, 0, n, opt, outside ? 0.6 : 1.0, outside ? 0.85 : 1.0, 2.0,
+                 outside ? 0.0 : 1.0, tcol, text, NULL, NULL, NULL, NULL, colour, lsty, lw, colour, msc, nsym, sym);
     }
     free(tcol);
     free(lsty);
@@ -108,7 +114,7 @@ static void draw_lines(const cli_plot_opts *o, const cli_series *s, int nseries)
         col[k] = colours[k % 8];
         text[k] = s[k].label ? s[k].label : "";
     }
-    if (shown > 1 || (shown == 1 && s[0].label)) legend(shown, opt, col, text);
+    if (shown > 1 || (shown == 1 && s[0].label)) legend(shown, opt, col, text, NULL, 0);
 }
 
 int cli_plot_lines(const char *path, const cli_plot_opts *o, const cli_series *s, int nseries)
@@ -184,7 +190,7 @@ int cli_plot_points(const char *path, const cli_plot_opts *o, const char *const 
         col[k] = colours[k % 8];
         text[k] = s[k].label ? s[k].label : "";
     }
-    if (labelled) legend(nseries, opt, col, text);
+    if (labelled) legend(nseries, opt, col, text, NULL, 0);
     plend();
     rc = 0;
 done:
@@ -195,5 +201,74 @@ done:
     free(opt);
     free(col);
     free(text);
+    return rc;
+}
+
+/* Filled markers that DejaVu Sans (which pngcairo finds) draws; 7 of them against 8 colours, so that the first
+ * 56 groups all differ in colour or marker. */
+static const char *const markers[] = {"\u25cf", "\u25a0", "\u25b2", "\u25c6", "\u25bc", "\u2605", "\u271a"};
+#define NMARKERS ((int)(sizeof markers / sizeof *markers))
+
+int cli_plot_scatter(const char *path, const cli_plot_opts *o, const cli_scatter_group *g, int ngroups,
+                     const char *note)
+{
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    int most = 1;
+    for (int k = 0; k < ngroups; k++) {
+        most = g[k].n > most ? g[k].n : most;
+        for (int i = 0; i < g[k].n; i++) {
+            if (!isfinite(g[k].x[i]) || !isfinite(g[k].y[i])) continue;
+            xmin = fmin(xmin, g[k].x[i]), xmax = fmax(xmax, g[k].x[i]);
+            ymin = fmin(ymin, g[k].y[i]), ymax = fmax(ymax, g[k].y[i]);
+        }
+    }
+    if (!isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1; /* nothing to show: still a valid, empty plot */
+    if (!(xmax > xmin)) xmin -= 0.5, xmax += 0.5;
+    if (!(ymax > ymin)) ymin -= 0.5, ymax += 0.5;
+    /* a margin, so that no marker sits on the frame */
+    double px = 0.04 * (xmax - xmin), py = 0.06 * (ymax - ymin);
+    PLFLT *x = malloc(sizeof(PLFLT) * (size_t)most), *y = malloc(sizeof(PLFLT) * (size_t)most);
+    int n = ngroups ? ngroups : 1;
+    PLINT *opt = malloc(sizeof(PLINT) * (size_t)n), *col = malloc(sizeof(PLINT) * (size_t)n);
+    const char **text = malloc(sizeof(char *) * (size_t)n), **sym = malloc(sizeof(char *) * (size_t)n);
+    int rc = -1, labelled = 0;
+    for (int k = 0; k < ngroups; k++) labelled |= g[k].label != NULL;
+    if (!x || !y || !opt || !col || !text || !sym) {
+        cli_error("%s: out of memory", path);
+        goto done;
+    }
+    if (begin_page(path, 1)) goto done;
+    pladv(0);
+    /* the right quarter of the page holds the legend, outside the frame, where it hides no point */
+    plvpor(0.09, labelled ? 0.72 : 0.95, 0.12, 0.86);
+    plwind(xmin - px, xmax + px, ymin - py, ymax + py);
+    plbox("bcnst", 0, 0, "bcnstv", 0, 0);
+    pllab(o->xlabel, o->ylabel, "");
+    plmtex("t", note ? 3.2 : 1.5, 0.5, 0.5, o->title);
+    if (note) plmtex("t", 1.2, 0.5, 0.5, note);
+    for (int k = 0; k < ngroups; k++) {
+        int m = 0;
+        for (int i = 0; i < g[k].n; i++) {
+            if (!isfinite(g[k].x[i]) || !isfinite(g[k].y[i])) continue;
+            x[m] = g[k].x[i];
+            y[m++] = g[k].y[i];
+        }
+        col[k] = colours[k % 8];
+        sym[k] = markers[k % NMARKERS];
+        plcol0(col[k]);
+        if (m) plstring(m, x, y, sym[k]);
+        opt[k] = PL_LEGEND_SYMBOL;
+        text[k] = g[k].label ? g[k].label : "";
+    }
+    if (labelled) legend(ngroups, opt, col, text, sym, 1);
+    plend();
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(opt);
+    free(col);
+    free(text);
+    free(sym);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* plot.h: plots to PNG through PLplot's cairo driver: lines, and points with error bars by category. */
+/* plot.h: plots to PNG through PLplot's cairo driver: lines, points with error bars by category, and
+ * scatter plots of labelled groups. */
 #ifndef CN_PLOT_H
 #define CN_PLOT_H
 
@@ -36,5 +37,19 @@ typedef struct {
  * labels are used; logx and hline are not. Writes path (PNG); 0, or -1 (message printed). */
 int cli_plot_points(const char *path, const cli_plot_opts *o, const char *const *categories, int ncat,
                     const cli_point_series *s, int nseries);
+
+/* One group of a scatter plot: the points (x[i], y[i]), i < n (a NaN point is skipped). */
+typedef struct {
+    const double *x, *y;
+    int n;
+    const char *label; /* legend entry; no legend when every group has NULL */
+} cli_scatter_group;
+
+/* Points only, a colour and a marker per group (group k: the k-th colour and marker, so the same index gives
+ * the same look in every figure), the legend beside the frame on the right, where it hides no point, and
+ * note (may be NULL) as a line under the title, e.g. the statistics. o's logx and hline are not used. Writes
+ * path (PNG); 0, or -1 (message printed). */
+int cli_plot_scatter(const char *path, const cli_plot_opts *o, const cli_scatter_group *g, int ngroups,
+                     const char *note);
 
 #endif

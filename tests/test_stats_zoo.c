@@ -253,6 +253,11 @@ static void test_mixed_known(void)
     for (int i = 0; i < N; i++) coll[2 * i] = 1, coll[2 * i + 1] = 2;
     CHECK(cn_mixed_intercept(&f, y, coll, N, 2, g, 1) == CN_ERR_ARG, "collinear X accepted");
     CHECK(cn_mixed_intercept(&f, ones, ones, N, 1, g, 1) == CN_ERR_ARG, "y fitted exactly accepted");
+    /* the same up to rounding: a constant y and a line in x, against an intercept and x */
+    for (int i = 0; i < N; i++) y2[i] = 0.5;
+    CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 1) == CN_ERR_ARG, "constant y accepted");
+    for (int i = 0; i < N; i++) y2[i] = 0.3 + 0.7 * X2[2 * i + 1];
+    CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_ARG, "y on a line in x accepted");
     y2[3] = NAN;
     CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_NONFINITE, "NaN in y accepted");
     memcpy(Xp, X2, sizeof Xp);

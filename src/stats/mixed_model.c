@@ -367,7 +367,11 @@ static int setup(mm *c, const int *group, labelled *work)
     if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', k, xs, k) != 0) return CN_ERR_ARG;
     for (int j = 0; j < k; j++)
         if (!(xs[j + j * k] * xs[j + j * k] > RANK_TOL)) return CN_ERR_ARG;
-    if (!c->ok) return CN_ERR_ARG; /* RSS = 0: y is a combination of X's columns */
+    /* y a combination of X's columns (a constant y, say) leaves an RSS of rounding error, not exactly 0, at
+     * about 1e-32 of y'y; nothing is left to split between the variances */
+    double yy = 0;
+    for (int i = 0; i < c->n; i++) yy += c->y[i] * c->y[i];
+    if (!c->ok || !(c->rss > 1e-24 * yy)) return CN_ERR_ARG;
     return CN_OK;
 }
 
