@@ -68,6 +68,12 @@ int cli_init_kind(const cli_common *c, cn_init *init);
 
 /* Creates path and its missing parents; 0, or -1 with errno set. */
 int cli_make_dir(const char *path);
+/* Writes text to path; 0, or -1 with the message given to cli_error. */
+int cli_write_text(const char *path, const char *text);
+/* The numbers of the statistics reports (critnet stats, zoo-report): 4 significant digits, without an exponent
+ * between 1e-4 and 1e9; a p-value to 2 digits, in exponent form below 1e-3; "n/a" where not finite. */
+const char *cli_sig4(char *buf, size_t size, double v);
+const char *cli_p_text(char *buf, size_t size, double p);
 /* The argument list stored in a checkpoint's settings JSON ("argv"), with argv[0] first and this call's own
  * options (argv[1..]) after it, so that they override; NULL if the settings hold none. Free with
  * cli_free_args. */

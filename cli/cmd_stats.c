@@ -408,24 +408,6 @@ static int correlate(stats_data *d, const stats_opts *o)
     return rc;
 }
 
-/* 4 significant digits, without an exponent between 1e-4 and 1e9 */
-static const char *sig4(char *buf, size_t size, double v)
-{
-    double a = fabs(v);
-    if (!isfinite(v)) snprintf(buf, size, "n/a");
-    else if (a >= 1e4 && a < 1e9) {
-        double unit = pow(10, floor(log10(a)) - 3);
-        snprintf(buf, size, "%.0f", round(v / unit) * unit);
-    } else snprintf(buf, size, "%.4g", v);
-    return buf;
-}
-
-static const char *p_text(char *buf, size_t size, double p)
-{
-    snprintf(buf, size, !isfinite(p) ? "n/a" : p >= 1e-3 ? "%.2g" : "%.1e", p);
-    return buf;
-}
-
 static void write_markdown(FILE *f, const stats_data *d, const stats_opts *o)
 {
     char a[32], b[32], c[32];
@@ -441,8 +423,8 @@ static void write_markdown(FILE *f, const stats_data *d, const stats_opts *o)
                     sum_at(d, g, k, 0)->runs);
             for (int m = 0; m < d->nm; m++) {
                 const summary *s = sum_at(d, g, k, m);
-                fprintf(f, " %s", sig4(a, sizeof a, s->mean));
-                if (isfinite(s->sd)) fprintf(f, " ± %s", sig4(b, sizeof b, s->sd));
+                fprintf(f, " %s", cli_sig4(a, sizeof a, s->mean));
+                if (isfinite(s->sd)) fprintf(f, " ± %s", cli_sig4(b, sizeof b, s->sd));
                 if (s->n < s->runs) fprintf(f, " (n=%d)", s->n);
                 fprintf(f, " |");
                 missing[m] += s->runs - s->n;
@@ -473,8 +455,8 @@ static void write_markdown(FILE *f, const stats_data *d, const stats_opts *o)
         if (p->missing) snprintf(left + n, sizeof left - n, "%s%d missing", p->unpaired ? ", " : "", p->missing);
         if (grouped) fprintf(f, "| %s ", d->groups[p->group]);
         fprintf(f, "| %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", d->metric[p->metric], d->conds[p->cond],
-                d->conds[p->base], p->pairs, left, sig4(a, sizeof a, p->median_diff), sig4(b, sizeof b, p->mean_diff),
-                p_text(c, sizeof c, p->tested ? p->w.p_value : NAN),
+                d->conds[p->base], p->pairs, left, cli_sig4(a, sizeof a, p->median_diff), cli_sig4(b, sizeof b, p->mean_diff),
+                cli_p_text(c, sizeof c, p->tested ? p->w.p_value : NAN),
                 p->tested ? (p->w.exact ? "exact" : "normal approx.") : p->pairs ? "all differences 0" : "no pairs");
     }
     fprintf(f, "\nTwo-sided Wilcoxon signed-rank tests on the differences %s - baseline; ", o->condition);
@@ -498,8 +480,8 @@ static void write_correlations(FILE *f, const stats_data *d, const stats_opts *o
         snprintf(r2, sizeof r2, isnan(k->spearman.r) ? "n/a" : "%.3f", k->spearman.r);
         if (grouped) fprintf(f, "| %s ", d->groups[k->group]);
         fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s |\n", corr_condition(d, k), d->corr_x[k->pair],
-                d->corr_y[k->pair], k->n, k->missing, r1, p_text(p1, sizeof p1, k->pearson.p_value), r2,
-                p_text(p2, sizeof p2, k->spearman.p_value));
+                d->corr_y[k->pair], k->n, k->missing, r1, cli_p_text(p1, sizeof p1, k->pearson.p_value), r2,
+                cli_p_text(p2, sizeof p2, k->spearman.p_value));
     }
     fprintf(f, "\nPearson's r and Spearman's rho over the rows%s%s; two-sided p from Student's t with n - 2 degrees of "
                "freedom (as scipy.stats.pearsonr and spearmanr), which treats the rows as independent. n/a: fewer "
@@ -643,15 +625,6 @@ static int write_plots(const char *dir, const stats_data *d, const stats_opts *o
     return rc;
 }
 
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f)) ok = 0;
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
-}
-
 static void free_data(stats_data *d)
 {
     cli_csv_free(&d->t);
@@ -699,7 +672,7 @@ int cmd_stats(int argc, char **argv)
     }
     if (o.plot && write_plots(o.plot, &d, &o)) goto done;
     if (o.json && write_json(o.json, &d, &o, argc - 1, argv + 1)) goto done;
-    if (o.md && write_text(o.md, md)) goto done;
+    if (o.md && cli_write_text(o.md, md)) goto done;
     fputs(md, stdout);
     rc = 0;
 done:

@@ -339,15 +339,6 @@ static int analyse(zr_data *d, const zr_opts *o)
     return 0;
 }
 
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f)) ok = 0;
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
-}
-
 static void free_data(zr_data *d)
 {
     cli_csv_free(&d->t);
@@ -389,7 +380,7 @@ int cmd_zoo_report(int argc, char **argv)
     snprintf(path, sizeof path, "%s/stats.json", o.dir);
     if (zr_write_json(path, &d, &o, argc - 1, argv + 1)) goto done;
     snprintf(path, sizeof path, "%s/stats.md", o.dir);
-    if (write_text(path, md)) goto done;
+    if (cli_write_text(path, md)) goto done;
     if (!o.quiet) fputs(md, stdout);
     rc = 0;
 done:

@@ -1,6 +1,7 @@
 /* common.c: option parsing, data loading and network building shared by the subcommands. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,4 +241,30 @@ void cli_free_args(char **v, int n)
     if (!v) return;
     for (int i = 0; i < n; i++) free(v[i]);
     free(v);
+}
+
+int cli_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f)) ok = 0;
+    if (!ok) cli_error("%s: cannot write", path);
+    return ok ? 0 : -1;
+}
+
+const char *cli_sig4(char *buf, size_t size, double v)
+{
+    double a = fabs(v);
+    if (!isfinite(v)) snprintf(buf, size, "n/a");
+    else if (a >= 1e4 && a < 1e9) {
+        double unit = pow(10, floor(log10(a)) - 3);
+        snprintf(buf, size, "%.0f", round(v / unit) * unit);
+    } else snprintf(buf, size, "%.4g", v);
+    return buf;
+}
+
+const char *cli_p_text(char *buf, size_t size, double p)
+{
+    snprintf(buf, size, !isfinite(p) ? "n/a" : p >= 1e-3 ? "%.2g" : "%.1e", p);
+    return buf;
 }

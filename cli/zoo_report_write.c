@@ -61,24 +61,6 @@ static verdict test_verdict(const zr_result *s, int m, int t)
     }
 }
 
-/* 4 significant digits, without an exponent between 1e-4 and 1e9 (as critnet stats) */
-static const char *sig4(char *buf, size_t size, double v)
-{
-    double a = fabs(v);
-    if (!isfinite(v)) snprintf(buf, size, "n/a");
-    else if (a >= 1e4 && a < 1e9) {
-        double unit = pow(10, floor(log10(a)) - 3);
-        snprintf(buf, size, "%.0f", round(v / unit) * unit);
-    } else snprintf(buf, size, "%.4g", v);
-    return buf;
-}
-
-static const char *p_text(char *buf, size_t size, double p)
-{
-    snprintf(buf, size, !isfinite(p) ? "n/a" : p >= 1e-3 ? "%.2g" : "%.1e", p);
-    return buf;
-}
-
 static const char *fixed(char *buf, size_t size, const char *fmt, double v)
 {
     if (isfinite(v)) snprintf(buf, size, fmt, v);
@@ -124,9 +106,9 @@ static void correlation_table(FILE *f, const zr_data *d, const zr_opts *o)
                 fixed(a, sizeof a, "%.3f", s->why_spearman ? NAN : s->spearman.r));
         if (s->why_ci) fprintf(f, "n/a");
         else fprintf(f, "[%s, %s]", fixed(b, sizeof b, "%.3f", s->ci_lo), fixed(c, sizeof c, "%.3f", s->ci_hi));
-        fprintf(f, " | %s | %s | %s |\n", p_text(e, sizeof e, s->why_spearman ? NAN : s->spearman.p_value),
+        fprintf(f, " | %s | %s | %s |\n", cli_p_text(e, sizeof e, s->why_spearman ? NAN : s->spearman.p_value),
                 fixed(g, sizeof g, "%.3f", s->why_pearson ? NAN : s->pearson.r),
-                p_text(h, sizeof h, s->why_pearson ? NAN : s->pearson.p_value));
+                cli_p_text(h, sizeof h, s->why_pearson ? NAN : s->pearson.p_value));
     }
     fprintf(f, "\nTwo-sided p from Student's t with n - 2 degrees of freedom (scipy.stats.spearmanr, pearsonr). The "
                "interval: percentile bootstrap of rho over %d resamples of the models (seed %llu, restarted for each "
@@ -152,9 +134,9 @@ static void near_far_table(FILE *f, const zr_data *d)
     for (int m = 0; m < ZR_NMEASURES; m++) {
         const zr_result *s = &d->res[m];
         fprintf(f, "| %s | %s %s | %d | %s | %d | %s | %s | %s | %s |\n", zr_measures[m].name,
-                zr_measures[m].larger_is_nearer ? ">=" : "<=", sig4(a, sizeof a, s->split), s->n_near,
+                zr_measures[m].larger_is_nearer ? ">=" : "<=", cli_sig4(a, sizeof a, s->split), s->n_near,
                 fixed(b, sizeof b, "%.4f", s->median_near), s->n_far, fixed(c, sizeof c, "%.4f", s->median_far),
-                sig4(e, sizeof e, s->why_mw ? NAN : s->mw.statistic), p_text(g, sizeof g, s->why_mw ? NAN : s->mw.p_value),
+                cli_sig4(e, sizeof e, s->why_mw ? NAN : s->mw.statistic), cli_p_text(g, sizeof g, s->why_mw ? NAN : s->mw.p_value),
                 s->why_mw ? s->why_mw : s->mw.exact ? "exact" : "normal approx.");
     }
     fprintf(f, "\nThe groups: %s. Two-sided test of the accuracies (scipy.stats.mannwhitneyu at its defaults); U counts "
@@ -180,10 +162,10 @@ static void mixed_table(FILE *f, const zr_data *d)
             len += (size_t)snprintf(note + len, sizeof note - len, "%sSE undefined (singular information)", len ? "; " : "");
         if (ok && !s->fit.converged) snprintf(note + len, sizeof note - len, "%sdid not converge", len ? "; " : "");
         fprintf(f, "| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", zr_measures[m].name, s->n,
-                s->fit_families, sig4(a, sizeof a, ok ? s->fit.beta[1] : NAN), sig4(b, sizeof b, ok ? s->fit.se[1] : NAN),
-                fixed(c, sizeof c, "%.3f", ok ? s->fit.z[1] : NAN), p_text(e, sizeof e, ok ? s->fit.p[1] : NAN),
-                sig4(g, sizeof g, ok ? s->fit.beta[0] : NAN), sig4(h, sizeof h, ok ? s->fit.tau2 : NAN),
-                sig4(k, sizeof k, ok ? s->fit.s2 : NAN), note);
+                s->fit_families, cli_sig4(a, sizeof a, ok ? s->fit.beta[1] : NAN), cli_sig4(b, sizeof b, ok ? s->fit.se[1] : NAN),
+                fixed(c, sizeof c, "%.3f", ok ? s->fit.z[1] : NAN), cli_p_text(e, sizeof e, ok ? s->fit.p[1] : NAN),
+                cli_sig4(g, sizeof g, ok ? s->fit.beta[0] : NAN), cli_sig4(h, sizeof h, ok ? s->fit.tau2 : NAN),
+                cli_sig4(k, sizeof k, ok ? s->fit.s2 : NAN), note);
     }
     fprintf(f, "\nA random intercept per family, fitted by REML (statsmodels' MixedLM); slope: the change of accuracy "
                "per unit of the measure within the families; SE from the observed information as statsmodels' bse_fe; "
@@ -215,11 +197,11 @@ static void effect_text(char *buf, size_t size, const zr_result *s, int t)
 {
     char a[32], b[32], c[32];
     if (t == T_SPEARMAN)
-        snprintf(buf, size, "rho = %.3f, p = %s", s->spearman.r, p_text(a, sizeof a, s->spearman.p_value));
+        snprintf(buf, size, "rho = %.3f, p = %s", s->spearman.r, cli_p_text(a, sizeof a, s->spearman.p_value));
     else if (t == T_MW)
         snprintf(buf, size, "median accuracy %s near vs %s far, p = %s", fixed(a, sizeof a, "%.4f", s->median_near),
-                 fixed(b, sizeof b, "%.4f", s->median_far), p_text(c, sizeof c, s->mw.p_value));
-    else snprintf(buf, size, "slope %s, p = %s", sig4(a, sizeof a, s->fit.beta[1]), p_text(b, sizeof b, s->fit.p[1]));
+                 fixed(b, sizeof b, "%.4f", s->median_far), cli_p_text(c, sizeof c, s->mw.p_value));
+    else snprintf(buf, size, "slope %s, p = %s", cli_sig4(a, sizeof a, s->fit.beta[1]), cli_p_text(b, sizeof b, s->fit.p[1]));
 }
 
 static void conclusions(FILE *f, const zr_data *d)
@@ -256,7 +238,7 @@ static void conclusions(FILE *f, const zr_data *d)
     char a[32];
     fprintf(f, "- In all, of %d tests: %d find%s accuracy higher nearer to criticality at p < 0.05 (%d of them also at "
                "the Bonferroni level p < %s), %d find%s it lower, and %d find%s no evidence either way.\n",
-            k.tests, k.count[V_HIGHER], k.count[V_HIGHER] == 1 ? "s" : "", k.strict, sig4(a, sizeof a, k.bonferroni),
+            k.tests, k.count[V_HIGHER], k.count[V_HIGHER] == 1 ? "s" : "", k.strict, cli_sig4(a, sizeof a, k.bonferroni),
             k.count[V_LOWER], k.count[V_LOWER] == 1 ? "s" : "", k.count[V_NONE], k.count[V_NONE] == 1 ? "s" : "");
     fprintf(f, "\nRules: %s\n", verdict_rules);
 }

@@ -10,11 +10,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
 #include "critnet.h"
+#include "ref_text.h"
+#include "torch_ref_io.h"
 
 #define STAT_REL 1e-9
 #define P_REL 1e-6
@@ -265,46 +266,6 @@ static int write_boot_input(const char *path)
 }
 
 typedef struct {
-    FILE *f;
-    int bad; /* a token was missing or malformed */
-} reader;
-
-static const char *next_tok(reader *rd)
-{
-    static char tok[256];
-    if (fscanf(rd->f, "%255s", tok) != 1) {
-        rd->bad = 1;
-        tok[0] = 0;
-    }
-    return tok;
-}
-
-static double next_num(reader *rd)
-{
-    const char *t = next_tok(rd);
-    char *end;
-    double v = strtod(t, &end);
-    if (!*t || *end) rd->bad = 1;
-    return v;
-}
-
-/* n values into a fresh array (caller frees) */
-static double *next_nums(reader *rd, int n)
-{
-    double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
-    for (int i = 0; i < n && v; i++) v[i] = next_num(rd);
-    return v;
-}
-
-static int alt_from_name(const char *s)
-{
-    if (!strcmp(s, "two-sided")) return CN_ALT_TWO_SIDED;
-    if (!strcmp(s, "greater")) return CN_ALT_GREATER;
-    if (!strcmp(s, "less")) return CN_ALT_LESS;
-    return -1;
-}
-
-typedef struct {
     int meansd, wilcoxon, exact, approx, half_integer_exact, errors, boot_same, boot_mc, ended;
     int pearson, spearman, corr_errors;
 } tally;
@@ -460,22 +421,6 @@ static void check_boot_mc(reader *rd, tally *t)
     t->boot_mc++;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                remove(path);
-            }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static void test_against_scipy(void)
 {
     const char *src = getenv("CRITNET_SRC"), *py = getenv("CRITNET_PYTHON"), *tmp = getenv("TMPDIR");
@@ -543,7 +488,7 @@ static void test_against_scipy(void)
           "%d constant-input errors, want 11, 10 and 4", t.pearson, t.spearman, t.corr_errors);
     CHECK(t.boot_same == NBOOT && t.boot_mc == NBOOT, "bootstrap records: %d same, %d mc, want %d each", t.boot_same,
           t.boot_mc, NBOOT);
-    remove_dir(dir);
+    ref_remove_dir(dir);
 }
 
 int main(void)

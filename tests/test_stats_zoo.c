@@ -16,11 +16,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "check.h"
 #include "critnet.h"
+#include "ref_text.h"
+#include "torch_ref_io.h"
 
 #define MWU_P_REL 1e-9
 #define BOOT_REL 1e-12
@@ -328,46 +329,6 @@ static int write_boot_input(const char *path)
 }
 
 typedef struct {
-    FILE *f;
-    int bad; /* a token was missing or malformed */
-} reader;
-
-static const char *next_tok(reader *rd)
-{
-    static char tok[256];
-    if (fscanf(rd->f, "%255s", tok) != 1) {
-        rd->bad = 1;
-        tok[0] = 0;
-    }
-    return tok;
-}
-
-static double next_num(reader *rd)
-{
-    const char *t = next_tok(rd);
-    char *end;
-    double v = strtod(t, &end);
-    if (!*t || *end) rd->bad = 1;
-    return v;
-}
-
-/* n values into a fresh array (caller frees) */
-static double *next_nums(reader *rd, int n)
-{
-    double *v = calloc(n > 0 ? (size_t)n : 1, sizeof *v);
-    for (int i = 0; i < n && v; i++) v[i] = next_num(rd);
-    return v;
-}
-
-static int alt_from_name(const char *s)
-{
-    if (!strcmp(s, "two-sided")) return CN_ALT_TWO_SIDED;
-    if (!strcmp(s, "greater")) return CN_ALT_GREATER;
-    if (!strcmp(s, "less")) return CN_ALT_LESS;
-    return -1;
-}
-
-typedef struct {
     int mwu, exact, approx, big_exact, rhoboot, rho_skips, rho_refused, scipy_boot, mixed, boundary, reml,
         ended;
 } tally;
@@ -515,22 +476,6 @@ done:
     free(want);
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[2048];
-        while ((e = readdir(d)))
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-                remove(path);
-            }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static void test_against_reference(void)
 {
     const char *src = getenv("CRITNET_SRC"), *py = getenv("CRITNET_PYTHON"), *tmp = getenv("TMPDIR");
@@ -597,7 +542,7 @@ static void test_against_reference(void)
            "llf %.2g beta %.2g se %.2g z %.2g p %.2g (statsmodels' default fit's tau2 %.2g)\n",
            worst.mwu_p, worst.mwu_z, worst.boot, worst.tau2, worst.s2, worst.llf, worst.beta, worst.se, worst.z,
            worst.p, worst.default_tau2);
-    remove_dir(dir);
+    ref_remove_dir(dir);
 }
 
 int main(void)
