@@ -26,8 +26,8 @@ static cn_rng *rng_new(const gsl_rng_type *type, uint64_t seed)
 
 cn_rng *cn_rng_new(uint64_t seed) { return rng_new(gsl_rng_mt19937, seed); }
 
-/* taus2 (L'Ecuyer's maximally equidistributed Tausworthe): a Gaussian draw through GSL's ziggurat takes
- * 8.7 ns against MT19937's 14.9 ns here, and Shrink and Perturb draws one per parameter per step */
+/* taus2 (L'Ecuyer's maximally equidistributed Tausworthe): GSL's ziggurat draws from it faster than from
+ * MT19937, and Shrink and Perturb draws one Gaussian per parameter per step (docs/continual.md#speed) */
 cn_rng *cn_rng_new_fast(uint64_t seed) { return rng_new(gsl_rng_taus2, seed); }
 
 void cn_rng_free(cn_rng *r)
