@@ -16,6 +16,8 @@ typedef struct {
     /* data */
     const char *data, *data_root;
     int standardize;
+    int image_resize, image_crop, image_normalize, image_grey; /* images:DIR (0: from the model; normalize -1) */
+    int image_limit;                                          /* images:DIR: decode the first N only (0: all) */
     /* run */
     uint64_t seed;
     int threads, quiet;
@@ -32,7 +34,9 @@ typedef struct {
         {"sigma-b", required_argument, 0, 1012}, {"data", required_argument, 0, 1013},                       \
         {"data-root", required_argument, 0, 1014}, {"standardize", no_argument, 0, 1015},                    \
         {"seed", required_argument, 0, 1016}, {"threads", required_argument, 0, 1017},                       \
-        {"quiet", no_argument, 0, 1018}, {"help", no_argument, 0, 'h'}
+        {"quiet", no_argument, 0, 1018}, {"resize", required_argument, 0, 1019},                             \
+        {"crop", required_argument, 0, 1020}, {"normalize", required_argument, 0, 1021},                     \
+        {"help", no_argument, 0, 'h'}
 
 #define CLI_COMMON_HELP                                                                                      \
     "Model (ignored when a checkpoint is given):\n"                                                          \
@@ -48,7 +52,11 @@ typedef struct {
     "  --init I                torch kaiming_uniform kaiming_normal xavier orthogonal normal (default torch)\n" \
     "  --sigma-w S --sigma-b S normal init: W ~ N(0, S^2/fan_in), b ~ N(0, S^2); orthogonal: gain\n"         \
     "Data:\n"                                                                                                \
-    "  --data D                fashion-mnist (default), mnist, idx:DIR, gaussian, cifar10:DIR\n"            \
+    "  --data D                fashion-mnist (default), mnist, idx:DIR, gaussian, cifar10:DIR,\n"           \
+    "                          images:DIR (folders of images per class), npy:FILE[,LABELS] (docs/onnx.md)\n" \
+    "  --resize N --crop N     images: shorter side to N, then the centre N x N (default: the model's input,\n" \
+    "                          resized in the proportion 256:224)\n"                                          \
+    "  --normalize imagenet|none  images: ImageNet mean/std (default imagenet for ONNX models)\n"             \
     "  --in N                  input dimension for --data gaussian\n"                                        \
     "  --standardize           per-feature standardisation (training statistics)\n"                          \
     "  --data-root DIR         where scripts/setup.sh put the converted data (default ./data)\n"             \
@@ -62,6 +70,18 @@ void cli_common_defaults(cli_common *c);
 int cli_common_option(cli_common *c, int opt, const char *arg);
 
 int cli_load_data(cn_data *d, const cli_common *c);
+
+/* model_load.c: --model FILE, a checkpoint or an ONNX file */
+typedef struct {
+    const char *blocks; /* ONNX: --blocks */
+    size_t max_bytes;   /* ONNX: --max-bytes (0: the library's limit) */
+} cli_model_opts;
+int cli_is_onnx(const char *path);
+int cli_is_onnx_net(const cn_net *net);
+/* 0, or -1 after a message */
+int cli_load_model(cn_net **net, const char *path, const cli_model_opts *o);
+/* image loading settings that follow from the model's input shape, where the user gave none */
+void cli_image_defaults_for(cli_common *c, const cn_net *net);
 /* Builds the network from --model-file or the --arch flags for data of the given shape. */
 int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape);
 int cli_init_kind(const cli_common *c, cn_init *init);
@@ -83,6 +103,7 @@ void cli_free_args(char **v, int n);
 int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
 int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
+int cli_parse_size(const char *name, const char *arg, size_t *out);
 
 /* messages to stderr, prefixed "critnet CMD: " and, while it is set, cli_error_where (e.g. "FILE:LINE: ",
  * so that the messages of an option parser name the line of a spec file the options came from) */

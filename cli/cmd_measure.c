@@ -17,13 +17,16 @@ static const char *usage =
     "activity branching ratio sigma_act and, with --dynamic-range, the dynamic range Delta.\n"
     "Without --model the network is built from the model flags and initialised with --init/--seed;\n"
     "then the mean-field prediction is reported too where it applies (an MLP with --init normal or kaiming).\n"
-    "  --model FILE            a checkpoint written by critnet train\n"
+    "  --model FILE            a checkpoint written by critnet train, or an ONNX model (FILE.onnx)\n"
+    "  --blocks T,T,...        ONNX: the tensors (or nodes) that end blocks, instead of the default rule\n"
+    "  --max-bytes N           ONNX: refuse larger files (default 2 GiB - 1)\n"
     "  --samples N             evaluation inputs: the first N of the split (default 1000)\n"
     "  --split test|train      (default test)\n"
-    "  --probes M              Gaussian probes per block for sigma (default 8)\n"
+    "  --probes M              Gaussian probes per block for sigma (default 8; 0: skip sigma)\n"
     "  --spectrum K            number of Lyapunov exponents (default 1: lambda_0 only; 0: none)\n"
     "  --layers hidden|all     leave out (default) or include the readout block\n"
-    "  --batch N               inputs per pass (default 100; memory does not grow with --samples)\n"
+    "  --batch N               inputs per pass (default 100, 8 for ONNX models; memory does not grow with\n"
+    "                          --samples)\n"
     "  --dynamic-range         also measure Delta\n"
     "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (60 points over [1e-4, 1e2])\n"
     "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
@@ -35,13 +38,14 @@ static const char *usage =
     "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_COMMON_HELP;
 
 enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
-       O_STIM, O_RESP, O_DRBLOCK, O_JSON, O_CSV, O_PLOT };
+       O_STIM, O_RESP, O_DRBLOCK, O_JSON, O_CSV, O_PLOT, O_BLOCKS, O_MAXBYTES };
 
 typedef struct {
     cli_common c;
     cn_measure_cfg m;
     const char *model, *split, *json, *csv, *plot;
-    int samples;
+    int samples, batch_set;
+    cli_model_opts mo;
 } measure_opts;
 
 static void progress(double done, double total, void *user)
@@ -62,7 +66,8 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"dr-smax", required_argument, 0, O_DRMAX}, {"stimulus", required_argument, 0, O_STIM},
         {"response", required_argument, 0, O_RESP}, {"dr-block", required_argument, 0, O_DRBLOCK},
         {"json", required_argument, 0, O_JSON}, {"csv", required_argument, 0, O_CSV},
-        {"plot", required_argument, 0, O_PLOT}, {0, 0, 0, 0}};
+        {"plot", required_argument, 0, O_PLOT}, {"blocks", required_argument, 0, O_BLOCKS},
+        {"max-bytes", required_argument, 0, O_MAXBYTES}, {0, 0, 0, 0}};
     optind = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -78,14 +83,16 @@ static int parse(measure_opts *o, int argc, char **argv)
             if ((bad = strcmp(optarg, "test") && strcmp(optarg, "train"))) cli_error("--split %s: expected test or train", optarg);
             o->split = optarg;
             break;
-        case O_PROBES: bad = cli_parse_int("probes", optarg, 1, 100000, &m->probes); break;
+        case O_PROBES: bad = cli_parse_int("probes", optarg, 0, 100000, &m->probes); break;
         case O_SPECTRUM: bad = cli_parse_int("spectrum", optarg, 0, 1 << 20, &m->spectrum); break;
         case O_LAYERS:
             if (!strcmp(optarg, "all")) m->include_readout = 1;
             else if (!strcmp(optarg, "hidden")) m->include_readout = 0;
             else bad = 1, cli_error("--layers %s: expected hidden or all", optarg);
             break;
-        case O_BATCH: bad = cli_parse_int("batch", optarg, 1, 1 << 20, &m->batch); break;
+        case O_BATCH: bad = cli_parse_int("batch", optarg, 1, 1 << 20, &m->batch), o->batch_set = 1; break;
+        case O_BLOCKS: o->mo.blocks = optarg; break;
+        case O_MAXBYTES: bad = cli_parse_size("max-bytes", optarg, &o->mo.max_bytes); break;
         case O_DR: m->dynamic_range = 1; break;
         case O_DRN: bad = cli_parse_int("dr-points", optarg, 2, 100000, &m->dr_points); break;
         case O_DRMIN: bad = cli_parse_real("dr-smin", optarg, 1e-300, 1e300, &m->dr_smin); break;
@@ -308,10 +315,11 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
     if (mf)
         printf("  mean field  q* %.4g  chi1 %.4f  xi_c %.3g  lambda_pred %+.4f\n", mf->q_star, mf->chi1, mf->xi_c,
                mf->lambda_pred);
-    printf("  block  name        units      sigma_l    rho_1\n");
+    /* an imported model's blocks are named by the tensors that end them, too long for a column: last */
+    printf("  block      units    sigma_l    rho_1  name\n");
     for (int l = 0; l < r->nblocks; l++)
-        printf("  %5d  %-10s %6d  %9.4f  %+8.4f\n", l + 1, r->blocks[l].name, r->blocks[l].n_out, r->sigma_block[l],
-               r->k ? r->local_exponents[(size_t)l * r->k] : NAN);
+        printf("  %5d  %9d  %9.4f  %+8.4f  %s\n", l + 1, r->blocks[l].n_out, r->sigma_block[l],
+               r->k ? r->local_exponents[(size_t)l * r->k] : NAN, r->blocks[l].name);
 }
 
 int cmd_measure(int argc, char **argv)
@@ -329,21 +337,21 @@ int cmd_measure(int argc, char **argv)
     if (r) return r > 0 ? 0 : 2;
     cn_set_threads(o.c.threads);
     cn_error err = {0};
-    cn_checkpoint ck = {0};
     cn_net *net = NULL;
     cn_data data = {0};
     cn_measure_result res = {0};
     char *spec = NULL;
     int rc = 1;
-    if (o.model && cn_checkpoint_load(&ck, o.model, &err)) {
-        cli_error("%s", err.msg);
-        return 1;
+    if (o.model) {
+        if (cli_load_model(&net, o.model, &o.mo)) return 1;
+        cli_image_defaults_for(&o.c, net);
+        /* an ImageNet model keeps every intermediate tensor of a batch for the jvps: 8 at a time fit easily */
+        if (cli_is_onnx_net(net) && !o.batch_set) o.m.batch = 8;
     }
+    if (strcmp(o.split, "test") == 0) o.c.image_limit = o.samples; /* images: only those measured are decoded */
     if (cli_load_data(&data, &o.c)) goto done;
     const cn_dataset *d = strcmp(o.split, "train") == 0 ? &data.train : &data.test;
     if (o.model) {
-        net = ck.net;
-        ck.net = NULL;
         if (cn_net_in_size(net) != d->c * d->h * d->w) {
             cli_error("%s takes %d inputs, but %s has %d per example", o.model, cn_net_in_size(net), data.name,
                       d->c * d->h * d->w);
@@ -389,6 +397,5 @@ done:
     cn_measure_result_free(&res);
     cn_net_free(net);
     cn_data_free(&data);
-    cn_checkpoint_free(&ck);
     return rc;
 }

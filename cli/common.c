@@ -65,6 +65,18 @@ int cli_parse_u64(const char *name, const char *arg, uint64_t *out)
     return 0;
 }
 
+int cli_parse_size(const char *name, const char *arg, size_t *out)
+{
+    uint64_t v;
+    if (cli_parse_u64(name, arg, &v)) return -1;
+    if (v < 1 || v > SIZE_MAX) {
+        cli_error("--%s %s: expected a size of at least 1 byte", name, arg);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
 void cli_common_defaults(cli_common *c)
 {
     memset(c, 0, sizeof *c);
@@ -77,6 +89,7 @@ void cli_common_defaults(cli_common *c)
     c->depth = -1;
     c->sigma_w = 1.0;
     c->sigma_b = 0.0;
+    c->image_normalize = -1;
     /* 2 threads trained the benchmark MLP 1.2x faster than 1 on this 2-core machine (bench/results/
      * train_mlp.txt); more cores were never measured, so the default stops at 2 */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -133,6 +146,15 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
     case 1016: return cli_parse_u64("seed", arg, &c->seed) ? -1 : 1;
     case 1017: return cli_parse_int("threads", arg, 1, 256, &c->threads) ? -1 : 1;
     case 1018: c->quiet = 1; return 1;
+    case 1019: return cli_parse_int("resize", arg, 1, 1 << 14, &c->image_resize) ? -1 : 1;
+    case 1020: return cli_parse_int("crop", arg, 1, 1 << 14, &c->image_crop) ? -1 : 1;
+    case 1021:
+        if (strcmp(arg, "imagenet") && strcmp(arg, "none")) {
+            cli_error("--normalize %s: expected imagenet or none", arg);
+            return -1;
+        }
+        c->image_normalize = strcmp(arg, "imagenet") == 0;
+        return 1;
     default: return 0;
     }
 }
@@ -144,7 +166,12 @@ int cli_load_data(cn_data *d, const cli_common *c)
                       .gaussian_classes = c->classes > 0 ? c->classes : 10,
                       .seed = c->seed,
                       .standardize = c->standardize,
-                      .data_root = c->data_root};
+                      .data_root = c->data_root,
+                      .image_resize = c->image_resize,
+                      .image_crop = c->image_crop,
+                      .image_normalize = c->image_normalize > 0,
+                      .image_grey = c->image_grey,
+                      .image_limit = c->image_limit};
     cn_error err = {0};
     int rc = cn_data_load(d, &o, &err);
     if (rc) cli_error("%s", err.msg[0] ? err.msg : cn_strerror(rc));

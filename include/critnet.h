@@ -186,6 +186,32 @@ int cn_net_layer_out_size(const cn_net *net, int i);
 const cn_real *cn_net_layer_output(const cn_net *net, int i); /* (B, n_i) of the last forward */
 void cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents);
 
+/* ---------------------------------------------------------------- ONNX models (onnx/) */
+
+/* An ONNX file (opset 11-17, one float input with the batch first, operators of docs/onnx.md) as a network
+ * of blocks, each a segment of the graph (docs/onnx.md#blocks says where they end). The weights are the
+ * file's; the network runs forward and jvp in eval mode only (cn_net_inference_only): no backward, training
+ * or checkpoint. A run that fails inside the graph (a shape that no longer fits, memory) writes NaN and is
+ * reported by cn_net_status. */
+typedef struct {
+    const char *blocks; /* comma list of tensor or node names that end blocks, replacing the default (NULL) */
+    size_t max_bytes;   /* refuse larger files before reading them (0: 2 GiB - 1, protobuf's limit) */
+} cn_onnx_opts;
+
+int cn_net_from_onnx(cn_net **out, const char *path, const cn_onnx_opts *opts, cn_error *err);
+/* the same from bytes in memory; name is used in messages */
+int cn_net_from_onnx_buffer(cn_net **out, const void *buf, size_t len, const char *name, const cn_onnx_opts *opts,
+                            cn_error *err);
+int cn_net_inference_only(const cn_net *net);
+/* the only batch size the model runs (an ONNX file whose batch dimension is fixed at 1), or 0: any. The
+ * library's own loops (cn_measure, cn_evaluate) keep their batches within it. */
+int cn_net_batch_limit(const cn_net *net);
+/* CN_OK, or the first failure of a forward/jvp of an imported graph since cn_net_clear_status */
+int cn_net_status(const cn_net *net, cn_error *err);
+void cn_net_clear_status(cn_net *net);
+/* an imported model's block i: the tensor that ends it; NULL for critnet's own layers */
+const char *cn_net_layer_name(const cn_net *net, int i);
+
 /* ---------------------------------------------------------------- architectures from flags */
 
 typedef struct {
@@ -206,26 +232,37 @@ int cn_arch_spec(char **out, const cn_arch *a, cn_error *err);
 /* ---------------------------------------------------------------- data */
 
 typedef struct {
-    int count;           /* number of examples */
+    int count;           /* number of examples (0: an empty split, x and y NULL) */
     int c, h, w;         /* per-example shape; n = c*h*w */
-    int classes;
+    int classes;         /* 0: unlabeled (images:DIR of loose files, npy:FILE without labels); y is then all 0 */
     cn_real *x;          /* (count, c*h*w) */
     int32_t *y;          /* (count) */
 } cn_dataset;
 
+/* images:DIR and npy:FILE are for measuring and evaluating: everything is in test, and train is empty
+ * (count 0, no x or y) but has the test split's shape and classes. */
 typedef struct {
     cn_dataset train, test;
     char name[64];
 } cn_data;
 
 typedef struct {
-    const char *spec;     /* "fashion-mnist", "mnist", "idx:DIR", "gaussian", "cifar10:DIR" */
+    const char *spec;     /* "fashion-mnist", "mnist", "idx:DIR", "gaussian", "cifar10:DIR", "images:DIR",
+                           * "npy:FILE" or "npy:FILE,LABELS" (docs in src/data/images.c and npy.c) */
     int gaussian_dim;     /* --in for gaussian */
     int gaussian_count;   /* examples per split for gaussian (0: 1000) */
     int gaussian_classes; /* 0: 10 */
     uint64_t seed;        /* gaussian data (the mnist split always uses seed 0, so it never moves) */
-    int standardize;      /* per-feature standardisation from training statistics */
+    int standardize;      /* per-feature standardisation from training statistics (refused without them) */
     const char *data_root;/* where the set-up script put data (NULL: $CRITNET_DATA or ./data) */
+    /* images:DIR follows torchvision's eval transform Resize(resize), CenterCrop(crop), ToTensor(), and
+     * Normalize(mean, std) when image_normalize; it reproduces PIL's bilinear resize exactly */
+    int image_resize;     /* shorter side after resizing (0: image_crop*256/224 rounded, so 256 for 224) */
+    int image_crop;       /* side of the square centre crop (0: 224) */
+    int image_normalize;  /* 1: per channel (x - mean) / std with ImageNet's mean (0.485, 0.456, 0.406) and
+                           * std (0.229, 0.224, 0.225), or 0.449 and 0.226 for grey; 0: x in [0,1] */
+    int image_grey;       /* 1: one channel, PIL's convert("L") luma; 0: RGB */
+    int image_limit;      /* decode only the first N images in ImageFolder order (0: all) */
 } cn_data_opts;
 
 int cn_data_load(cn_data *out, const cn_data_opts *opts, cn_error *err);
@@ -354,6 +391,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
              int start_epoch, cn_train_result *res, cn_error *err);
 
 /* Loss and accuracy of net (eval mode) on a dataset, in batches. */
+/* Top-k accuracy: the label is among the k largest outputs (ties counted against it). */
+int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int limit, double *acc_out, cn_error *err);
 int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, int limit, double *loss_out,
                 double *acc_out, cn_error *err);
 
@@ -527,7 +566,8 @@ double cn_ols_slope(const double *x, const double *y, int n);
 typedef struct {
     int first, last; /* layer indices, inclusive */
     int n_in, n_out; /* units entering and leaving the block */
-    char name[32];   /* kind of its main layer, e.g. "dense", "residual" */
+    char name[128];  /* kind of its main layer, e.g. "dense", "residual"; for an ONNX model the tensor that
+                      * ends the block */
 } cn_block;
 
 /* Fills blocks (caller frees with cn_free); *count excludes the readout unless include_readout. */
@@ -537,7 +577,7 @@ typedef enum { CN_STIM_ADDITIVE = 0, CN_STIM_CONTRAST, CN_STIM_COUNT } cn_stimul
 typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_COUNT } cn_response;
 
 typedef struct {
-    int probes;           /* Gaussian probes per block for sigma (default 8) */
+    int probes;           /* Gaussian probes per block for sigma (default 8; 0: no sigma, it is NaN) */
     int spectrum;         /* Lyapunov exponents k (default 1; 0: skip) */
     int include_readout;  /* --layers all */
     int batch;            /* inputs per pass (default 100): memory does not grow with the number of inputs */

@@ -49,9 +49,15 @@ int main(void)
     rc = cn_measure(net, x, 10, &cfg, &r, &err);
     CHECK(rc == CN_ERR_ARG && strstr(err.msg, "narrowest"), "spectrum too large: %d '%s'", rc, err.msg);
     cfg.spectrum = 1;
+    cfg.probes = -1;
+    rc = cn_measure(net, x, 10, &cfg, &r, &err);
+    CHECK(rc == CN_ERR_ARG && strstr(err.msg, "probes"), "probes -1: %d '%s'", rc, err.msg);
+    /* no probes: lambda_0 alone, sigma not measured (NaN) */
     cfg.probes = 0;
     rc = cn_measure(net, x, 10, &cfg, &r, &err);
-    CHECK(rc == CN_ERR_ARG && strstr(err.msg, "probes"), "probes 0: %d '%s'", rc, err.msg);
+    CHECK(rc == CN_OK && isnan(r.sigma) && isfinite(r.lambda_max), "probes 0: %d sigma %g lambda %g", rc, r.sigma,
+          r.lambda_max);
+    if (rc == CN_OK) cn_measure_result_free(&r);
     cfg.probes = 2;
     cfg.dr_smin = 1;
     cfg.dr_smax = 0.5;

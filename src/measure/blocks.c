@@ -6,7 +6,7 @@
 
 static int is_main(const char *kind)
 {
-    return !strcmp(kind, "dense") || !strcmp(kind, "conv") || !strcmp(kind, "residual") || !strcmp(kind, "act") ||
+    return !strcmp(kind, "onnx") || !strcmp(kind, "dense") || !strcmp(kind, "conv") || !strcmp(kind, "residual") || !strcmp(kind, "act") ||
            !strcmp(kind, "batchnorm") || !strcmp(kind, "layernorm");
 }
 
@@ -30,7 +30,8 @@ int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int
         b[nb].last = i;
         b[nb].n_in = in;
         b[nb].n_out = cn_net_layer_out_size(net, i);
-        snprintf(b[nb].name, sizeof b[nb].name, "%s", cn_net_layer_kind(net, main_layer >= 0 ? main_layer : i));
+        const char *tensor = cn_net_layer_name(net, i);
+        snprintf(b[nb].name, sizeof b[nb].name, "%s", tensor ? tensor : cn_net_layer_kind(net, main_layer >= 0 ? main_layer : i));
         in = b[nb].n_out;
         nb++;
         first = i + 1;

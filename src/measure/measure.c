@@ -273,7 +273,7 @@ static int validate(const cn_net *net, const cn_measure_cfg *cfg, const cn_block
                     cn_error *err)
 {
     if (n < 1) return cn_error_set(err, CN_ERR_ARG, "no inputs to measure");
-    if (cfg->probes < 1) return cn_error_set(err, CN_ERR_ARG, "--probes %d: must be >= 1", cfg->probes);
+    if (cfg->probes < 0) return cn_error_set(err, CN_ERR_ARG, "--probes %d: must be >= 0", cfg->probes);
     if (cfg->spectrum < 0) return cn_error_set(err, CN_ERR_ARG, "--spectrum %d: must be >= 0", cfg->spectrum);
     if (cfg->batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", cfg->batch);
     if (L < 1) return cn_error_set(err, CN_ERR_ARG, "the network has no blocks to measure");
@@ -439,12 +439,16 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
         }
     c.k = cfg->spectrum;
     c.K = cfg->probes > c.k ? cfg->probes : c.k;
+    if (c.K < 1) c.K = 1;
     c.B = cfg->batch < n ? cfg->batch : n;
+    if (cn_net_batch_limit(net) && c.B > cn_net_batch_limit(net)) c.B = cn_net_batch_limit(net);
     c.widest = (size_t)n0;
     for (int i = 0; i < cn_net_layer_count(net); i++)
         if ((size_t)cn_net_layer_out_size(net, i) > c.widest) c.widest = (size_t)cn_net_layer_out_size(net, i);
     double *scratch = NULL;
-    if ((rc = cn_net_reserve(net, c.B, c.K)) || (rc = ctx_alloc(&c)) ||
+    cn_net_clear_status(net);
+    if ((rc = cn_net_reserve(net, c.B, c.K)) && cn_net_status(net, err)) goto done;
+    if (rc || (rc = ctx_alloc(&c)) ||
         (rc = result_alloc(res, c.L, c.k, cfg->dynamic_range ? cfg->dr_points : 0)) ||
         !(scratch = cn_malloc((size_t)c.B * (c.k > 0 ? c.k : 1) * 2 * sizeof(double)))) {
         rc = rc ? rc : CN_ERR_NOMEM;
@@ -456,13 +460,14 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
         const cn_real *xb = x + (size_t)start * n0;
         cn_net_forward(net, xb, B, 0);
         measure_activity(&c, xb, B);
-        measure_sigma(&c, B, scratch);
+        if (cfg->probes > 0) measure_sigma(&c, B, scratch);
         if (c.k > 0 && (rc = measure_lyapunov(&c, B, scratch, scratch + (size_t)B * c.k))) {
             cn_error_set(err, rc, "QR failed: the tangents became NaN or Inf (the network's outputs overflow?)");
             goto done;
         }
         if (cfg->dynamic_range) measure_dynamic_range(&c, xb, B);
         if (cfg->progress) cfg->progress(start + B, n, cfg->user);
+        if ((rc = cn_net_status(net, err))) goto done;
     }
     fill_result(&c, res, n);
     if (cfg->dynamic_range) {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "layers/dropout.h"
 #include "net/net_internal.h"
+#include "onnx/graph.h"
 
 int cn_net_from_spec(cn_net **out, const char *text, cn_error *err)
 {
@@ -60,6 +61,8 @@ void cn_net_free(cn_net *net)
 {
     if (!net) return;
     cn_chain_free(&net->chain);
+    cn_graph_free(net->graph);
+    cn_free(net->failed);
     cn_free(net->params);
     cn_free(net->grads);
     cn_free(net->state);

@@ -9,6 +9,8 @@ struct cn_net {
     cn_shape in;
     size_t nparams, nstate;
     cn_real *params, *grads, *state; /* flat buffers; layers hold views */
+    struct cn_graph *graph;          /* an imported ONNX graph the layers run (inference only), or NULL */
+    int *failed;                     /* with a graph: the status of the first failure since the last clear */
 };
 
 int cn_spec_parse(cn_chain *out, cn_shape *in_shape, const char *text, cn_error *err);

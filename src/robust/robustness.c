@@ -62,12 +62,19 @@ static cn_real sign(cn_real g) { return g > 0 ? (cn_real)1 : g < 0 ? (cn_real)-1
 static cn_real clamp(cn_real v, cn_real lo, cn_real hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Checks shared by every entry point; fills *cfg_out with the defaults where cfg is NULL. */
+typedef enum { NOISE, FGSM, PGD } perturbation;
+static const char *const perturbation_names[] = {"noise standard deviation", "FGSM eps", "PGD eps"};
+
 static int check_args(cn_robust_cfg *cfg_out, const cn_robust_cfg *cfg, const cn_net *net, double size,
                       const char *what, cn_error *err)
 {
     if (cfg) *cfg_out = *cfg;
     else cn_robust_defaults(cfg_out);
     if (!net) return cn_error_set(err, CN_ERR_ARG, "no network");
+    /* the attacks need input gradients, which an imported model does not have */
+    if (cn_net_inference_only(net) && strcmp(what, perturbation_names[NOISE]) != 0)
+        return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s needs gradients; an imported ONNX model runs forward and jvp only",
+                            what);
     if (!(size >= 0) || !isfinite(size))
         return cn_error_set(err, CN_ERR_ARG, "%s %g: must be a finite number >= 0", what, size);
     if (cfg_out->batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", cfg_out->batch);
@@ -184,8 +191,6 @@ static int pgd_batch(cn_net *net, work *w, const cn_real *x, const int32_t *y, i
     return robust;
 }
 
-typedef enum { NOISE, FGSM, PGD } perturbation;
-static const char *const perturbation_names[] = {"noise standard deviation", "FGSM eps", "PGD eps"};
 
 /* The three dataset-level entry points differ only in what they do to a batch. */
 static int accuracy_under(perturbation kind, cn_net *net, const cn_dataset *d, int limit, double size,

@@ -72,6 +72,9 @@ int cn_checkpoint_save_ext(const char *path, cn_net *net, cn_optim *opt, const c
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return cn_error_set(err, CN_ERR_ARG, "%s: path too long", path);
+    if (cn_net_inference_only(net))
+        return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: an imported ONNX model is not saved as a checkpoint; keep "
+                            "the .onnx file", path);
     char *spec = cn_net_spec(net);
     if (!spec) return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
     writer w = {fopen(tmp, "wb"), crc32(0, NULL, 0), 0};

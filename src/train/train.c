@@ -72,8 +72,10 @@ int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, 
     if (classes < d->classes)
         return cn_error_set(err, CN_ERR_ARG, "the model has %d outputs, the data %d classes", classes, d->classes);
     if (batch < 1) batch = EVAL_BATCH;
+    if (cn_net_batch_limit(net) && batch > cn_net_batch_limit(net)) batch = cn_net_batch_limit(net);
+    cn_net_clear_status(net);
     int rc = cn_net_reserve(net, batch, 1);
-    if (rc) return cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
+    if (rc) return cn_net_status(net, err) ? rc : cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
     double total = 0;
     long hits = 0;
     for (int start = 0; start < n; start += batch) {
@@ -82,7 +84,37 @@ int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, 
         total += cn_loss(loss, cn_net_output(net), d->y + start, B, classes, NULL, &correct) * B;
         hits += correct;
     }
+    if ((rc = cn_net_status(net, err))) return rc;
     *loss_out = n ? total / n : 0;
+    *acc_out = n ? (double)hits / n : 0;
+    return CN_OK;
+}
+
+int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int limit, double *acc_out, cn_error *err)
+{
+    int n = limit > 0 && limit < d->count ? limit : d->count, in = cn_net_in_size(net), classes = cn_net_out_size(net);
+    if (in != d->c * d->h * d->w)
+        return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
+                            d->c * d->h * d->w);
+    if (k < 1 || k > classes) return cn_error_set(err, CN_ERR_ARG, "top-%d: the model has %d outputs", k, classes);
+    if (batch < 1) batch = EVAL_BATCH;
+    if (cn_net_batch_limit(net) && batch > cn_net_batch_limit(net)) batch = cn_net_batch_limit(net);
+    cn_net_clear_status(net);
+    int rc = cn_net_reserve(net, batch, 1);
+    if (rc) return cn_net_status(net, err) ? rc : cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
+    long hits = 0;
+    for (int start = 0; start < n; start += batch) {
+        int B = n - start < batch ? n - start : batch;
+        cn_net_forward(net, d->x + (size_t)start * in, B, 0);
+        const cn_real *out = cn_net_output(net);
+        for (int b = 0; b < B; b++) {
+            const cn_real *row = out + (size_t)b * classes;
+            int y = d->y[start + b], above = 0;
+            for (int j = 0; j < classes; j++) above += j != y && !(row[j] < row[y]);
+            hits += above < k;
+        }
+    }
+    if ((rc = cn_net_status(net, err))) return rc;
     *acc_out = n ? (double)hits / n : 0;
     return CN_OK;
 }
@@ -178,6 +210,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     int in = cn_net_in_size(net), classes = cn_net_out_size(net), B = cfg->batch;
     int n = cfg->limit_train > 0 && cfg->limit_train < tr->count ? cfg->limit_train : tr->count;
     if (B < 1) return cn_error_set(err, CN_ERR_ARG, "--batch %d: must be >= 1", B);
+    if (cn_net_inference_only(net))
+        return cn_error_set(err, CN_ERR_UNSUPPORTED, "an imported ONNX model runs forward and jvp only; it cannot be trained");
     if (cfg->epochs < 1) return cn_error_set(err, CN_ERR_ARG, "--epochs %d: must be >= 1", cfg->epochs);
     if (in != tr->c * tr->h * tr->w)
         return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,

@@ -59,5 +59,13 @@ nfiles=$(ls "$zwork"/report/{results.md,stats.md,stats.json,zoo.csv,acc_vs_abs_l
 [ "$nfiles" = 7 ] && pass=$((pass+1)) || { echo "FAIL: zoo: $nfiles of the 7 report files"; fail=$((fail+1)); }
 [ "$({ ls -l --time-style=full-iso -R docs/zoo 2>/dev/null || true; } | md5sum)" = "$docs_before" ] && pass=$((pass+1)) || { echo "FAIL: zoo --short wrote under docs/zoo"; fail=$((fail+1)); }
 rm -rf "$zwork"
+# torchvision (issue 7): the short mode exports small TorchVision models with python3-torchvision and measures
+# them through the ONNX import; under the sanitizers one model keeps the run short
+docs_before=$({ ls -l --time-style=full-iso -R docs/torchvision 2>/dev/null || true; } | md5sum)
+tv_models=resnet18,mobilenet_v3_small,squeezenet1_1
+[ -n "${CN_TEST_CFLAGS:-}" ] && tv_models=squeezenet1_1
+out=$(bash experiments/torchvision/run.sh --short --models "$tv_models" 2>&1) || { echo "$out"; echo "FAIL: torchvision --short exited non-zero"; exit 1; }
+grep -q "table.py: $(tr ',' '\n' <<<"$tv_models" | grep -c .) measured, 0 failed" <<<"$out" && pass=$((pass+1)) || { echo "$out"; echo "FAIL: torchvision: not every model measured"; fail=$((fail+1)); }
+[ "$({ ls -l --time-style=full-iso -R docs/torchvision 2>/dev/null || true; } | md5sum)" = "$docs_before" ] && pass=$((pass+1)) || { echo "FAIL: torchvision --short wrote under docs/torchvision"; fail=$((fail+1)); }
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

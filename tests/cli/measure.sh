@@ -63,7 +63,7 @@ expect_error "truncated checkpoint" "trunc.cnm" "$bin" measure --model "$tmp/tru
 printf 'garbage, not a model' > "$tmp/junk.cnm"
 expect_error "corrupt checkpoint" "bad magic" "$bin" measure --model "$tmp/junk.cnm" --data gaussian --in 20
 expect_error "spectrum too large" "narrowest" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 20 --classes 3 --spectrum 17
-expect_error "probes 0" "probes" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 20 --probes 0
+expect_error "probes -1" "probes" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 20 --probes -1
 expect_error "wrong data" "inputs" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 30
 expect_error "bad layers" "layers" "$bin" measure --arch mlp --data gaussian --in 8 --layers some
 echo "$pass passed, $fail failed"

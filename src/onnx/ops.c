@@ -1,0 +1,35 @@
+/* ops.c: the table of the ONNX operators critnet runs, one entry per op_type of the default domain. Each
+ * operator lives with its family (ops_conv.c, ops_pool.c, ops_norm.c, ops_unary.c, ops_binary.c,
+ * ops_matmul.c, ops_reduce.c, ops_shape.c, ops_move.c); this file only names them. */
+#include <string.h>
+#include "onnx/graph.h"
+
+#define OPS(X)                                                                                                 \
+    X(Abs) X(Add) X(AveragePool) X(BatchNormalization) X(Cast) X(Clip) X(Concat) X(ConstantOfShape) X(Conv)     \
+    X(Div) X(Dropout) X(Einsum) X(Elu) X(Equal) X(Erf) X(Exp) X(Expand) X(Flatten) X(Gather) X(Gelu) X(Gemm)   \
+    X(GlobalAveragePool) X(GlobalMaxPool) X(Greater) X(HardSigmoid) X(HardSwish) X(Identity)                    \
+    X(InstanceNormalization) X(LayerNormalization) X(LeakyRelu) X(Less) X(Log) X(LogSoftmax) X(MatMul) X(Max)   \
+    X(MaxPool) X(Min) X(Mul) X(Neg) X(Pad) X(Pow) X(Range) X(Reciprocal) X(ReduceMax) X(ReduceMean)             \
+    X(ReduceSum) X(Relu) X(Reshape) X(Shape) X(Sigmoid) X(Size) X(Slice) X(Softmax) X(Softplus) X(Split)       \
+    X(Sqrt) X(Squeeze) X(Sub) X(Tanh) X(Tile) X(Transpose) X(Unsqueeze) X(Where)
+
+#define DECLARE(name) extern const cn_op cn_op_##name;
+OPS(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) &cn_op_##name,
+static const cn_op *const table[] = {OPS(ENTRY)};
+#undef ENTRY
+
+#define NAME(name) #name ", "
+static const char names[] = OPS(NAME) "Constant";
+#undef NAME
+
+const cn_op *cn_onnx_find_op(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (strcmp(table[i]->name, op_type) == 0) return table[i];
+    return NULL;
+}
+
+const char *cn_onnx_op_list(void) { return names; }

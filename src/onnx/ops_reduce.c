@@ -1,0 +1,399 @@
+/* ops_reduce.c: ReduceMean, ReduceSum, ReduceMax, Softmax and LogSoftmax, forward and jvp.
+ *
+ * A reduction walks its input with a broadcast plan (broadcast.h) in which the output, with the reduced axes
+ * kept at size 1, is the one operand: the merge turns any set of axes into rows that either end in a
+ * contiguous reduced run (the output's step is 0: one sum per row, as global average pooling or a mean over
+ * the last axis) or run alongside the output (step 1: rows added into it, as a mean over the batch or the
+ * channels). Sums accumulate in double. ReduceMax keeps the flat index of the first maximum in the node's
+ * scratch for the jvp, which gathers the input's tangent there.
+ *
+ * Softmax views its input as (outer, L, inner) around the axis and subtracts the maximum before the
+ * exponential. With inner = 1 (the last axis, the usual case) each row is contiguous; otherwise the L
+ * entries of one position are inner apart and the loops run over the inner positions together, so memory
+ * is still read in order. Opsets before 13 flatten the input to 2-D at the axis instead (inner = 1).
+ */
+#include <math.h>
+#include <string.h>
+#include "onnx/broadcast.h"
+#include "onnx/graph.h"
+
+/* ------------------------------------------------------------------ which axes */
+
+typedef struct {
+    int reduced[CN_ONNX_MAX_DIMS]; /* 1 for each reduced input axis */
+    int64_t kept[CN_ONNX_MAX_DIMS]; /* the output shape with reduced axes at 1 (keepdims) */
+    int out_ndim;
+    int64_t out_dims[CN_ONNX_MAX_DIMS];
+    size_t count;                  /* input entries per output entry */
+    int identity;                  /* no axes and noop_with_empty_axes: the output is the input */
+} reduce_shape;
+
+/* axes from the attribute (ReduceSum before opset 13, the others before 18) or else from input 1 */
+static int reduce_axes(cn_graph *g, cn_node *n, int64_t *axes, int *count)
+{
+    if (cn_attr_find(n, "axes")) return cn_attr_ints(g, n, "axes", axes, CN_ONNX_MAX_DIMS, count);
+    int rc = cn_input_ints(g, n, 1, axes, CN_ONNX_MAX_DIMS, count);
+    if (*count < 0) *count = 0;
+    return rc;
+}
+
+static int reduce_plan(cn_graph *g, cn_node *n, const cn_tensor *x, reduce_shape *s)
+{
+    int64_t axes[CN_ONNX_MAX_DIMS];
+    int count, rc;
+    if ((rc = reduce_axes(g, n, axes, &count))) return rc;
+    const int keepdims = cn_attr_int(n, "keepdims", 1) != 0;
+    s->identity = count == 0 && cn_attr_int(n, "noop_with_empty_axes", 0) != 0;
+    for (int j = 0; j < x->ndim; j++) s->reduced[j] = !s->identity && count == 0;
+    for (int i = 0; i < count; i++) {
+        int ax;
+        if (cn_axis_normalize(axes[i], x->ndim, &ax))
+            return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)axes[i],
+                                x->ndim);
+        if (s->reduced[ax]) return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %lld is given twice", (long long)axes[i]);
+        s->reduced[ax] = 1;
+    }
+    s->count = 1;
+    s->out_ndim = 0;
+    for (int j = 0; j < x->ndim; j++) {
+        s->kept[j] = s->reduced[j] ? 1 : x->dims[j];
+        if (s->reduced[j]) s->count *= (size_t)x->dims[j];
+        if (!s->reduced[j] || keepdims) s->out_dims[s->out_ndim++] = s->kept[j];
+    }
+    return CN_OK;
+}
+
+/* the input walked in order, the output (keepdims shape) as the one operand */
+static void reduce_walk(cn_bcast *p, const cn_tensor *x, const reduce_shape *s)
+{
+    const int nd = x->ndim;
+    const int64_t *kd = s->kept;
+    cn_bcast_plan(p, x->ndim, x->dims, 1, &nd, &kd);
+}
+
+static int float_in_out(cn_graph *g, cn_node *n, cn_tensor **x, cn_tensor **y)
+{
+    *x = cn_node_in(g, n, 0);
+    *y = cn_node_out(g, n, 0);
+    if (!*x) return cn_node_fail(g, n, CN_ERR_FORMAT, "the input is missing");
+    if (!*y) return cn_node_fail(g, n, CN_ERR_FORMAT, "the output is missing");
+    if ((*x)->dtype != CN_T_FLOAT)
+        return cn_node_fail(g, n, CN_ERR_FORMAT, "needs a float tensor, got %s", cn_dtype_label((*x)->dtype));
+    return CN_OK;
+}
+
+/* ------------------------------------------------------------------ ReduceSum, ReduceMean */
+
+/* acc (output entries) = sums of v (input layout) over the reduced axes */
+static void sum_into(const cn_bcast *p, const cn_real *v, double *acc, size_t out_count)
+{
+    const size_t inner = cn_bcast_inner(p), rows = cn_bcast_rows(p);
+    const int along = cn_bcast_inner_step(p, 0);
+    memset(acc, 0, out_count * sizeof *acc);
+    cn_bcast_pos q;
+    cn_bcast_start(p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(p, &q)) {
+        const cn_real *row = v + r * inner;
+        double *a = acc + q.off[0];
+        if (along) {
+            CN_SIMD for (size_t i = 0; i < inner; i++) a[i] += row[i];
+        } else {
+            double s = 0;
+            CN_SIMD_SUM(s)
+            for (size_t i = 0; i < inner; i++) s += row[i];
+            a[0] += s;
+        }
+    }
+}
+
+/* out = sum over the reduced axes of v, divided by count for a mean; the work of forward and jvp alike */
+static int reduce_linear(cn_graph *g, cn_node *n, const cn_tensor *x, const reduce_shape *s, const cn_real *v,
+                         cn_real *out, size_t out_count, int mean)
+{
+    if (s->identity) {
+        memcpy(out, v, out_count * sizeof *out);
+        return CN_OK;
+    }
+    double *acc = cn_node_scratch(g, n, out_count * sizeof *acc);
+    if (!acc) return CN_ERR_NOMEM;
+    cn_bcast p;
+    reduce_walk(&p, x, s);
+    if (cn_tensor_numel(x)) sum_into(&p, v, acc, out_count);
+    else memset(acc, 0, out_count * sizeof *acc);
+    const double scale = mean ? 1.0 / (double)s->count : 1.0; /* an empty mean is NaN (0 * inf), as numpy */
+    for (size_t i = 0; i < out_count; i++) out[i] = (cn_real)(acc[i] * scale);
+    return CN_OK;
+}
+
+static int linear_forward(cn_graph *g, cn_node *n, int mean)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    if (s.identity) rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, x->ndim, x->dims);
+    else rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, s.out_ndim, s.out_dims);
+    if (rc) return rc;
+    return reduce_linear(g, n, x, &s, x->data, y->data, cn_tensor_numel(y), mean);
+}
+
+static int linear_jvp(cn_graph *g, cn_node *n, int mean)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    const cn_real *t = cn_node_in_tan(g, n, 0);
+    if (!t) {
+        memset(y->tan, 0, cn_tensor_numel(y) * sizeof(cn_real));
+        return CN_OK;
+    }
+    return reduce_linear(g, n, x, &s, t, y->tan, cn_tensor_numel(y), mean);
+}
+
+static int sum_forward(cn_graph *g, cn_node *n) { return linear_forward(g, n, 0); }
+static int sum_jvp(cn_graph *g, cn_node *n) { return linear_jvp(g, n, 0); }
+static int mean_forward(cn_graph *g, cn_node *n) { return linear_forward(g, n, 1); }
+static int mean_jvp(cn_graph *g, cn_node *n) { return linear_jvp(g, n, 1); }
+
+const cn_op cn_op_ReduceSum = {"ReduceSum", sum_forward, sum_jvp, 0};
+const cn_op cn_op_ReduceMean = {"ReduceMean", mean_forward, mean_jvp, 0};
+
+/* ------------------------------------------------------------------ ReduceMax */
+
+/* v beats the best so far: larger, or the first NaN (which then stays, as torch.amax) */
+static inline int beats(cn_real v, cn_real best) { return v > best || (v != v && best == best); }
+
+static void max_into(const cn_bcast *p, const cn_real *x, cn_real *out, int64_t *arg, size_t out_count)
+{
+    const size_t inner = cn_bcast_inner(p), rows = cn_bcast_rows(p);
+    const int along = cn_bcast_inner_step(p, 0);
+    for (size_t i = 0; i < out_count; i++) {
+        out[i] = -INFINITY;
+        arg[i] = -1;
+    }
+    cn_bcast_pos q;
+    cn_bcast_start(p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(p, &q)) {
+        const cn_real *row = x + r * inner;
+        const int64_t base = (int64_t)(r * inner);
+        cn_real *o = out + q.off[0];
+        int64_t *a = arg + q.off[0];
+        for (size_t i = 0; i < inner; i++) {
+            const size_t k = along ? i : 0;
+            /* arg < 0: the first entry seen, taken even when it is -inf */
+            if (beats(row[i], o[k]) || a[k] < 0) {
+                o[k] = row[i];
+                a[k] = base + (int64_t)i;
+            }
+        }
+    }
+}
+
+static int max_forward(cn_graph *g, cn_node *n)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    if (s.identity) {
+        if ((rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, x->ndim, x->dims))) return rc;
+        memcpy(y->data, x->data, cn_tensor_numel(x) * sizeof(cn_real));
+        return CN_OK;
+    }
+    if ((rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, s.out_ndim, s.out_dims))) return rc;
+    const size_t out_count = cn_tensor_numel(y);
+    int64_t *arg = cn_node_scratch(g, n, out_count * sizeof *arg);
+    if (!arg) return CN_ERR_NOMEM;
+    cn_bcast p;
+    reduce_walk(&p, x, &s);
+    if (cn_tensor_numel(x)) max_into(&p, x->data, y->data, arg, out_count);
+    else
+        for (size_t i = 0; i < out_count; i++) {
+            ((cn_real *)y->data)[i] = -INFINITY;
+            arg[i] = -1;
+        }
+    return CN_OK;
+}
+
+/* the tangent at the (first) maximum; the argmax the forward stored is still valid, the shapes being the
+ * last forward's */
+static int max_jvp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    const cn_real *t = cn_node_in_tan(g, n, 0);
+    const size_t out_count = cn_tensor_numel(y);
+    if (s.identity) {
+        if (t) memcpy(y->tan, t, out_count * sizeof(cn_real));
+        else memset(y->tan, 0, out_count * sizeof(cn_real));
+        return CN_OK;
+    }
+    const int64_t *arg = n->scratch;
+    for (size_t i = 0; i < out_count; i++) y->tan[i] = t && arg[i] >= 0 ? t[arg[i]] : 0;
+    return CN_OK;
+}
+
+const cn_op cn_op_ReduceMax = {"ReduceMax", max_forward, max_jvp, 0};
+
+/* ------------------------------------------------------------------ Softmax, LogSoftmax */
+
+typedef struct {
+    size_t outer, len, inner; /* the input as (outer, len, inner), softmax along len */
+} softmax_shape;
+
+static int softmax_plan(cn_graph *g, cn_node *n, const cn_tensor *x, softmax_shape *s)
+{
+    const int flatten = g->opset < 13; /* the older semantics: 2-D at the axis, softmax over the rest */
+    int64_t axis = cn_attr_int(n, "axis", flatten ? 1 : -1);
+    int ax;
+    if (x->ndim == 0) return cn_node_fail(g, n, CN_ERR_FORMAT, "needs a tensor of rank 1 or more");
+    if (cn_axis_normalize(axis, x->ndim, &ax))
+        return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)axis, x->ndim);
+    s->outer = s->len = s->inner = 1;
+    for (int j = 0; j < ax; j++) s->outer *= (size_t)x->dims[j];
+    if (flatten) {
+        for (int j = ax; j < x->ndim; j++) s->len *= (size_t)x->dims[j];
+    } else {
+        s->len = (size_t)x->dims[ax];
+        for (int j = ax + 1; j < x->ndim; j++) s->inner *= (size_t)x->dims[j];
+    }
+    return CN_OK;
+}
+
+/* one contiguous row: y = softmax(x), or log-softmax; the exponentials are stored in y on the way to their
+ * sum, so each is computed once */
+static void softmax_row(size_t len, const cn_real *x, cn_real *y, int log_out)
+{
+    cn_real m = -INFINITY;
+    for (size_t l = 0; l < len; l++) m = x[l] > m ? x[l] : m;
+    double sum = 0;
+    for (size_t l = 0; l < len; l++) {
+        const cn_real e = cn_real_exp(x[l] - m);
+        if (!log_out) y[l] = e;
+        sum += e;
+    }
+    if (log_out) {
+        const double ls = log(sum);
+        CN_SIMD for (size_t l = 0; l < len; l++) y[l] = (cn_real)((double)x[l] - m - ls);
+    } else {
+        const double inv = 1.0 / sum;
+        CN_SIMD for (size_t l = 0; l < len; l++) y[l] = (cn_real)(y[l] * inv);
+    }
+}
+
+/* one (len, inner) block, the positions of the inner axis side by side; m and sum hold inner entries */
+static void softmax_block(const softmax_shape *s, const cn_real *x, cn_real *y, int log_out, cn_real *m,
+                          double *sum)
+{
+    const size_t len = s->len, inner = s->inner;
+    for (size_t j = 0; j < inner; j++) {
+        m[j] = -INFINITY;
+        sum[j] = 0;
+    }
+    for (size_t l = 0; l < len; l++)
+        CN_SIMD for (size_t j = 0; j < inner; j++) m[j] = x[l * inner + j] > m[j] ? x[l * inner + j] : m[j];
+    for (size_t l = 0; l < len; l++)
+        for (size_t j = 0; j < inner; j++) {
+            const cn_real e = cn_real_exp(x[l * inner + j] - m[j]);
+            if (!log_out) y[l * inner + j] = e;
+            sum[j] += e;
+        }
+    for (size_t j = 0; j < inner; j++) sum[j] = log_out ? log(sum[j]) : 1.0 / sum[j];
+    for (size_t l = 0; l < len; l++)
+        CN_SIMD for (size_t j = 0; j < inner; j++) {
+            const size_t k = l * inner + j;
+            y[k] = (cn_real)(log_out ? (double)x[k] - m[j] - sum[j] : y[k] * sum[j]);
+        }
+}
+
+static int softmax_forward(cn_graph *g, cn_node *n, int log_out)
+{
+    cn_tensor *x, *y;
+    softmax_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = softmax_plan(g, n, x, &s))) return rc;
+    if ((rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, x->ndim, x->dims))) return rc;
+    const cn_real *xd = x->data;
+    cn_real *yd = y->data;
+    const size_t block = s.len * s.inner;
+    if (s.inner == 1) {
+        for (size_t o = 0; o < s.outer; o++) softmax_row(s.len, xd + o * block, yd + o * block, log_out);
+        return CN_OK;
+    }
+    double *sum = cn_node_scratch(g, n, s.inner * (sizeof(double) + sizeof(cn_real)));
+    if (!sum) return CN_ERR_NOMEM;
+    cn_real *m = (cn_real *)(sum + s.inner);
+    for (size_t o = 0; o < s.outer; o++) softmax_block(&s, xd + o * block, yd + o * block, log_out, m, sum);
+    return CN_OK;
+}
+
+/* Softmax: ty = s * (t - sum(s t)); LogSoftmax (y = log s): ty = t - sum(s t), along one contiguous row */
+static void softmax_tangent_row(size_t len, const cn_real *y, const cn_real *t, cn_real *ty, int log_out)
+{
+    double dot = 0;
+    if (log_out)
+        for (size_t l = 0; l < len; l++) dot += exp((double)y[l]) * t[l];
+    else {
+        CN_SIMD_SUM(dot)
+        for (size_t l = 0; l < len; l++) dot += (double)y[l] * t[l];
+    }
+    CN_SIMD for (size_t l = 0; l < len; l++) {
+        const double d = (double)t[l] - dot;
+        ty[l] = (cn_real)(log_out ? d : (double)y[l] * d);
+    }
+}
+
+/* the same for one (len, inner) block, the inner positions side by side; dot holds inner entries */
+static void softmax_tangent_block(const softmax_shape *s, const cn_real *y, const cn_real *t, cn_real *ty,
+                                  int log_out, double *dot)
+{
+    const size_t len = s->len, inner = s->inner;
+    for (size_t j = 0; j < inner; j++) dot[j] = 0;
+    for (size_t l = 0; l < len; l++)
+        CN_SIMD for (size_t j = 0; j < inner; j++) {
+            const double p = log_out ? exp((double)y[l * inner + j]) : (double)y[l * inner + j];
+            dot[j] += p * t[l * inner + j];
+        }
+    for (size_t l = 0; l < len; l++)
+        CN_SIMD for (size_t j = 0; j < inner; j++) {
+            const size_t k = l * inner + j;
+            const double d = (double)t[k] - dot[j];
+            ty[k] = (cn_real)(log_out ? d : (double)y[k] * d);
+        }
+}
+
+static int softmax_jvp(cn_graph *g, cn_node *n, int log_out)
+{
+    cn_tensor *x, *y;
+    softmax_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = softmax_plan(g, n, x, &s))) return rc;
+    const cn_real *t = cn_node_in_tan(g, n, 0);
+    if (!t) {
+        memset(y->tan, 0, cn_tensor_numel(y) * sizeof(cn_real));
+        return CN_OK;
+    }
+    const size_t block = s.len * s.inner;
+    const cn_real *yd = y->data;
+    if (s.inner == 1) {
+        for (size_t o = 0; o < s.outer; o++)
+            softmax_tangent_row(s.len, yd + o * block, t + o * block, y->tan + o * block, log_out);
+        return CN_OK;
+    }
+    double *dot = cn_node_scratch(g, n, s.inner * sizeof(double));
+    if (!dot) return CN_ERR_NOMEM;
+    for (size_t o = 0; o < s.outer; o++)
+        softmax_tangent_block(&s, yd + o * block, t + o * block, y->tan + o * block, log_out, dot);
+    return CN_OK;
+}
+
+static int softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 0); }
+static int softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 0); }
+static int log_softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 1); }
+static int log_softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 1); }
+
+const cn_op cn_op_Softmax = {"Softmax", softmax_fw, softmax_tan, 0};
+const cn_op cn_op_LogSoftmax = {"LogSoftmax", log_softmax_fw, log_softmax_tan, 0};
