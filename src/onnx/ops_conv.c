@@ -151,7 +151,8 @@ static int conv_geometry(cn_graph *g, const cn_node *n, conv_geom *q)
         return cn_node_fail(g, n, CN_ERR_FORMAT, "bias has %zu entries, weights have %lld output channels",
                             cn_tensor_numel(b), (long long)q->m);
 
-    int64_t ks[2], strides[2], dils[2], pads[4];
+    /* 4 each: axis_ints reads up to 4 entries before it checks the count (strides of 3 or 4 entries) */
+    int64_t ks[4], strides[4], dils[4], pads[4];
     if ((st = axis_ints(g, n, "kernel_shape", sp, 1, 1, ks))) return st;
     if (cn_attr_find(n, "kernel_shape") && (ks[0] != (sp == 2 ? q->kh : q->kw) || (sp == 2 && ks[1] != q->kw)))
         return cn_node_fail(g, n, CN_ERR_FORMAT, "kernel_shape does not match the weights' %lldx%lld kernel",

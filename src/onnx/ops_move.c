@@ -2,6 +2,7 @@
  * Slice (each a strided view of its input), Concat, Split, Gather and Pad. A float output's tangent is the
  * same movement of the input's tangent, so every forward plans the movement in a function its jvp calls
  * again on the values the forward left in place. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "onnx/graph.h"
@@ -698,8 +699,12 @@ static int pad_fill(cn_graph *g, const cn_node *n, cn_real *real, int64_t *integ
     int rc = cn_input_scalar(g, n, 2, value, &value);
     if (rc) return rc;
     *real = (cn_real)value;
-    /* an int64 constant read directly: through double it would lose digits beyond 2^53 */
-    *integer = c && c->dtype != CN_T_FLOAT ? ((const int64_t *)c->data)[0] : (int64_t)value;
+    /* an int64 constant read directly: through double it would lose digits beyond 2^53. A float one is
+     * converted saturating: it is only used if the data are integers, and value = -inf (a float Pad's
+     * constant) or NaN would make a plain cast undefined. */
+    if (c && c->dtype != CN_T_FLOAT) *integer = ((const int64_t *)c->data)[0];
+    else if (value >= -9223372036854775808.0 && value < 9223372036854775808.0) *integer = (int64_t)value;
+    else *integer = value > 0 ? INT64_MAX : value < 0 ? INT64_MIN : 0;
     return CN_OK;
 }
 

@@ -281,7 +281,10 @@ static int range_int(cn_graph *g, const cn_node *n, cn_tensor *out, int64_t star
     int64_t count = range_count_int(start, limit, delta);
     int rc = cn_tensor_set_shape(g, n, out, CN_T_INT64, 1, &count);
     if (rc) return rc;
-    for (int64_t i = 0; i < count; i++) ((int64_t *)out->data)[i] = start + i * delta;
+    /* every value lies between start and limit, but i * delta alone can overflow (start INT64_MAX, limit
+     * INT64_MIN, a large negative delta): the sum is taken in unsigned arithmetic, where it wraps back exactly */
+    for (int64_t i = 0; i < count; i++)
+        ((int64_t *)out->data)[i] = (int64_t)((uint64_t)start + (uint64_t)i * (uint64_t)delta);
     return CN_OK;
 }
 
