@@ -1,17 +1,21 @@
 /* fuzz_onnx.c: libFuzzer target for the ONNX reader (src/onnx/). Each input is an ONNX file in memory; when it
  * loads, the network is reserved for batch 2 and 2 tangents, run forward on a fixed input, run in tangent
- * mode, asked for its status, then run again at batch 1 (buffers only grow, so the shrunken shapes must fit
- * in place), and freed.
+ * mode with 2 tangents, asked for its status, run again at batch 1 (buffers only grow, so the smaller shapes
+ * must fit in place), and freed. A model whose batch is fixed at 1 runs at batch 1 only.
  *
  * Memory is bounded through the library's one allocation hook (cn_set_allocator): the hook keeps the total
- * that is live under FUZZ_ONNX_BUDGET_MB (default 64) and refuses anything beyond it with NULL, so a model
- * that asks for a huge tensor (ConstantOfShape of 2^30, a Reshape/Expand/Tile/Pad to an absurd shape) takes
- * the library's out-of-memory paths instead of tripping libFuzzer's -malloc_limit_mb / -rss_limit_mb.
- * protobuf-c allocates through the same hook (reader.c), so the decoder is bounded too. 64 MiB (16M floats)
- * keeps one pass of an operator over the largest tensor it allows well under a second with ASan on a loaded
- * machine, so that -timeout=10 flags hangs rather than big but legitimate models (a Pad of 2^20 rows took
- * 16 s of wall time at 256 MiB). The harness's own
- * buffers use plain malloc and are sized from the loaded net, whose tensors already fit the budget.
+ * that is live under FUZZ_ONNX_BUDGET_MB (default 64; 0 turns the hook off) and refuses anything beyond it
+ * with NULL, so a model that asks for a huge tensor (ConstantOfShape of 2^30, a Reshape/Expand/Tile/Pad to an
+ * absurd shape) takes the library's out-of-memory paths instead of tripping libFuzzer's -malloc_limit_mb or
+ * -rss_limit_mb. protobuf-c allocates through the same hook (reader.c), so the decoder is bounded too. 64 MiB
+ * (16M floats) keeps one pass of an operator over the largest tensor it allows well under a second with ASan
+ * on a loaded machine, so that -timeout=10 flags hangs rather than big but legitimate models (a Pad to 2^20
+ * rows took 16 s of wall time at 256 MiB). The harness's own buffers use plain malloc and are sized from the
+ * loaded net, whose tensors already fit the budget. The hook also checks that a load, failed or not, and
+ * cn_net_free give back every byte.
+ *
+ * The second half of this file is a structure-aware mutator (LLVMFuzzerCustomMutator); see there.
+ * FUZZ_ONNX_VERBOSE=1 prints what became of each input (refused and why, or loaded and its status).
  *
  * Build and run: fuzz/run.sh. */
 #include <math.h>
@@ -54,13 +58,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *verbose = getenv("FUZZ_ONNX_VERBOSE");
     g_verbose = verbose && verbose[0] == '1';
+    cn_set_threads(1);
     const char *mb = getenv("FUZZ_ONNX_BUDGET_MB");
     long v = mb ? strtol(mb, NULL, 10) : 64;
     if (v <= 0) return 0; /* 0: the library's own malloc, unbounded (to see what an input really asks for) */
     g_budget = (size_t)v << 20;
     static const cn_allocator a = {budget_alloc, budget_release, NULL};
     cn_set_allocator(&a);
-    cn_set_threads(1);
     return 0;
 }
 
@@ -86,7 +90,7 @@ static void run(cn_net *net, int batch, int tangents)
         for (size_t i = 0; i < nx * tangents; i++) tx[i] = (cn_real)cos(0.71 * (double)i);
         cn_net_forward(net, x, batch, 0);
         const cn_real *y = cn_net_output(net);
-        /* read every output, so that ASan sees a short buffer and MSan-like bugs surface as NaN at worst */
+        /* read every output, so that a short output buffer shows under ASan */
         volatile cn_real sink = 0;
         for (size_t i = 0; i < ny; i++) sink += y[i];
         cn_net_jvp(net, tx, ty, batch, tangents);
