@@ -201,6 +201,22 @@ def resnet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
 
 
+def conv1d():
+    """Conv1d nets (rank-3 tensors): strided and padded, then depthwise"""
+    return nn.Sequential(nn.Conv1d(3, 6, 5, stride=2, padding=2), nn.Tanh(),
+                         nn.Conv1d(6, 6, 3, padding=1, groups=6), nn.Sigmoid(),
+                         nn.Flatten(), nn.Linear(6 * 8, 5))
+
+
+def conv3d():
+    """Conv3d nets (rank-5 tensors): padded, then strided and grouped with a flat first kernel axis, then
+    depthwise with a channel multiplier"""
+    return nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.Tanh(),
+                         nn.Conv3d(4, 4, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), groups=2), nn.Sigmoid(),
+                         nn.Conv3d(4, 8, 3, padding=(1, 0, 0), dilation=(2, 1, 1), groups=4), nn.Tanh(),
+                         nn.Flatten(), nn.Linear(8 * 2 * 1 * 1, 5))
+
+
 class Shuffle(nn.Module):
     """ShuffleNet's channel shuffle between two grouped convolutions"""
 
@@ -315,6 +331,8 @@ MODELS = [
     ("resnet", resnet, (3, 12, 12), 13, 3),
     ("resnet_op17", resnet, (3, 12, 12), 17, 3),
     ("shuffle", Shuffle, (4, 6, 6), 17, 2),
+    ("conv1d", conv1d, (3, 16), 17, 2),
+    ("conv3d", conv3d, (2, 4, 6, 6), 13, 3),
     ("misc", Misc, (3, 6, 6), 17, -1),
     ("handmade", Handmade, (3, 6, 6), 17, 2),
 ]

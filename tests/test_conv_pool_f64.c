@@ -30,6 +30,9 @@ static const tcase cases[] = {
     {"conv", {3, 9, 8}, "out=5 k=4 stride=3 pad=2 act=leaky_relu", "conv out=5 k=4 stride=3 pad=2 act=leaky_relu"},
     {"conv", {4, 8, 8}, "out=8 k=3 stride=2 pad=2 groups=4 dilation=2 act=elu",
      "conv out=8 k=3 stride=2 pad=2 groups=4 dilation=2 act=elu"},
+    /* depthwise: one input channel per group, the kernels' direct path; with and without a multiplier */
+    {"conv", {3, 7, 6}, "out=3 groups=3 pad=1 act=tanh", "conv out=3 k=3 stride=1 pad=1 groups=3 act=tanh"},
+    {"conv", {2, 9, 9}, "out=6 k=3 stride=2 groups=2 bias=0", "conv out=6 k=3 stride=2 pad=0 groups=2 act=identity bias=0"},
     {"conv", {2, 6, 6}, "out=3 k=2 stride=2 pad=1 groups=1 dilation=1 bias=1 act=sigmoid",
      "conv out=3 k=2 stride=2 pad=1 act=sigmoid"},
     {"maxpool", {3, 6, 6}, "k=2", "maxpool k=2 stride=2"},
@@ -100,7 +103,9 @@ static void ref_forward(const tcase *tc, const cn_layer *L, const cn_real *x, cn
         int bias = arg_int(tc->args, "bias", 1);
         cn_act act = arg_act(tc->args);
         const cn_real *W = L->p, *b = bias ? L->p + (size_t)g.cout * (g.cin / g.groups) * k * k : NULL;
-        cn_conv2d_forward_naive(y, x, W, b, &g, B);
+        cn_conv_geom kg;
+        cn_conv2d_kernel_geom(&g, &kg);
+        cn_conv_forward_naive(&kg, y, x, W, b, B);
         for (size_t i = 0; i < B * nout; i++) {
             if (pattern) pattern[i] = y[i] > 0;
             y[i] = (cn_real)cn_act_value(act, y[i]);

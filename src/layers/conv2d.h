@@ -1,9 +1,10 @@
-/* conv2d.h: geometry of a 2-D convolution and the slow direct reference kernel that tests check the
- * im2col + GEMM layer (conv2d.c) against. */
+/* conv2d.h: the geometry of the native conv layer (square kernels, one pad), which conv2d.c turns into
+ * the shared kernels' geometry (kernels/conv.h). */
 #ifndef CN_CONV2D_H
 #define CN_CONV2D_H
 
 #include "critnet.h"
+#include "kernels/conv.h"
 
 typedef struct {
     int cin, h, w;   /* input (Cin, H, W) */
@@ -20,9 +21,7 @@ static inline int cn_conv2d_out_dim(int n, int k, int stride, int pad, int dilat
     return span < 0 ? 0 : span / stride + 1;
 }
 
-/* Direct loops, accumulated in double: x (B,Cin,H,W), W (Cout,Cin/groups,k,k), b (Cout) or NULL
- * -> y (B,Cout,Ho,Wo) pre-activation. Reference only: no activation, no speed. */
-void cn_conv2d_forward_naive(cn_real *y, const cn_real *x, const cn_real *W, const cn_real *b,
-                             const cn_conv2d_geom *g, int B);
+/* The kernel geometry (kernels/conv.h) of this square 2-D convolution. */
+void cn_conv2d_kernel_geom(const cn_conv2d_geom *g, cn_conv_geom *out);
 
 #endif

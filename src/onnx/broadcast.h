@@ -71,18 +71,7 @@ void cn_bcast_copy_real(cn_real *dst, int ndim, const int64_t *dims, const cn_re
 void cn_bcast_copy_int(int64_t *dst, int ndim, const int64_t *dims, const int64_t *src, int src_ndim,
                        const int64_t *src_dims);
 
-/* Asks for a vectorised loop whatever the cost model: GCC 12 at -O2 vectorises only the cheapest loops, and
- * an unvectorised Relu spent 6 ns an element on mispredicted branches. OpenMP's simd (the library builds
- * with -fopenmp) changes no result of an elementwise loop; CN_SIMD_SUM lets a double sum be split into
- * lanes, which changes it only by double rounding. */
-#ifdef _OPENMP
-#define CN_PRAGMA(x) _Pragma(#x)
-#define CN_SIMD CN_PRAGMA(omp simd)
-#define CN_SIMD_SUM(v) CN_PRAGMA(omp simd reduction(+ : v))
-#else
-#define CN_SIMD
-#define CN_SIMD_SUM(v)
-#endif
+#include "kernels/simd.h" /* CN_SIMD, CN_SIMD_SUM */
 
 /* the scalar type's own exponential: glibc's expf takes a third of exp's time, and the float build rounds
  * the result to float anyway */

@@ -11,18 +11,9 @@
 #include <float.h>
 #include <limits.h>
 #include <string.h>
+#include "kernels/simd.h"
 #include "onnx/graph.h"
 
-/* Vectorise the loop that follows. The library is built with OpenMP, whose simd pragma lifts -O2's
- * refusal to vectorise loops of unknown trip count; without OpenMP these expand to nothing, not a warning. */
-#ifdef _OPENMP
-#define PRAGMA(x) _Pragma(#x)
-#define SIMD PRAGMA(omp simd)
-#define SIMD_REDUCE(op, ...) PRAGMA(omp simd reduction(op : __VA_ARGS__))
-#else
-#define SIMD
-#define SIMD_REDUCE(op, ...)
-#endif
 
 #ifdef CRITNET_DOUBLE
 #define EMPTY_WINDOW_MAX (-DBL_MAX)
@@ -241,7 +232,7 @@ static int max_row_interior(const cn_real *xp, const pool_geom *q, window r, int
     for (int64_t i = r.lo; i < r.hi; i++)
         for (int64_t j = 0; j < q->kw; j++) {
             const int32_t base = (int32_t)((r.start + i * q->dh) * q->w + first_col + j * q->dw);
-            SIMD_REDUCE(|, nan)
+            CN_SIMD_REDUCE(|, nan)
             for (int64_t ow = c0; ow < c1; ow++) {
                 const cn_real v = xp[base + ow * sw], b = yr[ow];
                 const int32_t wins = -(int32_t)(v > b), at = base + (int32_t)(ow * sw);
@@ -438,7 +429,7 @@ static void plane_means(const cn_real *x, size_t planes, size_t size, cn_real *y
     for (size_t p = 0; p < planes; p++) {
         const cn_real *xp = x + p * size;
         double sum = 0;
-        SIMD_REDUCE(+, sum)
+        CN_SIMD_REDUCE(+, sum)
         for (size_t i = 0; i < size; i++) sum += xp[i];
         y[p] = size ? (cn_real)(sum / (double)size) : 0;
     }

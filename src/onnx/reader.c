@@ -170,8 +170,8 @@ static int read_input(cn_graph *g, const Onnx__GraphProto *gp, cn_error *err)
         tp->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || !tp->tensor_type->shape)
         return fail(g, err, CN_ERR_UNSUPPORTED, "input %s must be a float tensor of known rank%s", in->name, NULL);
     const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
-    if (sh->n_dim < 2 || sh->n_dim > 4)
-        return fail(g, err, CN_ERR_UNSUPPORTED, "input %s must have rank 2 to 4 (batch first)%s", in->name, NULL);
+    if (sh->n_dim < 2 || sh->n_dim > 5)
+        return fail(g, err, CN_ERR_UNSUPPORTED, "input %s must have rank 2 to 5 (batch first)%s", in->name, NULL);
     int ti = cn_graph_add_tensor(g, in->name);
     if (ti < 0) return fail(g, err, CN_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
     cn_tensor *t = &g->t[ti];
