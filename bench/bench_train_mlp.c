@@ -287,7 +287,7 @@ static flop_count count_flops(const trainer *t, int B)
     cn_chain *c = &t->net->chain;
     for (int i = 0; i < c->n; i++) {
         cn_layer *L = c->layers[i];
-        if (strcmp(L->ops->kind, "dense") != 0) continue;
+        if (!(L->ops->traits & CN_TRAIT_DENSE)) continue;
         double io = (double)cn_shape_size(L->in) * cn_shape_size(L->out);
         int first = i == t->first_param;
         f.useful += 2.0 * B * io * (first ? 2 : 3);
@@ -423,7 +423,7 @@ static int kernel_pass(result *res, trainer *t, const batch_pool *p, int iters)
     int B = p->B, idx[MAX_LAYERS], nd = 0;
     cn_real *zs[MAX_LAYERS] = {0};
     for (int i = 0; i < c->n && nd < MAX_LAYERS; i++)
-        if (strcmp(c->layers[i]->ops->kind, "dense") == 0) {
+        if (c->layers[i]->ops->traits & CN_TRAIT_DENSE) {
             zs[nd] = cn_malloc((size_t)NZ * B * cn_shape_size(c->layers[i]->out) * sizeof(cn_real));
             if (!zs[nd]) {
                 for (int j = 0; j < nd; j++) cn_free(zs[j]);

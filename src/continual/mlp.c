@@ -23,9 +23,9 @@ int cl_mlp_dense(const cn_net *net, int *idx, int cap)
     const cn_chain *ch = &net->chain;
     int n = 0;
     for (int i = 0; i < ch->n; i++) {
-        const char *kind = ch->layers[i]->ops->kind;
-        if (i == 0 && !strcmp(kind, "flatten")) continue;
-        if (strcmp(kind, "dense") || n >= cap) return -1;
+        const unsigned traits = ch->layers[i]->ops->traits;
+        if (i == 0 && (traits & CN_TRAIT_RESHAPE)) continue;
+        if (!(traits & CN_TRAIT_DENSE) || n >= cap) return -1;
         idx[n++] = i;
     }
     return n;

@@ -64,6 +64,7 @@ static const cn_real *act_layer_preact(const cn_layer *L)
 
 static const cn_layer_ops act_layer_ops = {
     .kind = "act",
+    .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS | CN_TRAIT_CRITREG,
     .forward = act_layer_forward,
     .backward = act_layer_backward,
     .jvp = act_layer_jvp,

@@ -202,6 +202,7 @@ static void bn_destroy(cn_layer *L)
 
 static const cn_layer_ops bn_ops = {
     .kind = "batchnorm",
+    .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS | CN_TRAIT_BATCH_STATS,
     .forward = bn_forward,
     .backward = bn_backward,
     .jvp = bn_jvp,

@@ -123,6 +123,7 @@ static const cn_real *conv2d_preact(const cn_layer *L)
 
 static const cn_layer_ops conv_ops = {
     .kind = "conv",
+    .traits = CN_TRAIT_MAIN | CN_TRAIT_CRITREG,
     .forward = conv_forward,
     .backward = conv_backward,
     .jvp = conv_jvp,

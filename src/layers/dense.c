@@ -94,6 +94,7 @@ static const cn_real *dense_preact(const cn_layer *L)
 
 static const cn_layer_ops dense_ops = {
     .kind = "dense",
+    .traits = CN_TRAIT_MAIN | CN_TRAIT_CRITREG | CN_TRAIT_DENSE,
     .forward = dense_forward,
     .backward = dense_backward,
     .jvp = dense_jvp,

@@ -80,6 +80,7 @@ static void dropout_destroy(cn_layer *L) { cn_free(((dropout_impl *)L->impl)->ke
 
 static const cn_layer_ops dropout_ops = {
     .kind = "dropout",
+    .traits = CN_TRAIT_CRITREG | CN_TRAIT_RANDOM,
     .forward = dropout_forward,
     .backward = dropout_backward,
     .jvp = dropout_jvp,

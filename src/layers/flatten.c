@@ -27,6 +27,7 @@ static int flatten_print(const cn_layer *L, char *buf, size_t cap) { return snpr
 
 static const cn_layer_ops flatten_ops = {
     .kind = "flatten",
+    .traits = CN_TRAIT_CRITREG | CN_TRAIT_RESHAPE,
     .forward = flatten_forward,
     .backward = flatten_backward,
     .jvp = flatten_jvp,

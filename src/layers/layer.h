@@ -12,6 +12,7 @@
 
 #include "critnet.h"
 #include "core/blas.h"
+#include "net/traits.h"
 
 typedef struct {
     int c, h, w;
@@ -37,7 +38,8 @@ void cn_format_real(char *buf, size_t cap, double v);
 typedef struct cn_layer cn_layer;
 
 typedef struct {
-    const char *kind;
+    const char *kind;  /* the model-format name */
+    unsigned traits;   /* CN_TRAIT_* (net/traits.h): what other code may rely on without naming the kind */
     void (*forward)(cn_layer *L, const cn_real *x, cn_real *y, int B, int train);
     /* x and y are the forward's input and output; dx may be NULL when the input gradient is not needed */
     void (*backward)(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B);

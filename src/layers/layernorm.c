@@ -155,6 +155,7 @@ static void ln_destroy(cn_layer *L)
 
 static const cn_layer_ops ln_ops = {
     .kind = "layernorm",
+    .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS,
     .forward = ln_forward,
     .backward = ln_backward,
     .jvp = ln_jvp,

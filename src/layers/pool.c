@@ -177,6 +177,7 @@ static int pool_print(const cn_layer *L, char *buf, size_t cap)
 
 static const cn_layer_ops maxpool_ops = {
     .kind = "maxpool",
+    .traits = CN_TRAIT_CRITREG,
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .jvp = maxpool_jvp,
@@ -188,6 +189,7 @@ static const cn_layer_ops maxpool_ops = {
 
 static const cn_layer_ops avgpool_ops = {
     .kind = "avgpool",
+    .traits = CN_TRAIT_CRITREG,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
     .jvp = avgpool_jvp,
@@ -276,6 +278,7 @@ static int gap_print(const cn_layer *L, char *buf, size_t cap) { return snprintf
 
 static const cn_layer_ops gap_ops = {
     .kind = "gap",
+    .traits = CN_TRAIT_CRITREG,
     .forward = gap_forward,
     .backward = gap_backward,
     .jvp = gap_jvp,

@@ -3,17 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "critnet.h"
-
-static int is_main(const char *kind)
-{
-    return !strcmp(kind, "onnx") || !strcmp(kind, "dense") || !strcmp(kind, "conv") || !strcmp(kind, "residual") || !strcmp(kind, "act") ||
-           !strcmp(kind, "batchnorm") || !strcmp(kind, "layernorm");
-}
-
-static int belongs_to_previous(const char *kind)
-{
-    return !strcmp(kind, "batchnorm") || !strcmp(kind, "layernorm") || !strcmp(kind, "act");
-}
+#include "net/traits.h"
 
 int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int *count)
 {
@@ -22,9 +12,9 @@ int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int
     if (!b) return CN_ERR_NOMEM;
     int nb = 0, first = 0, in = cn_net_in_size(net), main_layer = -1;
     for (int i = 0; i < n; i++) {
-        const char *kind = cn_net_layer_kind(net, i);
-        if (is_main(kind) && main_layer < 0) main_layer = i;
-        int close = i == n - 1 || (is_main(kind) && !belongs_to_previous(cn_net_layer_kind(net, i + 1)));
+        const int is_main = (cn_net_layer_traits(net, i) & CN_TRAIT_MAIN) != 0;
+        if (is_main && main_layer < 0) main_layer = i;
+        int close = i == n - 1 || (is_main && !(cn_net_layer_traits(net, i + 1) & CN_TRAIT_JOINS_PREVIOUS));
         if (!close) continue;
         b[nb].first = first;
         b[nb].last = i;

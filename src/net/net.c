@@ -129,6 +129,7 @@ void cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tang
 
 int cn_net_layer_count(const cn_net *net) { return net->chain.n; }
 const char *cn_net_layer_kind(const cn_net *net, int i) { return net->chain.layers[i]->ops->kind; }
+unsigned cn_net_layer_traits(const cn_net *net, int i) { return net->chain.layers[i]->ops->traits; }
 int cn_net_layer_out_size(const cn_net *net, int i) { return cn_shape_size(net->chain.layers[i]->out); }
 const cn_real *cn_net_layer_output(const cn_net *net, int i) { return net->chain.outs[i]; }
 
@@ -142,7 +143,7 @@ static void set_rng(cn_chain *c, cn_rng *rng)
 {
     for (int i = 0; i < c->n; i++) {
         cn_layer *L = c->layers[i];
-        if (strcmp(L->ops->kind, "dropout") == 0) cn_dropout_set_rng(L, rng);
+        if (L->ops->traits & CN_TRAIT_RANDOM) cn_dropout_set_rng(L, rng);
         else if (cn_layer_is_residual(L)) set_rng(cn_residual_body(L), rng);
     }
 }

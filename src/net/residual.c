@@ -122,6 +122,7 @@ static void residual_destroy(cn_layer *L)
 
 static const cn_layer_ops residual_ops = {
     .kind = "residual",
+    .traits = CN_TRAIT_MAIN,
     .forward = residual_forward,
     .backward = residual_backward,
     .jvp = residual_jvp,
@@ -166,7 +167,7 @@ static int build_projection(residual_impl *r, cn_shape in, cn_shape out, cn_erro
             return cn_error_set(err, CN_ERR_FORMAT, "residual: no strided 1x1 projection maps %dx%d to %dx%d", in.h,
                                 in.w, out.h, out.w);
         int has_bn = 0;
-        for (int i = 0; i < r->body.n; i++) has_bn |= strcmp(r->body.layers[i]->ops->kind, "batchnorm") == 0;
+        for (int i = 0; i < r->body.n; i++) has_bn |= (r->body.layers[i]->ops->traits & CN_TRAIT_BATCH_STATS) != 0;
         set_arg(&a, "out", "%d", out.c);
         set_arg(&a, "k", "%d", 1);
         set_arg(&a, "stride", "%d", in.h / out.h);

@@ -108,6 +108,7 @@ static int seg_print(const cn_layer *L, char *buf, size_t cap)
 
 static const cn_layer_ops segment_ops = {
     .kind = "onnx",
+    .traits = CN_TRAIT_MAIN,
     .forward = seg_forward,
     .backward = seg_backward,
     .jvp = seg_jvp,

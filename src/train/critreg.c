@@ -39,14 +39,6 @@ struct cn_critreg {
     cn_real *d1_buf, *d2_buf;
 };
 
-static int supported(const char *kind)
-{
-    static const char *const ok[] = {"dense", "conv", "act", "maxpool", "avgpool", "gap", "flatten", "dropout"};
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        if (!strcmp(kind, ok[i])) return 1;
-    return 0;
-}
-
 void cn_critreg_free(cn_critreg *r)
 {
     if (!r) return;
@@ -82,7 +74,7 @@ int cn_critreg_new(cn_critreg **out, cn_net *net, const cn_critreg_cfg *cfg, int
     if (max_batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", max_batch);
     int n = cn_net_layer_count(net);
     for (int i = 0; i < n; i++)
-        if (!supported(cn_net_layer_kind(net, i)))
+        if (!(cn_net_layer_traits(net, i) & CN_TRAIT_CRITREG))
             return cn_error_set(err, CN_ERR_UNSUPPORTED,
                                 "the criticality regulariser does not support '%s' layers yet (layer %d); it "
                                 "covers dense, conv, act, pools, flatten and dropout",
