@@ -1,26 +1,27 @@
-/* pool.c: max and average pooling over square windows (torch.nn.MaxPool2d / AvgPool2d, floor mode,
- * count_include_pad) and global average pooling. x (B,C,H,W) -> y (B,C,Ho,Wo). No parameters. */
+/* pool.c: the native max and average pooling layers over square windows (torch.nn.MaxPool2d / AvgPool2d, floor
+ * mode, count_include_pad) and global average pooling, as adapters over the shared kernels of kernels/pool.h.
+ * x (B,C,H,W) -> y (B,C,Ho,Wo). No parameters. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "kernels/pool.h"
 #include "layers/layer.h"
 
 typedef struct {
     int k, stride, pad;
+    cn_pool_geom q;                   /* the kernels' geometry for one example (planes = C) */
+    cn_pool_window *rows, *cols;      /* its window tables */
     int maxB;
-    int32_t *arg; /* maxpool only: (B, C*Ho*Wo) offset of each window's max inside its example (C,H,W) */
+    int32_t *arg; /* maxpool only: (B*C, Ho*Wo) offset of each window's max inside its plane */
 } pool_impl;
 
-/* One window of output (oh, ow): rows [*h0, *h1), columns [*w0, *w1) of the input, clipped to it. */
-static void window(const pool_impl *p, cn_shape in, int oh, int ow, int *h0, int *h1, int *w0, int *w1)
+/* the geometry of n examples: the kernels see them as one stack of n*C planes */
+static cn_pool_geom stacked(const pool_impl *p, int64_t n)
 {
-    int hs = oh * p->stride - p->pad, ws = ow * p->stride - p->pad;
-    int he = hs + p->k, we = ws + p->k;
-    *h0 = hs < 0 ? 0 : hs;
-    *w0 = ws < 0 ? 0 : ws;
-    *h1 = he > in.h ? in.h : he;
-    *w1 = we > in.w ? in.w : we;
+    cn_pool_geom q = p->q;
+    q.planes *= n;
+    return q;
 }
 
 /* ---------------------------------------------------------------- max pooling */
@@ -28,57 +29,21 @@ static void window(const pool_impl *p, cn_shape in, int oh, int ow, int *h0, int
 static void maxpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     pool_impl *p = L->impl;
-    const cn_shape in = L->in, out = L->out;
-    const size_t nin = (size_t)cn_shape_size(in), nout = (size_t)cn_shape_size(out);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < out.c; c++) {
-            const cn_real *xc = x + b * nin + (size_t)c * in.h * in.w;
-            for (int oh = 0; oh < out.h; oh++)
-                for (int ow = 0; ow < out.w; ow++) {
-                    int h0, h1, w0, w1;
-                    window(p, in, oh, ow, &h0, &h1, &w0, &w1);
-                    /* As PyTorch: the first maximum wins a tie, and a NaN wins over numbers so that it
-                     * propagates. The padding never wins (it is -inf), and pad <= k/2 keeps every window
-                     * non-empty. */
-                    int best = h0 * in.w + w0;
-                    cn_real bv = -INFINITY;
-                    for (int ih = h0; ih < h1; ih++)
-                        for (int iw = w0; iw < w1; iw++) {
-                            cn_real v = xc[ih * in.w + iw];
-                            if (v > bv || isnan(v)) {
-                                bv = v;
-                                best = ih * in.w + iw;
-                            }
-                        }
-                    size_t o = b * nout + ((size_t)c * out.h + oh) * out.w + ow;
-                    y[o] = xc[best];
-                    p->arg[o] = (int32_t)((size_t)c * in.h * in.w + best);
-                }
-        }
+    const cn_pool_geom q = stacked(p, B);
+    cn_pool_max_forward(&q, p->rows, p->cols, y, p->arg, x);
 }
 
 static void maxpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     if (!dx) return;
     const pool_impl *p = L->impl;
-    const size_t nin = (size_t)cn_shape_size(L->in), nout = (size_t)cn_shape_size(L->out);
-    memset(dx, 0, (size_t)B * nin * sizeof *dx);
-    /* windows overlap when stride < k, hence += */
-    for (int b = 0; b < B; b++)
-        for (size_t o = 0; o < nout; o++) dx[b * nin + p->arg[b * nout + o]] += dy[b * nout + o];
+    cn_pool_max_backward(p->q.planes * B, p->q.h * p->q.w, p->q.ho * p->q.wo, p->arg, dx, dy);
 }
 
 static void maxpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     const pool_impl *p = L->impl;
-    const size_t nin = (size_t)cn_shape_size(L->in), nout = (size_t)cn_shape_size(L->out);
-    for (int t = 0; t < K; t++)
-        for (int b = 0; b < B; b++) {
-            const cn_real *txb = tx + ((size_t)t * B + b) * nin;
-            cn_real *tyb = ty + ((size_t)t * B + b) * nout;
-            const int32_t *ab = p->arg + b * nout;
-            for (size_t o = 0; o < nout; o++) tyb[o] = txb[ab[o]];
-        }
+    cn_pool_max_jvp(p->q.planes * B, p->q.h * p->q.w, p->q.ho * p->q.wo, p->arg, K, ty, tx);
 }
 
 static int maxpool_reserve(cn_layer *L, int B, int K)
@@ -97,69 +62,31 @@ static void pool_destroy(cn_layer *L)
 {
     pool_impl *p = L->impl;
     cn_free(p->arg);
+    cn_free(p->rows);
 }
 
 /* ---------------------------------------------------------------- average pooling */
 
-/* x (n,C,H,W) -> y (n,C,Ho,Wo); linear, so jvp reuses it on the K*B tangents. The divisor counts the
- * padding (count_include_pad=True) but not the part of a window beyond it, as PyTorch. */
-static void avgpool_apply(const cn_layer *L, const cn_real *x, cn_real *y, int n)
-{
-    const pool_impl *p = L->impl;
-    const cn_shape in = L->in, out = L->out;
-    const size_t nin = (size_t)cn_shape_size(in), nout = (size_t)cn_shape_size(out);
-    for (int b = 0; b < n; b++)
-        for (int c = 0; c < out.c; c++) {
-            const cn_real *xc = x + b * nin + (size_t)c * in.h * in.w;
-            cn_real *yc = y + b * nout + (size_t)c * out.h * out.w;
-            for (int oh = 0; oh < out.h; oh++)
-                for (int ow = 0; ow < out.w; ow++) {
-                    int h0, h1, w0, w1;
-                    window(p, in, oh, ow, &h0, &h1, &w0, &w1);
-                    int hs = oh * p->stride - p->pad, ws = ow * p->stride - p->pad;
-                    int he = hs + p->k < in.h + p->pad ? hs + p->k : in.h + p->pad;
-                    int we = ws + p->k < in.w + p->pad ? ws + p->k : in.w + p->pad;
-                    cn_real s = 0;
-                    for (int ih = h0; ih < h1; ih++)
-                        for (int iw = w0; iw < w1; iw++) s += xc[ih * in.w + iw];
-                    yc[oh * out.w + ow] = s / (cn_real)((he - hs) * (we - ws));
-                }
-        }
-}
-
+/* count_include_pad=True, as PyTorch's default: the divisor counts the padding a window covers */
 static void avgpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
-    avgpool_apply(L, x, y, B);
+    const pool_impl *p = L->impl;
+    const cn_pool_geom q = stacked(p, B);
+    cn_pool_avg_forward(&q, p->rows, p->cols, 1, y, x);
 }
 
 static void avgpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     if (!dx) return;
     const pool_impl *p = L->impl;
-    const cn_shape in = L->in, out = L->out;
-    const size_t nin = (size_t)cn_shape_size(in), nout = (size_t)cn_shape_size(out);
-    memset(dx, 0, (size_t)B * nin * sizeof *dx);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < out.c; c++) {
-            cn_real *dxc = dx + b * nin + (size_t)c * in.h * in.w;
-            const cn_real *dyc = dy + b * nout + (size_t)c * out.h * out.w;
-            for (int oh = 0; oh < out.h; oh++)
-                for (int ow = 0; ow < out.w; ow++) {
-                    int h0, h1, w0, w1;
-                    window(p, in, oh, ow, &h0, &h1, &w0, &w1);
-                    int hs = oh * p->stride - p->pad, ws = ow * p->stride - p->pad;
-                    int he = hs + p->k < in.h + p->pad ? hs + p->k : in.h + p->pad;
-                    int we = ws + p->k < in.w + p->pad ? ws + p->k : in.w + p->pad;
-                    cn_real v = dyc[oh * out.w + ow] / (cn_real)((he - hs) * (we - ws));
-                    for (int ih = h0; ih < h1; ih++)
-                        for (int iw = w0; iw < w1; iw++) dxc[ih * in.w + iw] += v;
-                }
-        }
+    const cn_pool_geom q = stacked(p, B);
+    cn_pool_avg_backward(&q, p->rows, p->cols, 1, dx, dy);
 }
 
+/* linear: the same pool of the K*B tangents */
 static void avgpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
-    avgpool_apply(L, tx, ty, K * B);
+    avgpool_forward(L, tx, ty, K * B, 0);
 }
 
 static int pool_reserve_none(cn_layer *L, int B, int K) { return CN_OK; }
@@ -228,6 +155,16 @@ static int pool_create(cn_layer **out, const cn_layer_ops *ops, cn_args *args, c
     p->pad = pad;
     L->in = in;
     L->out = (cn_shape){in.c, sh / stride + 1, sw / stride + 1};
+    p->q = (cn_pool_geom){.planes = in.c, .h = in.h, .w = in.w, .kh = k, .kw = k, .sh = stride, .sw = stride,
+                          .dh = 1, .dw = 1, .pad_top = pad, .pad_left = pad, .pad_bottom = pad, .pad_right = pad,
+                          .ho = L->out.h, .wo = L->out.w};
+    p->rows = cn_malloc((size_t)(L->out.h + L->out.w) * sizeof *p->rows);
+    if (!p->rows) {
+        cn_layer_free(L);
+        return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", kind);
+    }
+    p->cols = p->rows + L->out.h;
+    cn_pool_windows(&p->q, p->rows, p->cols);
     L->act = CN_ACT_IDENTITY;
     L->nparams = L->nstate = 0;
     *out = L;
@@ -247,32 +184,17 @@ int cn_avgpool_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
 /* ---------------------------------------------------------------- global average pooling */
 
 /* x (n,C,H,W) -> y (n,C): the mean of each feature map; linear, so also the jvp on K*B tangents */
-static void gap_apply(const cn_layer *L, const cn_real *x, cn_real *y, int n)
+static void gap_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
-    const size_t hw = (size_t)L->in.h * L->in.w;
-    const size_t maps = (size_t)n * L->in.c;
-    for (size_t m = 0; m < maps; m++) {
-        const cn_real *xm = x + m * hw;
-        cn_real s = 0;
-        for (size_t j = 0; j < hw; j++) s += xm[j];
-        y[m] = s / (cn_real)hw;
-    }
+    cn_pool_plane_mean((int64_t)B * L->in.c, (int64_t)L->in.h * L->in.w, y, x);
 }
-
-static void gap_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train) { gap_apply(L, x, y, B); }
 
 static void gap_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
-    if (!dx) return;
-    const size_t hw = (size_t)L->in.h * L->in.w;
-    const size_t maps = (size_t)B * L->in.c;
-    for (size_t m = 0; m < maps; m++) {
-        cn_real v = dy[m] / (cn_real)hw;
-        for (size_t j = 0; j < hw; j++) dx[m * hw + j] = v;
-    }
+    if (dx) cn_pool_plane_mean_backward((int64_t)B * L->in.c, (int64_t)L->in.h * L->in.w, dx, dy);
 }
 
-static void gap_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K) { gap_apply(L, tx, ty, K * B); }
+static void gap_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K) { gap_forward(L, tx, ty, K * B, 0); }
 
 static int gap_print(const cn_layer *L, char *buf, size_t cap) { return snprintf(buf, cap, "gap"); }
 

@@ -6,65 +6,9 @@
 #include <string.h>
 #include "kernels/conv.h"
 #include "onnx/graph.h"
+#include "onnx/window.h"
 
-enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER };
-
-static int parse_auto_pad(cn_graph *g, const cn_node *n, int *kind)
-{
-    const char *s = cn_attr_string(n, "auto_pad", "NOTSET");
-    if (!strcmp(s, "NOTSET") || !*s) *kind = PAD_NOTSET;
-    else if (!strcmp(s, "VALID")) *kind = PAD_VALID;
-    else if (!strcmp(s, "SAME_UPPER")) *kind = PAD_SAME_UPPER;
-    else if (!strcmp(s, "SAME_LOWER")) *kind = PAD_SAME_LOWER;
-    else return cn_node_fail(g, n, CN_ERR_FORMAT, "auto_pad \"%s\" is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", s);
-    return CN_OK;
-}
-
-/* An INTS attribute with one entry per spatial axis (count: spatial, or 2*spatial for pads), each in
- * [lo, INT_MAX] so that the size arithmetic below cannot overflow; def fills it when absent. */
-static int axis_ints(cn_graph *g, const cn_node *n, const char *name, int count, int64_t lo, int64_t def,
-                     int64_t *v)
-{
-    int got;
-    int st = cn_attr_ints(g, n, name, v, 2 * CN_CONV_AXES, &got);
-    if (st) return st;
-    if (got == 0) {
-        for (int i = 0; i < count; i++) v[i] = def;
-        return CN_OK;
-    }
-    if (got != count)
-        return cn_node_fail(g, n, CN_ERR_FORMAT, "%s has %d entries, expected %d", name, got, count);
-    for (int i = 0; i < count; i++)
-        if (v[i] < lo || v[i] > INT_MAX)
-            return cn_node_fail(g, n, CN_ERR_FORMAT, "%s[%d] = %lld is out of range", name, i, (long long)v[i]);
-    return CN_OK;
-}
-
-/* Output size and begin pad along one axis (as ONNX: SAME_* splits the padding with the odd one at the end
- * for UPPER, at the start for LOWER). */
-static int axis_geometry(cn_graph *g, const cn_node *n, const char *axis, int auto_pad, int64_t in, int64_t k,
-                         int64_t stride, int64_t dil, int64_t pad_begin, int64_t pad_end, int64_t *out,
-                         int64_t *begin)
-{
-    int64_t extent = (k - 1) * dil + 1;
-    if (auto_pad == PAD_SAME_UPPER || auto_pad == PAD_SAME_LOWER) {
-        *out = (in + stride - 1) / stride;
-        int64_t total = (*out - 1) * stride + extent - in;
-        if (total < 0) total = 0;
-        *begin = auto_pad == PAD_SAME_UPPER ? total / 2 : total - total / 2;
-    } else {
-        if (auto_pad == PAD_VALID) pad_begin = pad_end = 0;
-        int64_t span = in + pad_begin + pad_end - extent;
-        *out = span < 0 ? 0 : span / stride + 1;
-        *begin = pad_begin;
-    }
-    if (*out < 1)
-        return cn_node_fail(g, n, CN_ERR_FORMAT,
-                            "output %s would be empty: input %lld, kernel extent %lld, pads %lld+%lld", axis,
-                            (long long)in, (long long)extent, (long long)pad_begin, (long long)pad_end);
-    if (*out > INT_MAX) return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "output %s is too large", axis);
-    return CN_OK;
-}
+_Static_assert((int)CN_ONNX_WINDOW_AXES == (int)CN_CONV_AXES, "ONNX Conv reads as many axes as the kernels take");
 
 static int check_float(cn_graph *g, const cn_node *n, const cn_tensor *t, const char *what)
 {
@@ -115,23 +59,26 @@ static int conv_geometry(cn_graph *g, const cn_node *n, cn_conv_geom *q, int64_t
         return cn_node_fail(g, n, CN_ERR_FORMAT, "bias has %zu entries, weights have %lld output channels",
                             cn_tensor_numel(b), (long long)q->m);
 
-    int64_t ks[2 * CN_CONV_AXES], strides[2 * CN_CONV_AXES], dils[2 * CN_CONV_AXES], pads[2 * CN_CONV_AXES];
-    if ((st = axis_ints(g, n, "kernel_shape", sp, 1, 1, ks))) return st;
+    int64_t ks[2 * CN_ONNX_WINDOW_AXES], strides[2 * CN_ONNX_WINDOW_AXES], dils[2 * CN_ONNX_WINDOW_AXES],
+        pads[2 * CN_ONNX_WINDOW_AXES];
+    if ((st = cn_onnx_axis_ints(g, n, "kernel_shape", sp, 1, 1, ks))) return st;
     if (cn_attr_find(n, "kernel_shape"))
         for (int j = 0; j < sp; j++)
             if (ks[j] != q->k[first + j])
                 return cn_node_fail(g, n, CN_ERR_FORMAT, "kernel_shape[%d] = %lld does not match the weights' %lld",
                                     j, (long long)ks[j], (long long)q->k[first + j]);
-    int auto_pad = PAD_NOTSET;
-    if ((st = axis_ints(g, n, "strides", sp, 1, 1, strides)) || (st = axis_ints(g, n, "dilations", sp, 1, 1, dils)) ||
-        (st = axis_ints(g, n, "pads", 2 * sp, 0, 0, pads)) || (st = parse_auto_pad(g, n, &auto_pad)))
+    int auto_pad = CN_PAD_NOTSET;
+    if ((st = cn_onnx_axis_ints(g, n, "strides", sp, 1, 1, strides)) || (st = cn_onnx_axis_ints(g, n, "dilations", sp, 1, 1, dils)) ||
+        (st = cn_onnx_axis_ints(g, n, "pads", 2 * sp, 0, 0, pads)) || (st = cn_onnx_auto_pad(g, n, &auto_pad)))
         return st;
     for (int j = 0; j < sp; j++) {
         const int a = first + j;
         q->stride[a] = strides[j];
         q->dil[a] = dils[j];
-        if ((st = axis_geometry(g, n, axis_name[a], auto_pad, q->in[a], q->k[a], q->stride[a], q->dil[a], pads[j],
-                                pads[sp + j], &q->out[a], &q->pad[a])))
+        int64_t pad_end = pads[sp + j];
+        q->pad[a] = pads[j];
+        if ((st = cn_onnx_axis_geometry(g, n, axis_name[a], auto_pad, 0, q->in[a], q->k[a], q->stride[a], q->dil[a],
+                                        &q->pad[a], &pad_end, &q->out[a])))
             return st;
     }
     int64_t rows = cg * q->k[0] * q->k[1] * q->k[2], cols = q->out[0] * q->out[1] * q->out[2];
