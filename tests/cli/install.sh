@@ -53,8 +53,8 @@ cat > "$tmp/stats.c" <<'C'
 int main(void)
 {
     const double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4};
-    cn_correlation c;
-    if (cn_spearman(&c, x, y, 4)) return 1;
+    cn_stats_correlation c;
+    if (cn_stats_spearman(&c, x, y, 4)) return 1;
     printf("rho %.1f\n", c.r);
     return 0;
 }
