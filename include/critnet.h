@@ -224,6 +224,19 @@ typedef struct {
  * -> 0) or the largest Lyapunov exponent of the whole depth (lambda_0 -> 0) */
 typedef enum { CN_CRIT_SIGMA = 0, CN_CRIT_LAMBDA = 1 } cn_crit_target;
 
+/* The criticality regulariser's settings, one struct for critical training (cn_train_cfg) and continual
+ * learning (cn_continual_cfg): total loss = task loss + weight * R on every every-th step, with R = mean over
+ * blocks of (ln sigma_l)^2 (CN_CRIT_SIGMA) or lambda_0^2 (CN_CRIT_LAMBDA), estimated on the minibatch from
+ * `probes` jvp probes. See docs/critical-training.md. */
+typedef struct {
+    double weight;         /* training: 0 is off */
+    cn_crit_target target; /* default CN_CRIT_SIGMA */
+    int probes;            /* per block (sigma) or tangents (lambda) per example; training: 0 means 1 */
+    int every;             /* training: 0 means 1 */
+    int batch;             /* the probes run on the first N examples of each minibatch (0: all) */
+    int layers_all;        /* include the readout block */
+} cn_crit_settings;
+
 typedef struct {
     int epochs, batch;
     uint64_t seed;
@@ -231,15 +244,7 @@ typedef struct {
     cn_optim_cfg optim;
     int limit_train, limit_test; /* use only the first N examples (0: all) */
     int stop_after;              /* stop after this many epochs in this call (0: run to the end) */
-    /* critical training: total loss = task loss + crit_weight * R, every crit_every-th step, with
-     * R = mean over blocks of (ln sigma_l)^2 (CN_CRIT_SIGMA) or lambda_0^2 (CN_CRIT_LAMBDA), estimated on the
-     * minibatch from crit_probes jvp probes. See docs/critical-training.md. */
-    double crit_weight;          /* 0: off */
-    cn_crit_target crit_target;  /* default CN_CRIT_SIGMA */
-    int crit_probes;             /* default 1 */
-    int crit_batch;              /* the probes run on the first N examples of each minibatch (0: all) */
-    int crit_every;              /* default 1 */
-    int crit_layers_all;         /* include the readout block */
+    cn_crit_settings crit;       /* critical training (crit.weight 0: off) */
     int track_samples;           /* sigma and lambda_0 per epoch on the first N test inputs (0: 200; <0: off) */
     const char *out_dir;         /* model.cnm, metrics.csv, summary.json (NULL: write nothing) */
     const char *settings;        /* JSON of the run's settings, stored in the checkpoint and summary */

@@ -78,9 +78,7 @@ typedef struct {
     int maturity;              /* cbp: units older than this many steps may be replaced (100) */
     cn_cbp_utility utility;    /* cbp (adaptable contribution) */
     int bias_correction;       /* cbp: the next layer's bias absorbs a replaced unit's mean output (default 1) */
-    double crit_weight;        /* crit beta (default 1) */
-    cn_crit_target crit_target;
-    int crit_probes, crit_every; /* crit (1, 1) */
+    cn_crit_settings crit;     /* crit: weight 1, probes 1, every 1 by default (probes, every >= 1) */
     int probe_samples;         /* dead units and effective rank on the first N test inputs (2000; fewer if the
                                 * split is smaller) */
     int track_samples;         /* sigma and lambda_0 on the first N of those (200; < 0: off) */
