@@ -132,6 +132,20 @@ cJSON *cli_json_numbers(const double *v, int n);
 cJSON *cli_json_argv(int argc, char **argv);
 int cli_json_write(const char *path, cJSON *root); /* takes root; 0, or -1 with a message */
 
+/* crit_opts.c: the criticality regulariser's options, one parser for critnet train (and zoo) and continual; each
+ * command lists in its option table those it takes (CLI_CRIT_OPTIONS: all six) */
+enum { CLI_O_CRIT_WEIGHT = 1900, CLI_O_CRIT_TARGET, CLI_O_CRIT_PROBES, CLI_O_CRIT_EVERY, CLI_O_CRIT_BATCH,
+       CLI_O_CRIT_LAYERS };
+#define CLI_CRIT_OPTIONS                                                                                     \
+    {"crit-weight", required_argument, 0, CLI_O_CRIT_WEIGHT},                                                \
+        {"crit-target", required_argument, 0, CLI_O_CRIT_TARGET},                                            \
+        {"crit-probes", required_argument, 0, CLI_O_CRIT_PROBES},                                            \
+        {"crit-every", required_argument, 0, CLI_O_CRIT_EVERY},                                              \
+        {"crit-batch", required_argument, 0, CLI_O_CRIT_BATCH},                                              \
+        {"crit-layers", required_argument, 0, CLI_O_CRIT_LAYERS}
+/* 1 if opt was a crit option (handled), 0 if not, -1 on a bad value (message printed) */
+int cli_crit_option(cn_crit_settings *s, int opt, const char *arg);
+
 /* train_opts.c: the options of `critnet train`, shared with `critnet zoo` (one parser: they cannot disagree) */
 typedef struct {
     cli_common c;
@@ -159,7 +173,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
 int cmd_zoo(int argc, char **argv);
 int cmd_zoo_report(int argc, char **argv);
-/* continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
+/* continual/continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
 int cli_continual_plot(const char *out, char *const *dirs, int n);
 
 #endif

@@ -64,7 +64,7 @@ typedef struct {
     int group, metric, cond, base;
     int pairs, unpaired, missing; /* pairs tested; runs without a partner; matched pairs missing a value */
     double median_diff, mean_diff;
-    cn_wilcoxon w;
+    cn_stats_wilcoxon w;
     int tested; /* 0: no pairs, or every difference zero */
 } paired_test;
 
@@ -72,7 +72,7 @@ typedef struct {
 typedef struct {
     int group, cond, pair;
     int n, missing;                   /* rows used; rows missing x or y */
-    cn_correlation pearson, spearman; /* r NaN where undefined (n < 2, a constant column) */
+    cn_stats_correlation pearson, spearman; /* r NaN where undefined (n < 2, a constant column) */
 } correlation;
 
 typedef struct {
@@ -301,11 +301,12 @@ static int summarise(stats_data *d, const stats_opts *o)
                     s->runs++;
                     if (!isnan(value_at(d, r, m))) v[s->n++] = value_at(d, r, m);
                 }
-                if (s->n) cn_mean_sd(v, s->n, &s->mean, &s->sd);
+                if (s->n) cn_stats_mean_sd(v, s->n, &s->mean, &s->sd);
                 if (s->n < 2) continue;
                 cn_rng *rng = cn_rng_new(o->seed);
                 /* constant values give CN_ERR_ARG and no interval: that is an answer, not a failure */
-                rc = !rng || cn_bootstrap_ci_bca(&s->lo, &s->hi, v, s->n, o->resamples, CI_LEVEL, rng) == CN_ERR_NOMEM;
+                rc = !rng || cn_stats_bootstrap_ci_bca(&s->lo, &s->hi, v, s->n, o->resamples, CI_LEVEL,
+                                                       rng) == CN_ERR_NOMEM;
                 cn_rng_free(rng);
             }
     free(v);
@@ -346,10 +347,10 @@ static int pair_up(stats_data *d, paired_test *p, double *x, double *y, double *
         }
     p->median_diff = p->mean_diff = NAN;
     if (!p->pairs) return 0;
-    cn_mean_sd(diff, p->pairs, &p->mean_diff, NULL);
+    cn_stats_mean_sd(diff, p->pairs, &p->mean_diff, NULL);
     qsort(diff, p->pairs, sizeof *diff, ascending);
     p->median_diff = 0.5 * (diff[(p->pairs - 1) / 2] + diff[p->pairs / 2]);
-    int rc = cn_wilcoxon_signed_rank(&p->w, x, y, p->pairs, CN_ALT_TWO_SIDED);
+    int rc = cn_stats_wilcoxon_signed_rank(&p->w, x, y, p->pairs, CN_STATS_ALT_TWO_SIDED);
     p->tested = rc == CN_OK;
     return rc == CN_ERR_NOMEM ? -1 : 0; /* CN_ERR_ARG: every difference zero, which the table says */
 }
@@ -400,7 +401,8 @@ static int correlate(stats_data *d, const stats_opts *o)
                 }
                 if (!present) continue; /* this condition has no rows in this group */
                 d->ncorr++;
-                if (cn_pearson(&k->pearson, x, y, k->n) == CN_ERR_NOMEM || cn_spearman(&k->spearman, x, y, k->n) == CN_ERR_NOMEM)
+                if (cn_stats_pearson(&k->pearson, x, y, k->n) == CN_ERR_NOMEM ||
+                    cn_stats_spearman(&k->spearman, x, y, k->n) == CN_ERR_NOMEM)
                     rc = -1;
             }
     free(x);

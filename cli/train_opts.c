@@ -38,7 +38,7 @@ const char cli_train_usage[] =
     "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n" CLI_COMMON_HELP;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
-       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_CW, O_CT, O_CP, O_CE, O_CB, O_CL, O_TRACK };
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK };
 
 const struct option cli_train_long_opts[] = {
     CLI_COMMON_OPTIONS,
@@ -51,10 +51,7 @@ const struct option cli_train_long_opts[] = {
     {"gamma", required_argument, 0, O_GAMMA},   {"loss", required_argument, 0, O_LOSS},
     {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
-    {"resume", required_argument, 0, O_RESUME}, {"crit-weight", required_argument, 0, O_CW},
-    {"crit-target", required_argument, 0, O_CT}, {"crit-probes", required_argument, 0, O_CP},
-    {"crit-every", required_argument, 0, O_CE},
-    {"crit-batch", required_argument, 0, O_CB}, {"crit-layers", required_argument, 0, O_CL},
+    {"resume", required_argument, 0, O_RESUME}, CLI_CRIT_OPTIONS,
     {"track", required_argument, 0, O_TRACK}, {0, 0, 0, 0}};
 
 void cli_train_defaults(cli_train_opts *o)
@@ -73,6 +70,7 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
     int opt;
     while ((opt = getopt_long(argc, argv, "h", cli_train_long_opts, NULL)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg);
+        if (!r) r = cli_crit_option(&o->t.crit, opt, optarg);
         if (r < 0) return -1;
         if (r > 0) continue;
         cn_optim_cfg *oc = &o->t.optim;
@@ -104,28 +102,6 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
         case O_STOP: bad = cli_parse_int("stop-after", optarg, 1, 1000000, &o->t.stop_after); break;
         case O_OUT: o->out = optarg; break;
         case O_RESUME: o->resume = optarg; break;
-        case O_CW:
-            /* a negative weight would push the network away from criticality: refuse it with a message */
-            if (optarg[0] == '-') {
-                cli_error("--crit-weight %s: must be >= 0", optarg);
-                bad = -1;
-            } else {
-                bad = cli_parse_real("crit-weight", optarg, 0, 1e9, &o->t.crit_weight);
-            }
-            break;
-        case O_CT:
-            if (!strcmp(optarg, "lambda")) o->t.crit_target = CN_CRIT_LAMBDA;
-            else if (!strcmp(optarg, "sigma")) o->t.crit_target = CN_CRIT_SIGMA;
-            else cli_error("--crit-target %s: unknown target (expected sigma or lambda)", optarg), bad = -1;
-            break;
-        case O_CB: bad = cli_parse_int("crit-batch", optarg, 1, 1 << 30, &o->t.crit_batch); break;
-        case O_CP: bad = cli_parse_int("crit-probes", optarg, 1, 100000, &o->t.crit_probes); break;
-        case O_CE: bad = cli_parse_int("crit-every", optarg, 1, 1000000, &o->t.crit_every); break;
-        case O_CL:
-            if (!strcmp(optarg, "all")) o->t.crit_layers_all = 1;
-            else if (!strcmp(optarg, "hidden")) o->t.crit_layers_all = 0;
-            else cli_error("--crit-layers %s: expected hidden or all", optarg), bad = -1;
-            break;
         case O_TRACK: {
             int n;
             bad = cli_parse_int("track", optarg, 0, 1 << 30, &n);
@@ -175,11 +151,12 @@ char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, co
     cJSON_AddNumberToObject(root, "weight_decay", o->t.optim.weight_decay);
     cJSON_AddStringToObject(root, "sched", cn_sched_name(o->t.optim.sched));
     cJSON_AddStringToObject(root, "loss", cn_loss_name(o->t.loss));
-    cJSON_AddNumberToObject(root, "crit_weight", o->t.crit_weight);
-    cJSON_AddStringToObject(root, "crit_target", o->t.crit_target == CN_CRIT_LAMBDA ? "lambda" : "sigma");
-    cJSON_AddNumberToObject(root, "crit_probes", o->t.crit_probes > 0 ? o->t.crit_probes : 1);
-    cJSON_AddNumberToObject(root, "crit_batch", o->t.crit_batch);
-    cJSON_AddNumberToObject(root, "crit_every", o->t.crit_every > 0 ? o->t.crit_every : 1);
+    const cn_crit_settings *cs = &o->t.crit;
+    cJSON_AddNumberToObject(root, "crit_weight", cs->weight);
+    cJSON_AddStringToObject(root, "crit_target", cs->target == CN_CRIT_LAMBDA ? "lambda" : "sigma");
+    cJSON_AddNumberToObject(root, "crit_probes", cs->probes > 0 ? cs->probes : 1);
+    cJSON_AddNumberToObject(root, "crit_batch", cs->batch);
+    cJSON_AddNumberToObject(root, "crit_every", cs->every > 0 ? cs->every : 1);
     char *spec = cn_net_spec((cn_net *)net);
     if (spec) cJSON_AddStringToObject(root, "model_spec", spec);
     cn_free(spec);

@@ -42,9 +42,9 @@ static inline double *next_nums(reader *rd, int n)
 
 static inline int alt_from_name(const char *s)
 {
-    if (!strcmp(s, "two-sided")) return CN_ALT_TWO_SIDED;
-    if (!strcmp(s, "greater")) return CN_ALT_GREATER;
-    if (!strcmp(s, "less")) return CN_ALT_LESS;
+    if (!strcmp(s, "two-sided")) return CN_STATS_ALT_TWO_SIDED;
+    if (!strcmp(s, "greater")) return CN_STATS_ALT_GREATER;
+    if (!strcmp(s, "less")) return CN_STATS_ALT_LESS;
     return -1;
 }
 

@@ -34,16 +34,16 @@ static void test_mean_sd(void)
 {
     const double x[] = {2, 4, 4, 4, 5, 5, 7, 9};
     double m, s;
-    CHECK_OK(cn_mean_sd(x, 8, &m, &s));
+    CHECK_OK(cn_stats_mean_sd(x, 8, &m, &s));
     CHECK(m == 5 && close_to(s, sqrt(32.0 / 7), 1e-15, 0), "mean %.17g sd %.17g, want 5 and sqrt(32/7)", m, s);
-    CHECK_OK(cn_mean_sd(x, 1, &m, &s));
+    CHECK_OK(cn_stats_mean_sd(x, 1, &m, &s));
     CHECK(m == 2 && isnan(s), "n = 1: mean %g sd %g, want 2 and NaN", m, s);
-    CHECK_OK(cn_mean_sd(x, 8, &m, NULL));
-    CHECK(cn_mean_sd(x, 0, &m, &s) == CN_ERR_ARG, "n = 0 accepted");
-    CHECK(cn_mean_sd(NULL, 3, &m, &s) == CN_ERR_ARG, "NULL data accepted");
-    CHECK(cn_mean_sd(x, 3, NULL, NULL) == CN_ERR_ARG, "no output accepted");
+    CHECK_OK(cn_stats_mean_sd(x, 8, &m, NULL));
+    CHECK(cn_stats_mean_sd(x, 0, &m, &s) == CN_ERR_ARG, "n = 0 accepted");
+    CHECK(cn_stats_mean_sd(NULL, 3, &m, &s) == CN_ERR_ARG, "NULL data accepted");
+    CHECK(cn_stats_mean_sd(x, 3, NULL, NULL) == CN_ERR_ARG, "no output accepted");
     const double bad[] = {1, NAN, 3};
-    CHECK(cn_mean_sd(bad, 3, &m, &s) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_stats_mean_sd(bad, 3, &m, &s) == CN_ERR_NONFINITE, "NaN accepted");
 }
 
 static void test_wilcoxon_known(void)
@@ -51,82 +51,84 @@ static void test_wilcoxon_known(void)
     /* scipy.stats.wilcoxon's docstring: the corn heights of Cheung & Klotz, against zero */
     const double d[] = {6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75};
     double zero[15] = {0};
-    cn_wilcoxon w;
-    CHECK_OK(cn_wilcoxon_signed_rank(&w, d, zero, 15, CN_ALT_TWO_SIDED));
+    cn_stats_wilcoxon w;
+    CHECK_OK(cn_stats_wilcoxon_signed_rank(&w, d, zero, 15, CN_STATS_ALT_TWO_SIDED));
     CHECK(w.statistic == 24 && w.p_value == 0.041259765625 && w.exact && w.n_used == 15,
           "corn two-sided: W %g p %.17g exact %d", w.statistic, w.p_value, w.exact);
     CHECK(w.w_plus == 96 && w.w_minus == 24, "corn: W+ %g W- %g", w.w_plus, w.w_minus);
-    CHECK_OK(cn_wilcoxon_signed_rank(&w, d, zero, 15, CN_ALT_GREATER));
+    CHECK_OK(cn_stats_wilcoxon_signed_rank(&w, d, zero, 15, CN_STATS_ALT_GREATER));
     CHECK(w.statistic == 96 && w.p_value == 0.0206298828125, "corn greater: W %g p %.17g", w.statistic, w.p_value);
 
     /* 20 positive differences: P(W+ = 210) = 2^-20 exactly */
     double pos[20], z20[20] = {0};
     for (int i = 0; i < 20; i++) pos[i] = i + 1.5;
-    CHECK_OK(cn_wilcoxon_signed_rank(&w, pos, z20, 20, CN_ALT_GREATER));
+    CHECK_OK(cn_stats_wilcoxon_signed_rank(&w, pos, z20, 20, CN_STATS_ALT_GREATER));
     CHECK(w.p_value == ldexp(1, -20), "all positive, greater: p %.17g, want 2^-20", w.p_value);
-    CHECK_OK(cn_wilcoxon_signed_rank(&w, pos, z20, 20, CN_ALT_LESS));
+    CHECK_OK(cn_stats_wilcoxon_signed_rank(&w, pos, z20, 20, CN_STATS_ALT_LESS));
     CHECK(w.p_value == 1, "all positive, less: p %.17g, want 1", w.p_value);
 
     /* the errors */
-    CHECK(cn_wilcoxon_signed_rank(&w, d, zero, 0, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "n = 0 accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, d, zero, 0, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "n = 0 accepted");
     CHECK(isnan(w.statistic) && isnan(w.p_value), "failed call left statistic %g p %g", w.statistic, w.p_value);
-    CHECK(cn_wilcoxon_signed_rank(NULL, d, zero, 15, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL out accepted");
-    CHECK(cn_wilcoxon_signed_rank(&w, NULL, zero, 15, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL x accepted");
-    CHECK(cn_wilcoxon_signed_rank(&w, d, NULL, 15, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL y accepted");
-    CHECK(cn_wilcoxon_signed_rank(&w, d, zero, 15, CN_ALT_COUNT) == CN_ERR_ARG, "bad alternative accepted");
-    CHECK(cn_wilcoxon_signed_rank(&w, d, zero, 15, (cn_alternative)-1) == CN_ERR_ARG, "alternative -1 accepted");
-    CHECK(cn_wilcoxon_signed_rank(&w, d, d, 15, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "all-zero differences accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(NULL, d, zero, 15, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL out accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, NULL, zero, 15, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL x accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, d, NULL, 15, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL y accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, d, zero, 15, CN_STATS_ALT_COUNT) == CN_ERR_ARG, "bad alternative accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, d, zero, 15, (cn_stats_alternative)-1) == CN_ERR_ARG,
+          "alternative -1 accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, d, d, 15, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG,
+          "all-zero differences accepted");
     const double nan_x[] = {1, NAN, 3};
-    CHECK(cn_wilcoxon_signed_rank(&w, nan_x, zero, 3, CN_ALT_LESS) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_stats_wilcoxon_signed_rank(&w, nan_x, zero, 3, CN_STATS_ALT_LESS) == CN_ERR_NONFINITE, "NaN accepted");
 }
 
 static void test_correlation_known(void)
 {
     /* y = 2x + 1 and its reverse: r = rho = +-1 exactly, p = 0 */
     const double x[] = {1, 2, 3, 4, 5}, up[] = {3, 5, 7, 9, 11}, down[] = {9, 7, 5, 3, 1};
-    cn_correlation c;
-    CHECK_OK(cn_pearson(&c, x, up, 5));
+    cn_stats_correlation c;
+    CHECK_OK(cn_stats_pearson(&c, x, up, 5));
     CHECK(c.r == 1 && c.p_value == 0 && c.n == 5, "linear: r %.17g p %g n %d", c.r, c.p_value, c.n);
-    CHECK_OK(cn_spearman(&c, x, down, 5));
+    CHECK_OK(cn_stats_spearman(&c, x, down, 5));
     CHECK(c.r == -1 && c.p_value == 0, "reversed: rho %.17g p %g", c.r, c.p_value);
     /* monotone but not linear: rho = 1, r < 1 */
     const double cube[] = {1, 8, 27, 64, 125};
-    CHECK_OK(cn_spearman(&c, x, cube, 5));
+    CHECK_OK(cn_stats_spearman(&c, x, cube, 5));
     CHECK(c.r == 1, "cubes: rho %.17g, want 1", c.r);
-    CHECK_OK(cn_pearson(&c, x, cube, 5));
+    CHECK_OK(cn_stats_pearson(&c, x, cube, 5));
     CHECK(c.r < 1 && c.r > 0.9 && c.p_value > 0, "cubes: r %.17g p %g", c.r, c.p_value);
     /* n = 2: r = -1, p = 1 for both (scipy's spearmanr says NaN there) */
-    CHECK_OK(cn_pearson(&c, x, down, 2));
+    CHECK_OK(cn_stats_pearson(&c, x, down, 2));
     CHECK(close_to(c.r, -1, 1e-15, 0) && c.p_value == 1, "n = 2: r %.17g p %g", c.r, c.p_value);
-    CHECK_OK(cn_spearman(&c, x, down, 2));
+    CHECK_OK(cn_stats_spearman(&c, x, down, 2));
     CHECK(close_to(c.r, -1, 1e-15, 0) && c.p_value == 1, "n = 2: rho %.17g p %g", c.r, c.p_value);
     /* symmetric in x and y; unchanged by a positive affine map of x */
     const double y[] = {0.3, -1.2, 0.8, 2.5, 0.1, 1.7}, z[] = {1, 4, 2, 2, 6, 5};
     double zz[6];
     for (int i = 0; i < 6; i++) zz[i] = 3 * z[i] - 7;
-    cn_correlation a, b;
-    CHECK_OK(cn_pearson(&a, y, z, 6));
-    CHECK_OK(cn_pearson(&b, z, y, 6));
+    cn_stats_correlation a, b;
+    CHECK_OK(cn_stats_pearson(&a, y, z, 6));
+    CHECK_OK(cn_stats_pearson(&b, z, y, 6));
     CHECK(a.r == b.r && a.p_value == b.p_value, "pearson not symmetric: %.17g %.17g", a.r, b.r);
-    CHECK_OK(cn_pearson(&b, y, zz, 6));
+    CHECK_OK(cn_stats_pearson(&b, y, zz, 6));
     CHECK(close_to(a.r, b.r, 1e-14, 0), "pearson changed by 3z - 7: %.17g %.17g", a.r, b.r);
-    CHECK_OK(cn_spearman(&a, y, z, 6));
-    CHECK_OK(cn_spearman(&b, y, zz, 6));
+    CHECK_OK(cn_stats_spearman(&a, y, z, 6));
+    CHECK_OK(cn_stats_spearman(&b, y, zz, 6));
     CHECK(a.r == b.r && a.p_value == b.p_value, "spearman changed by 3z - 7: %.17g %.17g", a.r, b.r);
 
     /* the errors: undefined (constant input, n < 2), bad arguments, NaN */
     const double same[] = {0.1, 0.1, 0.1, 0.1, 0.1};
-    CHECK(cn_pearson(&c, same, x, 5) == CN_ERR_ARG, "constant x accepted");
+    CHECK(cn_stats_pearson(&c, same, x, 5) == CN_ERR_ARG, "constant x accepted");
     CHECK(isnan(c.r) && isnan(c.p_value) && c.n == 0, "failed call left r %g p %g n %d", c.r, c.p_value, c.n);
-    CHECK(cn_spearman(&c, x, same, 5) == CN_ERR_ARG, "constant y accepted");
-    CHECK(cn_pearson(&c, x, up, 1) == CN_ERR_ARG, "n = 1 accepted");
-    CHECK(cn_spearman(&c, x, up, 0) == CN_ERR_ARG, "n = 0 accepted");
-    CHECK(cn_pearson(NULL, x, up, 5) == CN_ERR_ARG, "NULL out accepted");
-    CHECK(cn_pearson(&c, NULL, up, 5) == CN_ERR_ARG, "NULL x accepted");
-    CHECK(cn_spearman(&c, x, NULL, 5) == CN_ERR_ARG, "NULL y accepted");
+    CHECK(cn_stats_spearman(&c, x, same, 5) == CN_ERR_ARG, "constant y accepted");
+    CHECK(cn_stats_pearson(&c, x, up, 1) == CN_ERR_ARG, "n = 1 accepted");
+    CHECK(cn_stats_spearman(&c, x, up, 0) == CN_ERR_ARG, "n = 0 accepted");
+    CHECK(cn_stats_pearson(NULL, x, up, 5) == CN_ERR_ARG, "NULL out accepted");
+    CHECK(cn_stats_pearson(&c, NULL, up, 5) == CN_ERR_ARG, "NULL x accepted");
+    CHECK(cn_stats_spearman(&c, x, NULL, 5) == CN_ERR_ARG, "NULL y accepted");
     const double nan_y[] = {1, 2, NAN, 4, 5}, inf_x[] = {1, INFINITY, 3, 4, 5};
-    CHECK(cn_pearson(&c, x, nan_y, 5) == CN_ERR_NONFINITE, "NaN accepted");
-    CHECK(cn_spearman(&c, inf_x, up, 5) == CN_ERR_NONFINITE, "Inf accepted");
+    CHECK(cn_stats_pearson(&c, x, nan_y, 5) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_stats_spearman(&c, inf_x, up, 5) == CN_ERR_NONFINITE, "Inf accepted");
 }
 
 /* an allocator that refuses everything and counts what is live */
@@ -141,25 +143,25 @@ static void test_bootstrap_properties(void)
     for (int i = 0; i < 30; i++) x[i] = 0.85 + 0.02 * cn_rng_normal(gen);
     cn_rng_free(gen);
     double mean, sd;
-    CHECK_OK(cn_mean_sd(x, 30, &mean, &sd));
+    CHECK_OK(cn_stats_mean_sd(x, 30, &mean, &sd));
 
     double lo, hi, lo2, hi2, blo, bhi, wlo, whi;
     cn_rng *r = cn_rng_new(99);
-    CHECK_OK(cn_bootstrap_ci(&lo, &hi, x, 30, 2000, 0.95, r));
+    CHECK_OK(cn_stats_bootstrap_ci(&lo, &hi, x, 30, 2000, 0.95, r));
     cn_rng_free(r);
     CHECK(lo <= mean && mean <= hi && lo < hi, "percentile CI [%g, %g] around mean %g", lo, hi, mean);
     r = cn_rng_new(99);
-    CHECK_OK(cn_bootstrap_ci(&lo2, &hi2, x, 30, 2000, 0.95, r));
+    CHECK_OK(cn_stats_bootstrap_ci(&lo2, &hi2, x, 30, 2000, 0.95, r));
     CHECK(lo2 == lo && hi2 == hi, "same seed, different CI: [%.17g, %.17g] vs [%.17g, %.17g]", lo, hi, lo2, hi2);
-    CHECK_OK(cn_bootstrap_ci(&lo2, &hi2, x, 30, 2000, 0.95, r)); /* the stream has moved on */
+    CHECK_OK(cn_stats_bootstrap_ci(&lo2, &hi2, x, 30, 2000, 0.95, r)); /* the stream has moved on */
     CHECK(lo2 != lo || hi2 != hi, "a second call on one generator repeated the resamples");
     cn_rng_free(r);
     r = cn_rng_new(99);
-    CHECK_OK(cn_bootstrap_ci(&wlo, &whi, x, 30, 2000, 0.99, r));
+    CHECK_OK(cn_stats_bootstrap_ci(&wlo, &whi, x, 30, 2000, 0.99, r));
     cn_rng_free(r);
     CHECK(wlo <= lo && hi <= whi, "99%% CI [%g, %g] not around the 95%% one [%g, %g]", wlo, whi, lo, hi);
     r = cn_rng_new(99);
-    CHECK_OK(cn_bootstrap_ci_bca(&blo, &bhi, x, 30, 2000, 0.95, r));
+    CHECK_OK(cn_stats_bootstrap_ci_bca(&blo, &bhi, x, 30, 2000, 0.95, r));
     cn_rng_free(r);
     CHECK(blo <= mean && mean <= bhi, "BCa CI [%g, %g] around mean %g", blo, bhi, mean);
     /* width of a normal-theory interval, 2 * 1.96 sd / sqrt(n), within 20% */
@@ -168,37 +170,37 @@ static void test_bootstrap_properties(void)
 
     /* one value, constant data */
     r = cn_rng_new(1);
-    CHECK_OK(cn_bootstrap_ci(&lo, &hi, x, 1, 50, 0.9, r));
+    CHECK_OK(cn_stats_bootstrap_ci(&lo, &hi, x, 1, 50, 0.9, r));
     CHECK(lo == x[0] && hi == x[0], "n = 1: [%g, %g]", lo, hi);
     const double same[] = {0.5, 0.5, 0.5, 0.5};
-    CHECK_OK(cn_bootstrap_ci(&lo, &hi, same, 4, 50, 0.9, r));
+    CHECK_OK(cn_stats_bootstrap_ci(&lo, &hi, same, 4, 50, 0.9, r));
     CHECK(lo == 0.5 && hi == 0.5, "constant data: [%g, %g]", lo, hi);
-    CHECK(cn_bootstrap_ci_bca(&lo, &hi, same, 4, 50, 0.9, r) == CN_ERR_ARG, "BCa on constant data accepted");
-    CHECK(cn_bootstrap_ci_bca(&lo, &hi, x, 1, 50, 0.9, r) == CN_ERR_ARG, "BCa with n = 1 accepted");
+    CHECK(cn_stats_bootstrap_ci_bca(&lo, &hi, same, 4, 50, 0.9, r) == CN_ERR_ARG, "BCa on constant data accepted");
+    CHECK(cn_stats_bootstrap_ci_bca(&lo, &hi, x, 1, 50, 0.9, r) == CN_ERR_ARG, "BCa with n = 1 accepted");
 
     /* the errors */
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 0, 50, 0.9, r) == CN_ERR_ARG, "n = 0 accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 0, 50, 0.9, r) == CN_ERR_ARG, "n = 0 accepted");
     CHECK(isnan(lo) && isnan(hi), "failed call left [%g, %g]", lo, hi);
-    CHECK(cn_bootstrap_ci(&lo, &hi, NULL, 5, 50, 0.9, r) == CN_ERR_ARG, "NULL x accepted");
-    CHECK(cn_bootstrap_ci(NULL, &hi, x, 5, 50, 0.9, r) == CN_ERR_ARG, "NULL lo accepted");
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 5, 50, 0.9, NULL) == CN_ERR_ARG, "NULL rng accepted");
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 5, 0, 0.9, r) == CN_ERR_ARG, "0 resamples accepted");
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 5, 50, 1.0, r) == CN_ERR_ARG, "level 1 accepted");
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 5, 50, 0.0, r) == CN_ERR_ARG, "level 0 accepted");
-    CHECK(cn_bootstrap_ci(&lo, &hi, x, 5, 50, NAN, r) == CN_ERR_ARG, "level NaN accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, NULL, 5, 50, 0.9, r) == CN_ERR_ARG, "NULL x accepted");
+    CHECK(cn_stats_bootstrap_ci(NULL, &hi, x, 5, 50, 0.9, r) == CN_ERR_ARG, "NULL lo accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 5, 50, 0.9, NULL) == CN_ERR_ARG, "NULL rng accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 5, 0, 0.9, r) == CN_ERR_ARG, "0 resamples accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 5, 50, 1.0, r) == CN_ERR_ARG, "level 1 accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 5, 50, 0.0, r) == CN_ERR_ARG, "level 0 accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, x, 5, 50, NAN, r) == CN_ERR_ARG, "level NaN accepted");
     const double inf_x[] = {1, INFINITY, 2};
-    CHECK(cn_bootstrap_ci(&lo, &hi, inf_x, 3, 50, 0.9, r) == CN_ERR_NONFINITE, "Inf accepted");
+    CHECK(cn_stats_bootstrap_ci(&lo, &hi, inf_x, 3, 50, 0.9, r) == CN_ERR_NONFINITE, "Inf accepted");
 
     /* out of memory: a status, nothing leaked */
     cn_allocator hook = {refuse, release, NULL};
-    cn_wilcoxon w;
+    cn_stats_wilcoxon w;
     live = 0;
     cn_set_allocator(&hook);
-    int rc1 = cn_bootstrap_ci(&lo, &hi, x, 30, 100, 0.9, r);
-    int rc2 = cn_bootstrap_ci_bca(&lo, &hi, x, 30, 100, 0.9, r);
-    int rc3 = cn_wilcoxon_signed_rank(&w, x, same, 4, CN_ALT_TWO_SIDED);
-    cn_correlation corr;
-    int rc4 = cn_spearman(&corr, x, x + 1, 29);
+    int rc1 = cn_stats_bootstrap_ci(&lo, &hi, x, 30, 100, 0.9, r);
+    int rc2 = cn_stats_bootstrap_ci_bca(&lo, &hi, x, 30, 100, 0.9, r);
+    int rc3 = cn_stats_wilcoxon_signed_rank(&w, x, same, 4, CN_STATS_ALT_TWO_SIDED);
+    cn_stats_correlation corr;
+    int rc4 = cn_stats_spearman(&corr, x, x + 1, 29);
     cn_set_allocator(NULL);
     CHECK(rc1 == CN_ERR_NOMEM && rc2 == CN_ERR_NOMEM && rc3 == CN_ERR_NOMEM && rc4 == CN_ERR_NOMEM,
           "out of memory: status %d %d %d %d", rc1, rc2, rc3, rc4);
@@ -243,21 +245,21 @@ static int write_boot_input(const char *path)
     for (int c = 0; c < NBOOT; c++) {
         boot_case *b = &boots[c];
         cn_rng *r = cn_rng_new(b->seed);
-        CHECK_OK(cn_bootstrap_ci(&b->pct[0], &b->pct[1], b->x, b->n, b->resamples, b->level, r));
+        CHECK_OK(cn_stats_bootstrap_ci(&b->pct[0], &b->pct[1], b->x, b->n, b->resamples, b->level, r));
         cn_rng_free(r);
         r = cn_rng_new(b->seed);
-        CHECK_OK(cn_bootstrap_ci_bca(&b->bca[0], &b->bca[1], b->x, b->n, b->resamples, b->level, r));
+        CHECK_OK(cn_stats_bootstrap_ci_bca(&b->bca[0], &b->bca[1], b->x, b->n, b->resamples, b->level, r));
         cn_rng_free(r);
         r = cn_rng_new(b->seed + 1);
-        CHECK_OK(cn_bootstrap_ci(&b->mc_pct[0], &b->mc_pct[1], b->x, b->n, MC_RESAMPLES, b->level, r));
+        CHECK_OK(cn_stats_bootstrap_ci(&b->mc_pct[0], &b->mc_pct[1], b->x, b->n, MC_RESAMPLES, b->level, r));
         cn_rng_free(r);
         r = cn_rng_new(b->seed + 1);
-        CHECK_OK(cn_bootstrap_ci_bca(&b->mc_bca[0], &b->mc_bca[1], b->x, b->n, MC_RESAMPLES, b->level, r));
+        CHECK_OK(cn_stats_bootstrap_ci_bca(&b->mc_bca[0], &b->mc_bca[1], b->x, b->n, MC_RESAMPLES, b->level, r));
         cn_rng_free(r);
 
         fprintf(f, "boot %s %d %d %.17g\n", b->name, b->n, b->resamples, b->level);
         for (int i = 0; i < b->n; i++) fprintf(f, "%.17g%c", b->x[i], i + 1 < b->n ? ' ' : '\n');
-        r = cn_rng_new(b->seed); /* the draws cn_bootstrap_ci documents */
+        r = cn_rng_new(b->seed); /* the draws cn_stats_bootstrap_ci documents */
         for (long k = 0; k < (long)b->resamples * b->n; k++)
             fprintf(f, "%llu%c", (unsigned long long)cn_rng_below(r, (uint64_t)b->n), (k + 1) % b->n ? ' ' : '\n');
         cn_rng_free(r);
@@ -278,7 +280,7 @@ static void check_meansd(reader *rd, tally *t)
     double *x = next_nums(rd, n);
     double want_m = next_num(rd), want_s = next_num(rd), m, s;
     if (rd->bad || !x) goto done;
-    CHECK_OK(cn_mean_sd(x, n, &m, &s));
+    CHECK_OK(cn_stats_mean_sd(x, n, &m, &s));
     CHECK(close_to(m, want_m, STAT_REL, 0), "meansd %s: mean %.17g, numpy %.17g", name, m, want_m);
     CHECK(close_to(s, want_s, STAT_REL, 0), "meansd %s: sd %.17g, numpy %.17g", name, s, want_s);
     t->meansd++;
@@ -306,8 +308,8 @@ static void check_wilcoxon(reader *rd, tally *t, int error_case)
         rd->bad = 1;
         goto done;
     }
-    cn_wilcoxon w;
-    int rc = cn_wilcoxon_signed_rank(&w, x, y, n, (cn_alternative)alt);
+    cn_stats_wilcoxon w;
+    int rc = cn_stats_wilcoxon_signed_rank(&w, x, y, n, (cn_stats_alternative)alt);
     if (error_case) {
         CHECK(rc == CN_ERR_ARG, "wilcoxon %s (%d): status %d where scipy raises, want CN_ERR_ARG", name, alt, rc);
         t->errors++;
@@ -342,8 +344,8 @@ static void check_corr(reader *rd, tally *t, int error_case)
         rd->bad = 1;
         goto done;
     }
-    cn_correlation c;
-    int rc = spearman ? cn_spearman(&c, x, y, n) : cn_pearson(&c, x, y, n);
+    cn_stats_correlation c;
+    int rc = spearman ? cn_stats_spearman(&c, x, y, n) : cn_stats_pearson(&c, x, y, n);
     if (error_case) {
         CHECK(rc == CN_ERR_ARG, "%s %s: status %d where scipy gives NaN, want CN_ERR_ARG", kind, name, rc);
         t->corr_errors++;
@@ -404,7 +406,7 @@ static void check_boot_mc(reader *rd, tally *t)
         return;
     }
     double mean, sd;
-    CHECK_OK(cn_mean_sd(b->x, b->n, &mean, &sd));
+    CHECK_OK(cn_stats_mean_sd(b->x, b->n, &mean, &sd));
     double se = sd / sqrt((double)b->n);
     /* on a lattice of means 1/6 apart (0.16 se) two generators' quantiles may land on neighbouring atoms */
     if (b == &boots[2]) {

@@ -64,45 +64,47 @@ static void test_mann_whitney_known(void)
 {
     /* scipy's docstring (Shier 2004): males against females, U = 17, exact p = 1/9 two-sided */
     const double males[] = {19, 22, 16, 29, 24}, females[] = {20, 11, 17, 12};
-    cn_mann_whitney r;
-    CHECK_OK(cn_mann_whitney_u(&r, males, 5, females, 4, CN_ALT_TWO_SIDED));
+    cn_stats_mann_whitney r;
+    CHECK_OK(cn_stats_mann_whitney_u(&r, males, 5, females, 4, CN_STATS_ALT_TWO_SIDED));
     CHECK(r.statistic == 17 && r.exact && r.nx == 5 && r.ny == 4, "ages: U %g exact %d", r.statistic, r.exact);
     CHECK(close_to(r.p_value, 1.0 / 9, 1e-15, 0), "ages: p %.17g, want 1/9", r.p_value);
     /* the reverse, one-sided: U = 3, p = P(U <= 3) = 7 of the C(9, 4) = 126 arrangements = 1/18 */
-    CHECK_OK(cn_mann_whitney_u(&r, females, 4, males, 5, CN_ALT_LESS));
+    CHECK_OK(cn_stats_mann_whitney_u(&r, females, 4, males, 5, CN_STATS_ALT_LESS));
     CHECK(r.statistic == 3 && close_to(r.p_value, 1.0 / 18, 1e-15, 0), "females less: U %g p %.17g, want 3, 1/18",
           r.statistic, r.p_value);
     /* U of x plus U of y is nx ny; the two-sided p does not care which sample comes first */
-    cn_mann_whitney s;
-    CHECK_OK(cn_mann_whitney_u(&s, males, 5, females, 4, CN_ALT_TWO_SIDED));
-    CHECK_OK(cn_mann_whitney_u(&r, females, 4, males, 5, CN_ALT_TWO_SIDED));
+    cn_stats_mann_whitney s;
+    CHECK_OK(cn_stats_mann_whitney_u(&s, males, 5, females, 4, CN_STATS_ALT_TWO_SIDED));
+    CHECK_OK(cn_stats_mann_whitney_u(&r, females, 4, males, 5, CN_STATS_ALT_TWO_SIDED));
     CHECK(r.statistic + s.statistic == 20 && r.p_value == s.p_value, "swapped: U %g + %g, p %.17g vs %.17g",
           r.statistic, s.statistic, r.p_value, s.p_value);
     /* complete separation, 3 against 3: P(U = 9) = 1 / C(6, 3) = 1/20 exactly */
     const double lo3[] = {1, 2, 3}, hi3[] = {4, 5, 6};
-    CHECK_OK(cn_mann_whitney_u(&r, hi3, 3, lo3, 3, CN_ALT_GREATER));
+    CHECK_OK(cn_stats_mann_whitney_u(&r, hi3, 3, lo3, 3, CN_STATS_ALT_GREATER));
     CHECK(r.statistic == 9 && r.p_value == 0.05, "separated: U %g p %.17g, want 9 and 1/20", r.statistic, r.p_value);
     /* a tie sends it to the normal approximation, even with tiny samples */
     const double tied[] = {3, 7, 8};
-    CHECK_OK(cn_mann_whitney_u(&r, tied, 3, lo3, 3, CN_ALT_TWO_SIDED));
+    CHECK_OK(cn_stats_mann_whitney_u(&r, tied, 3, lo3, 3, CN_STATS_ALT_TWO_SIDED));
     CHECK(!r.exact && r.statistic == 8.5, "tie: exact %d U %g, want 0 and 8.5", r.exact, r.statistic);
 
     /* the errors */
-    CHECK(cn_mann_whitney_u(&r, males, 0, females, 4, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "nx = 0 accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, males, 0, females, 4, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "nx = 0 accepted");
     CHECK(isnan(r.statistic) && isnan(r.p_value), "failed call left U %g p %g", r.statistic, r.p_value);
-    CHECK(cn_mann_whitney_u(&r, males, 5, females, -1, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "ny = -1 accepted");
-    CHECK(cn_mann_whitney_u(NULL, males, 5, females, 4, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL out accepted");
-    CHECK(cn_mann_whitney_u(&r, NULL, 5, females, 4, CN_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL x accepted");
-    CHECK(cn_mann_whitney_u(&r, males, 5, females, 4, CN_ALT_COUNT) == CN_ERR_ARG, "bad alternative accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, males, 5, females, -1, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "ny = -1 accepted");
+    CHECK(cn_stats_mann_whitney_u(NULL, males, 5, females, 4, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG,
+          "NULL out accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, NULL, 5, females, 4, CN_STATS_ALT_TWO_SIDED) == CN_ERR_ARG, "NULL x accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, males, 5, females, 4, CN_STATS_ALT_COUNT) == CN_ERR_ARG,
+          "bad alternative accepted");
     const double nan_y[] = {1, NAN, 3}, inf_x[] = {INFINITY, 2};
-    CHECK(cn_mann_whitney_u(&r, males, 5, nan_y, 3, CN_ALT_LESS) == CN_ERR_NONFINITE, "NaN accepted");
-    CHECK(cn_mann_whitney_u(&r, inf_x, 2, females, 4, CN_ALT_LESS) == CN_ERR_NONFINITE, "Inf accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, males, 5, nan_y, 3, CN_STATS_ALT_LESS) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_stats_mann_whitney_u(&r, inf_x, 2, females, 4, CN_STATS_ALT_LESS) == CN_ERR_NONFINITE, "Inf accepted");
 
     /* out of memory: a status, nothing leaked */
     cn_allocator hook = {refuse, release, NULL};
     live = 0;
     cn_set_allocator(&hook);
-    int rc = cn_mann_whitney_u(&r, males, 5, females, 4, CN_ALT_TWO_SIDED);
+    int rc = cn_stats_mann_whitney_u(&r, males, 5, females, 4, CN_STATS_ALT_TWO_SIDED);
     cn_set_allocator(NULL);
     CHECK(rc == CN_ERR_NOMEM && live == 0, "out of memory: status %d, %d blocks off", rc, live);
 }
@@ -114,43 +116,44 @@ static void test_rho_bootstrap_known(void)
     double lo, hi, lo2, hi2;
     int skipped = -1;
     cn_rng *r = cn_rng_new(5);
-    CHECK_OK(cn_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 8, 500, 0.95, r));
+    CHECK_OK(cn_stats_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 8, 500, 0.95, r));
     cn_rng_free(r);
     CHECK(lo == 1 && hi == 1 && skipped == 0, "monotone: [%.17g, %.17g], %d skipped", lo, hi, skipped);
     /* the same seed repeats the interval; a second call on one generator does not */
     const double yn[] = {0.3, -1.2, 0.8, 2.5, 0.1, 1.7, -0.4, 0.9};
     r = cn_rng_new(6);
-    CHECK_OK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, yn, 8, 999, 0.9, r));
+    CHECK_OK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, yn, 8, 999, 0.9, r));
     cn_rng_free(r);
     r = cn_rng_new(6);
-    CHECK_OK(cn_spearman_bootstrap_ci(&lo2, &hi2, NULL, x, yn, 8, 999, 0.9, r));
+    CHECK_OK(cn_stats_spearman_bootstrap_ci(&lo2, &hi2, NULL, x, yn, 8, 999, 0.9, r));
     CHECK(lo2 == lo && hi2 == hi && lo < hi && lo >= -1 && hi <= 1, "same seed: [%g, %g] vs [%g, %g]", lo, hi, lo2,
           hi2);
-    CHECK_OK(cn_spearman_bootstrap_ci(&lo2, &hi2, NULL, x, yn, 8, 999, 0.9, r));
+    CHECK_OK(cn_stats_spearman_bootstrap_ci(&lo2, &hi2, NULL, x, yn, 8, 999, 0.9, r));
     CHECK(lo2 != lo || hi2 != hi, "a second call on one generator repeated the resamples");
 
     /* undefined resamples: a constant y skips all of them, two pairs half of them */
     const double same[] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, &skipped, x, same, 8, 200, 0.95, r) == CN_ERR_ARG,
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, &skipped, x, same, 8, 200, 0.95, r) == CN_ERR_ARG,
           "constant y accepted");
     CHECK(skipped == 200 && isnan(lo) && isnan(hi), "constant y: %d of 200 skipped, [%g, %g]", skipped, lo, hi);
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 2, 2000, 0.95, r) == CN_ERR_ARG, "n = 2 accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 2, 2000, 0.95, r) == CN_ERR_ARG, "n = 2 accepted");
     CHECK(skipped > 800 && skipped < 1200, "n = 2: %d of 2000 skipped, want about half", skipped);
 
     /* the errors */
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 1, 100, 0.95, r) == CN_ERR_ARG, "n = 1 accepted");
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, NULL, 8, 100, 0.95, r) == CN_ERR_ARG, "NULL y accepted");
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 0, 0.95, r) == CN_ERR_ARG, "0 resamples accepted");
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 100, 1.5, r) == CN_ERR_ARG, "level 1.5 accepted");
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 100, 0.95, NULL) == CN_ERR_ARG, "NULL rng accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, &skipped, x, y, 1, 100, 0.95, r) == CN_ERR_ARG, "n = 1 accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, NULL, 8, 100, 0.95, r) == CN_ERR_ARG, "NULL y accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 0, 0.95, r) == CN_ERR_ARG, "0 resamples accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 100, 1.5, r) == CN_ERR_ARG, "level 1.5 accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, y, 8, 100, 0.95, NULL) == CN_ERR_ARG, "NULL rng accepted");
     const double nan_y[] = {1, 2, 3, NAN, 5, 6, 7, 8};
-    CHECK(cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, nan_y, 8, 100, 0.95, r) == CN_ERR_NONFINITE, "NaN accepted");
+    CHECK(cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, nan_y, 8, 100, 0.95, r) == CN_ERR_NONFINITE,
+          "NaN accepted");
     CHECK(isnan(lo) && isnan(hi), "failed call left [%g, %g]", lo, hi);
 
     cn_allocator hook = {refuse, release, NULL};
     live = 0;
     cn_set_allocator(&hook);
-    int rc = cn_spearman_bootstrap_ci(&lo, &hi, NULL, x, yn, 8, 100, 0.95, r);
+    int rc = cn_stats_spearman_bootstrap_ci(&lo, &hi, NULL, x, yn, 8, 100, 0.95, r);
     cn_set_allocator(NULL);
     CHECK(rc == CN_ERR_NOMEM && live == 0, "out of memory: status %d, %d blocks off", rc, live);
     cn_rng_free(r);
@@ -186,8 +189,8 @@ static void test_mixed_known(void)
     double msb = ssb / (A - 1), msw = ssw / (N - A);
     CHECK(msb > 2 * msw, "the seed gave MSB %g, MSW %g: no interior estimate to test", msb, msw);
 
-    cn_mixed_fit f, h;
-    CHECK_OK(cn_mixed_intercept(&f, y, ones, N, 1, g, 1));
+    cn_stats_mixed_fit f, h;
+    CHECK_OK(cn_stats_mixed_intercept(&f, y, ones, N, 1, g, 1));
     CHECK(close_to(f.s2, msw, 1e-9, 0) && close_to(f.tau2, (msb - msw) / B, 1e-9, 0),
           "REML balanced: s2 %.15g tau2 %.15g, ANOVA %.15g %.15g", f.s2, f.tau2, msw, (msb - msw) / B);
     CHECK(close_to(f.beta[0], grand, 1e-12, 0) && close_to(f.se[0], sqrt(msb / N), 1e-9, 0),
@@ -196,23 +199,23 @@ static void test_mixed_known(void)
           "REML balanced: converged %d boundary %d n %d k %d groups %d", f.converged, f.boundary, f.n, f.k,
           f.n_groups);
     CHECK(close_to(f.z[0], f.beta[0] / f.se[0], 1e-15, 0) && f.p[0] >= 0 && f.p[0] < 0.05, "z %g p %g", f.z[0], f.p[0]);
-    CHECK_OK(cn_mixed_intercept(&f, y, ones, N, 1, g, 0));
+    CHECK_OK(cn_stats_mixed_intercept(&f, y, ones, N, 1, g, 0));
     double ml_tau2 = ((A - 1.0) / A * msb - msw) / B;
     CHECK(close_to(f.s2, msw, 1e-9, 0) && close_to(f.tau2, ml_tau2, 1e-9, 0) && f.reml == 0,
           "ML balanced: s2 %.15g tau2 %.15g, want %.15g %.15g", f.s2, f.tau2, msw, ml_tau2);
 
     /* invariances: y + c moves the intercept only; c y scales the variances by c^2, beta and se by c and
      * the llf by -m ln c; group labels are names only, rows in any order */
-    CHECK_OK(cn_mixed_intercept(&f, y, X2, N, 2, g, 1));
+    CHECK_OK(cn_stats_mixed_intercept(&f, y, X2, N, 2, g, 1));
     for (int i = 0; i < N; i++) y2[i] = y[i] + 100;
-    CHECK_OK(cn_mixed_intercept(&h, y2, X2, N, 2, g, 1));
+    CHECK_OK(cn_stats_mixed_intercept(&h, y2, X2, N, 2, g, 1));
     CHECK(close_to(h.beta[0], f.beta[0] + 100, 1e-12, 0) && close_to(h.beta[1], f.beta[1], 1e-9, 1e-12) &&
               close_to(h.tau2, f.tau2, 1e-9, 0) && close_to(h.llf, f.llf, 1e-11, 0) &&
               close_to(h.se[1], f.se[1], 1e-9, 0),
           "y + 100: beta %g %g tau2 %g llf %g, was %g %g %g %g", h.beta[0], h.beta[1], h.tau2, h.llf, f.beta[0],
           f.beta[1], f.tau2, f.llf);
     for (int i = 0; i < N; i++) y2[i] = 1e-3 * y[i];
-    CHECK_OK(cn_mixed_intercept(&h, y2, X2, N, 2, g, 1));
+    CHECK_OK(cn_stats_mixed_intercept(&h, y2, X2, N, 2, g, 1));
     CHECK(close_to(h.tau2, 1e-6 * f.tau2, 1e-9, 0) && close_to(h.s2, 1e-6 * f.s2, 1e-9, 0) &&
               close_to(h.se[1], 1e-3 * f.se[1], 1e-9, 0) && close_to(h.llf, f.llf - (N - 2) * log(1e-3), 1e-11, 0),
           "1e-3 y: tau2 %g s2 %g se %g llf %.15g", h.tau2, h.s2, h.se[1], h.llf);
@@ -224,7 +227,7 @@ static void test_mixed_known(void)
         Xp[2 * i + 1] = X2[2 * j + 1];
         g2[i] = 1000 - 7 * g[j];
     }
-    CHECK_OK(cn_mixed_intercept(&h, yp, Xp, N, 2, g2, 1));
+    CHECK_OK(cn_stats_mixed_intercept(&h, yp, Xp, N, 2, g2, 1));
     CHECK(close_to(h.tau2, f.tau2, 1e-9, 0) && close_to(h.beta[1], f.beta[1], 1e-9, 0) &&
               close_to(h.llf, f.llf, 1e-12, 0),
           "relabelled, reordered: tau2 %.15g beta %.15g llf %.15g, was %.15g %.15g %.15g", h.tau2, h.beta[1], h.llf,
@@ -233,42 +236,42 @@ static void test_mixed_known(void)
     /* y constant within each group: the groups explain everything, the likelihood grows without end as
      * gamma = tau2 / s2 does, and the search stops at its top unconverged */
     for (int i = 0; i < N; i++) y2[i] = mean[g[i]];
-    CHECK_OK(cn_mixed_intercept(&h, y2, ones, N, 1, g, 1));
+    CHECK_OK(cn_stats_mixed_intercept(&h, y2, ones, N, 1, g, 1));
     CHECK(!h.converged && !h.boundary && h.tau2 > 1e9 * h.s2, "y = group means: converged %d, tau2 %g s2 %g",
           h.converged, h.tau2, h.s2);
 
     /* the errors */
     double big[N * 17];
     for (int i = 0; i < N * 17; i++) big[i] = cn_rng_normal(r);
-    CHECK(cn_mixed_intercept(&f, y, big, N, 17, g, 1) == CN_ERR_ARG, "k = 17 accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, big, N, 17, g, 1) == CN_ERR_ARG, "k = 17 accepted");
     CHECK(isnan(f.tau2) && isnan(f.beta[0]) && isnan(f.llf), "failed call left tau2 %g beta %g", f.tau2, f.beta[0]);
-    CHECK(cn_mixed_intercept(&f, y, X2, N, 0, g, 1) == CN_ERR_ARG, "k = 0 accepted");
-    CHECK(cn_mixed_intercept(&f, y, X2, 2, 2, g, 1) == CN_ERR_ARG, "n = k under REML accepted");
-    CHECK(cn_mixed_intercept(NULL, y, X2, N, 2, g, 1) == CN_ERR_ARG, "NULL out accepted");
-    CHECK(cn_mixed_intercept(&f, y, X2, N, 2, NULL, 1) == CN_ERR_ARG, "NULL group accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, X2, N, 0, g, 1) == CN_ERR_ARG, "k = 0 accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, X2, 2, 2, g, 1) == CN_ERR_ARG, "n = k under REML accepted");
+    CHECK(cn_stats_mixed_intercept(NULL, y, X2, N, 2, g, 1) == CN_ERR_ARG, "NULL out accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, X2, N, 2, NULL, 1) == CN_ERR_ARG, "NULL group accepted");
     int one[N] = {0}, each[N];
     for (int i = 0; i < N; i++) each[i] = i;
-    CHECK(cn_mixed_intercept(&f, y, X2, N, 2, one, 1) == CN_ERR_ARG, "one group accepted");
-    CHECK(cn_mixed_intercept(&f, y, X2, N, 2, each, 1) == CN_ERR_ARG, "only singleton groups accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, X2, N, 2, one, 1) == CN_ERR_ARG, "one group accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, X2, N, 2, each, 1) == CN_ERR_ARG, "only singleton groups accepted");
     double coll[N * 2];
     for (int i = 0; i < N; i++) coll[2 * i] = 1, coll[2 * i + 1] = 2;
-    CHECK(cn_mixed_intercept(&f, y, coll, N, 2, g, 1) == CN_ERR_ARG, "collinear X accepted");
-    CHECK(cn_mixed_intercept(&f, ones, ones, N, 1, g, 1) == CN_ERR_ARG, "y fitted exactly accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, coll, N, 2, g, 1) == CN_ERR_ARG, "collinear X accepted");
+    CHECK(cn_stats_mixed_intercept(&f, ones, ones, N, 1, g, 1) == CN_ERR_ARG, "y fitted exactly accepted");
     /* the same up to rounding: a constant y and a line in x, against an intercept and x */
     for (int i = 0; i < N; i++) y2[i] = 0.5;
-    CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 1) == CN_ERR_ARG, "constant y accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y2, X2, N, 2, g, 1) == CN_ERR_ARG, "constant y accepted");
     for (int i = 0; i < N; i++) y2[i] = 0.3 + 0.7 * X2[2 * i + 1];
-    CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_ARG, "y on a line in x accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_ARG, "y on a line in x accepted");
     y2[3] = NAN;
-    CHECK(cn_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_NONFINITE, "NaN in y accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y2, X2, N, 2, g, 0) == CN_ERR_NONFINITE, "NaN in y accepted");
     memcpy(Xp, X2, sizeof Xp);
     Xp[7] = INFINITY;
-    CHECK(cn_mixed_intercept(&f, y, Xp, N, 2, g, 0) == CN_ERR_NONFINITE, "Inf in X accepted");
+    CHECK(cn_stats_mixed_intercept(&f, y, Xp, N, 2, g, 0) == CN_ERR_NONFINITE, "Inf in X accepted");
 
     cn_allocator hook = {refuse, release, NULL};
     live = 0;
     cn_set_allocator(&hook);
-    int rc = cn_mixed_intercept(&f, y, X2, N, 2, g, 1);
+    int rc = cn_stats_mixed_intercept(&f, y, X2, N, 2, g, 1);
     cn_set_allocator(NULL);
     CHECK(rc == CN_ERR_NOMEM && live == 0, "out of memory: status %d, %d blocks off", rc, live);
     cn_rng_free(r);
@@ -315,12 +318,13 @@ static int write_boot_input(const char *path)
     for (int c = 0; c < NBOOT; c++) {
         boot_case *b = &boots[c];
         cn_rng *r = cn_rng_new(b->seed);
-        b->rc = cn_spearman_bootstrap_ci(&b->lo, &b->hi, &b->skipped, b->x, b->y, b->n, b->resamples, b->level, r);
+        b->rc = cn_stats_spearman_bootstrap_ci(&b->lo, &b->hi, &b->skipped, b->x, b->y, b->n, b->resamples, b->level,
+                                               r);
         cn_rng_free(r);
         fprintf(f, "rhoboot %s %d %d %.17g\n", b->name, b->n, b->resamples, b->level);
         for (int i = 0; i < b->n; i++) fprintf(f, "%.17g%c", b->x[i], i + 1 < b->n ? ' ' : '\n');
         for (int i = 0; i < b->n; i++) fprintf(f, "%.17g%c", b->y[i], i + 1 < b->n ? ' ' : '\n');
-        r = cn_rng_new(b->seed); /* the draws cn_spearman_bootstrap_ci documents */
+        r = cn_rng_new(b->seed); /* the draws cn_stats_spearman_bootstrap_ci documents */
         for (long k = 0; k < (long)b->resamples * b->n; k++)
             fprintf(f, "%llu%c", (unsigned long long)cn_rng_below(r, (uint64_t)b->n), (k + 1) % b->n ? ' ' : '\n');
         cn_rng_free(r);
@@ -347,8 +351,8 @@ static void check_mwu(reader *rd, tally *t)
         rd->bad = 1;
         goto done;
     }
-    cn_mann_whitney r;
-    int rc = cn_mann_whitney_u(&r, x, nx, y, ny, (cn_alternative)alt);
+    cn_stats_mann_whitney r;
+    int rc = cn_stats_mann_whitney_u(&r, x, nx, y, ny, (cn_stats_alternative)alt);
     CHECK(rc == CN_OK, "mwu %s (%d): status %d", name, alt, rc);
     CHECK(r.statistic == u, "mwu %s (%d): U %.17g, scipy %.17g", name, alt, r.statistic, u);
     CHECK(close_to(r.p_value, p, MWU_P_REL, 0), "mwu %s (%d): p %.17g, scipy %.17g", name, alt, r.p_value, p);
@@ -414,7 +418,7 @@ static void check_mixed(reader *rd, tally *t)
     char name[64];
     snprintf(name, sizeof name, "%s", next_tok(rd));
     int reml = (int)next_num(rd), n = (int)next_num(rd), k = (int)next_num(rd);
-    if (rd->bad || n < 1 || k < 1 || k > CN_MIXED_MAX_K) {
+    if (rd->bad || n < 1 || k < 1 || k > CN_STATS_MIXED_MAX_K) {
         rd->bad = 1;
         return;
     }
@@ -431,8 +435,8 @@ static void check_mixed(reader *rd, tally *t)
     }
     for (int i = 0; i < n; i++) g[i] = (int)gd[i];
     const char *how = reml ? "REML" : "ML";
-    cn_mixed_fit f;
-    int rc = cn_mixed_intercept(&f, y, X, n, k, g, reml);
+    cn_stats_mixed_fit f;
+    int rc = cn_stats_mixed_intercept(&f, y, X, n, k, g, reml);
     CHECK(rc == CN_OK && f.converged, "mixed %s %s: status %d converged %d", name, how, rc, f.converged);
     CHECK(f.boundary == boundary, "mixed %s %s: boundary %d, statsmodels' optimum %s", name, how, f.boundary,
           boundary ? "at tau2 = 0" : "inside");

@@ -48,10 +48,10 @@ static int check_cfg(const cn_continual_cfg *g, const cn_data *d, cn_error *err)
     if (!(g->utility_decay >= 0 && g->utility_decay < 1))
         return cn_error_set(err, CN_ERR_ARG, "--utility-decay %g: must be in [0, 1)", g->utility_decay);
     if (g->maturity < 0) return cn_error_set(err, CN_ERR_ARG, "--maturity %d: must be >= 0", g->maturity);
-    if (!(g->crit_weight >= 0 && isfinite(g->crit_weight)))
-        return cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", g->crit_weight);
-    if (g->crit_probes < 1) return cn_error_set(err, CN_ERR_ARG, "--crit-probes %d: must be >= 1", g->crit_probes);
-    if (g->crit_every < 1) return cn_error_set(err, CN_ERR_ARG, "--crit-every %d: must be >= 1", g->crit_every);
+    if (!(g->crit.weight >= 0 && isfinite(g->crit.weight)))
+        return cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", g->crit.weight);
+    if (g->crit.probes < 1) return cn_error_set(err, CN_ERR_ARG, "--crit-probes %d: must be >= 1", g->crit.probes);
+    if (g->crit.every < 1) return cn_error_set(err, CN_ERR_ARG, "--crit-every %d: must be >= 1", g->crit.every);
     if (g->probe_samples < 1) return cn_error_set(err, CN_ERR_ARG, "--probe-samples %d: must be >= 1", g->probe_samples);
     if (g->checkpoint_every < 1)
         return cn_error_set(err, CN_ERR_ARG, "--checkpoint-every %d: must be >= 1", g->checkpoint_every);
@@ -125,7 +125,7 @@ static int build_methods(cn_continual *c, cn_error *err)
         if ((rc = cn_cbp_new(&c->cbp, c->net, &cc, err))) return rc;
     }
     if (g->methods & CN_CL_CRIT) {
-        cn_critreg_cfg rc_cfg = {g->crit_weight, g->crit_target, g->crit_probes, 0, 0};
+        cn_critreg_cfg rc_cfg = {g->crit.weight, g->crit.target, g->crit.probes, g->crit.layers_all, g->crit.batch};
         if ((rc = cn_critreg_new(&c->reg, c->net, &rc_cfg, 1, err))) return rc;
     }
     return CN_OK;

@@ -95,10 +95,10 @@ void cn_continual_defaults(cn_continual_cfg *c)
     c->maturity = 100;            /* online_expr.py's maturity_threshold (cfg/cbp.json mt) */
     c->utility = CN_CBP_ADAPTABLE_CONTRIBUTION; /* cfg/cbp.json util_type */
     c->bias_correction = 1;
-    c->crit_weight = 1;           /* no published value for this setting: beta of the critical-training bench */
-    c->crit_target = CN_CRIT_SIGMA;
-    c->crit_probes = 1;
-    c->crit_every = 1;
+    c->crit.weight = 1;           /* no published value for this setting: beta of the critical-training bench */
+    c->crit.target = CN_CRIT_SIGMA;
+    c->crit.probes = 1;
+    c->crit.every = 1;
     c->probe_samples = 2000;      /* online_expr.py measures ranks and dead units on 2,000 examples */
     c->track_samples = 200;       /* as critnet train's --track */
     c->checkpoint_every = 1;

@@ -37,7 +37,7 @@ int cl_online_step(cn_continual *c, int idx, int *hit, double *loss, long *repla
     if (!isfinite(*loss)) return CN_ERR_NONFINITE;
     cn_net_zero_grad(net);
     int plain = 1;
-    if ((m & CN_CL_CRIT) && c->steps_done % c->cfg.crit_every == 0) {
+    if ((m & CN_CL_CRIT) && c->steps_done % c->cfg.crit.every == 0) {
         /* With one example, a ReLU block whose units are all off for it has J_l = 0 and ln sigma_l = -inf:
          * R is undefined there, not divergent. Such a step takes the task loss alone (and is counted); the
          * regulariser's partial gradient is discarded. */

@@ -52,7 +52,7 @@ static int check_args(double *lo, double *hi, const double *x, int n, int resamp
     return CN_OK;
 }
 
-int cn_bootstrap_ci(double *lo, double *hi, const double *x, int n, int resamples, double level, cn_rng *rng)
+int cn_stats_bootstrap_ci(double *lo, double *hi, const double *x, int n, int resamples, double level, cn_rng *rng)
 {
     int rc = check_args(lo, hi, x, n, resamples, level, rng);
     if (rc) return rc;
@@ -68,7 +68,8 @@ int cn_bootstrap_ci(double *lo, double *hi, const double *x, int n, int resample
 /* Efron & Tibshirani (1993), 14.3, as scipy's _bca_interval: the bias correction z0 from the share of
  * resample means below the sample mean (ties counted half), the acceleration a from the jackknife, and
  * the percentile interval taken at the adjusted levels Phi(z0 + (z0 + z) / (1 - a (z0 + z))). */
-int cn_bootstrap_ci_bca(double *lo, double *hi, const double *x, int n, int resamples, double level, cn_rng *rng)
+int cn_stats_bootstrap_ci_bca(double *lo, double *hi, const double *x, int n, int resamples, double level,
+                              cn_rng *rng)
 {
     int rc = check_args(lo, hi, x, n, resamples, level, rng);
     if (rc) return rc;
@@ -120,8 +121,8 @@ int cn_bootstrap_ci_bca(double *lo, double *hi, const double *x, int n, int resa
 /* Resample by resample, n pair indices from cn_rng_below(rng, n), the same index for x and y, so an
  * independent implementation can replay them; the resamples whose rho is undefined are skipped but still
  * consume their n draws. */
-int cn_spearman_bootstrap_ci(double *lo, double *hi, int *skipped, const double *x, const double *y, int n,
-                             int resamples, double level, cn_rng *rng)
+int cn_stats_spearman_bootstrap_ci(double *lo, double *hi, int *skipped, const double *x, const double *y, int n,
+                                   int resamples, double level, cn_rng *rng)
 {
     if (skipped) *skipped = 0;
     int rc = check_args(lo, hi, x, n, resamples, level, rng);
@@ -132,7 +133,7 @@ int cn_spearman_bootstrap_ci(double *lo, double *hi, int *skipped, const double 
 
     double *rho = cn_malloc((size_t)resamples * sizeof *rho);
     double *buf = cn_malloc((size_t)4 * n * sizeof *buf);
-    cn_ranked *work = cn_malloc((size_t)n * sizeof *work);
+    cn_stats_ranked *work = cn_malloc((size_t)n * sizeof *work);
     if (!rho || !buf || !work) {
         cn_free(rho);
         cn_free(buf);
@@ -147,10 +148,10 @@ int cn_spearman_bootstrap_ci(double *lo, double *hi, int *skipped, const double 
             xb[i] = x[j];
             yb[i] = y[j];
         }
-        if (cn_all_equal(xb, n) || cn_all_equal(yb, n)) continue;
-        cn_average_ranks(rx, xb, n, work);
-        cn_average_ranks(ry, yb, n, work);
-        rho[kept++] = cn_pearson_r(rx, ry, n);
+        if (cn_stats_all_equal(xb, n) || cn_stats_all_equal(yb, n)) continue;
+        cn_stats_average_ranks(rx, xb, n, work);
+        cn_stats_average_ranks(ry, yb, n, work);
+        rho[kept++] = cn_stats_pearson_r(rx, ry, n);
     }
     cn_free(buf);
     cn_free(work);

@@ -17,17 +17,17 @@
 #include "critnet.h"
 #include "stats/rank.h"
 
-static int check_args(cn_correlation *out, const double *x, const double *y, int n)
+static int check_args(cn_stats_correlation *out, const double *x, const double *y, int n)
 {
     if (!out) return CN_ERR_ARG;
-    *out = (cn_correlation){.r = NAN, .p_value = NAN, .n = 0};
+    *out = (cn_stats_correlation){.r = NAN, .p_value = NAN, .n = 0};
     if (!x || !y || n < 2) return CN_ERR_ARG;
     for (int i = 0; i < n; i++)
         if (!isfinite(x[i]) || !isfinite(y[i])) return CN_ERR_NONFINITE;
     return CN_OK;
 }
 
-int cn_all_equal(const double *v, int n)
+int cn_stats_all_equal(const double *v, int n)
 {
     for (int i = 1; i < n; i++)
         if (v[i] != v[0]) return 0;
@@ -36,7 +36,7 @@ int cn_all_equal(const double *v, int n)
 
 /* Pearson's r of x and y (n >= 2, finite, neither constant), by two passes as numpy: the deviations are
  * taken from the means, so a common offset does not cancel the signal away. */
-double cn_pearson_r(const double *x, const double *y, int n)
+double cn_stats_pearson_r(const double *x, const double *y, int n)
 {
     double mx = 0, my = 0;
     for (int i = 0; i < n; i++) {
@@ -69,25 +69,25 @@ static double t_test_p(double r, int n)
     return p > 1 ? 1 : p;
 }
 
-int cn_pearson(cn_correlation *out, const double *x, const double *y, int n)
+int cn_stats_pearson(cn_stats_correlation *out, const double *x, const double *y, int n)
 {
     int rc = check_args(out, x, y, n);
     if (rc) return rc;
-    if (cn_all_equal(x, n) || cn_all_equal(y, n)) return CN_ERR_ARG;
-    double r = cn_pearson_r(x, y, n);
-    *out = (cn_correlation){.r = r, .p_value = t_test_p(r, n), .n = n};
+    if (cn_stats_all_equal(x, n) || cn_stats_all_equal(y, n)) return CN_ERR_ARG;
+    double r = cn_stats_pearson_r(x, y, n);
+    *out = (cn_stats_correlation){.r = r, .p_value = t_test_p(r, n), .n = n};
     return CN_OK;
 }
 
 static int by_value(const void *a, const void *b)
 {
-    double u = ((const cn_ranked *)a)->v, w = ((const cn_ranked *)b)->v;
+    double u = ((const cn_stats_ranked *)a)->v, w = ((const cn_stats_ranked *)b)->v;
     return (u > w) - (u < w);
 }
 
-double cn_average_ranks(double *rank, const double *v, int n, cn_ranked *work)
+double cn_stats_average_ranks(double *rank, const double *v, int n, cn_stats_ranked *work)
 {
-    for (int i = 0; i < n; i++) work[i] = (cn_ranked){v[i], i};
+    for (int i = 0; i < n; i++) work[i] = (cn_stats_ranked){v[i], i};
     qsort(work, (size_t)n, sizeof *work, by_value);
     double ties = 0;
     for (int i = 0; i < n;) {
@@ -101,25 +101,25 @@ double cn_average_ranks(double *rank, const double *v, int n, cn_ranked *work)
     return ties;
 }
 
-int cn_spearman(cn_correlation *out, const double *x, const double *y, int n)
+int cn_stats_spearman(cn_stats_correlation *out, const double *x, const double *y, int n)
 {
     int rc = check_args(out, x, y, n);
     if (rc) return rc;
-    if (cn_all_equal(x, n) || cn_all_equal(y, n)) return CN_ERR_ARG;
+    if (cn_stats_all_equal(x, n) || cn_stats_all_equal(y, n)) return CN_ERR_ARG;
     double *rx = cn_malloc((size_t)n * sizeof *rx), *ry = cn_malloc((size_t)n * sizeof *ry);
-    cn_ranked *work = cn_malloc((size_t)n * sizeof *work);
+    cn_stats_ranked *work = cn_malloc((size_t)n * sizeof *work);
     if (!rx || !ry || !work) {
         cn_free(rx);
         cn_free(ry);
         cn_free(work);
         return CN_ERR_NOMEM;
     }
-    cn_average_ranks(rx, x, n, work);
-    cn_average_ranks(ry, y, n, work);
-    double rho = cn_pearson_r(rx, ry, n);
+    cn_stats_average_ranks(rx, x, n, work);
+    cn_stats_average_ranks(ry, y, n, work);
+    double rho = cn_stats_pearson_r(rx, ry, n);
     cn_free(rx);
     cn_free(ry);
     cn_free(work);
-    *out = (cn_correlation){.r = rho, .p_value = t_test_p(rho, n), .n = n};
+    *out = (cn_stats_correlation){.r = rho, .p_value = t_test_p(rho, n), .n = n};
     return CN_OK;
 }

@@ -16,7 +16,7 @@
  *    1/2 is always subtracted because U is always read through the upper tail. All values tied: s = 0 and
  *    z = -inf, p = 1.
  * scipy accepts +-inf as data; here NaN and Inf alike are CN_ERR_NONFINITE, as everywhere in critnet. scipy
- * returns no z; we fill the approximation's z in both branches, as cn_wilcoxon does. */
+ * returns no z; we fill the approximation's z in both branches, as cn_stats_wilcoxon does. */
 #include <gsl/gsl_cdf.h>
 #include <limits.h>
 #include <math.h>
@@ -71,11 +71,12 @@ static int exact_sf(double *p, int m, int n, double u)
     return CN_OK;
 }
 
-int cn_mann_whitney_u(cn_mann_whitney *out, const double *x, int nx, const double *y, int ny, cn_alternative alt)
+int cn_stats_mann_whitney_u(cn_stats_mann_whitney *out, const double *x, int nx, const double *y, int ny,
+                            cn_stats_alternative alt)
 {
     if (!out) return CN_ERR_ARG;
-    *out = (cn_mann_whitney){.statistic = NAN, .p_value = NAN, .z = NAN};
-    if (!x || !y || nx < 1 || ny < 1 || nx > INT_MAX - ny || (int)alt < 0 || (int)alt >= CN_ALT_COUNT)
+    *out = (cn_stats_mann_whitney){.statistic = NAN, .p_value = NAN, .z = NAN};
+    if (!x || !y || nx < 1 || ny < 1 || nx > INT_MAX - ny || (int)alt < 0 || (int)alt >= CN_STATS_ALT_COUNT)
         return CN_ERR_ARG;
     for (int i = 0; i < nx; i++)
         if (!isfinite(x[i])) return CN_ERR_NONFINITE;
@@ -84,7 +85,7 @@ int cn_mann_whitney_u(cn_mann_whitney *out, const double *x, int nx, const doubl
 
     int N = nx + ny;
     double *v = cn_malloc((size_t)N * sizeof *v), *rank = cn_malloc((size_t)N * sizeof *rank);
-    cn_ranked *work = cn_malloc((size_t)N * sizeof *work);
+    cn_stats_ranked *work = cn_malloc((size_t)N * sizeof *work);
     if (!v || !rank || !work) {
         cn_free(v);
         cn_free(rank);
@@ -93,7 +94,7 @@ int cn_mann_whitney_u(cn_mann_whitney *out, const double *x, int nx, const doubl
     }
     for (int i = 0; i < nx; i++) v[i] = x[i];
     for (int j = 0; j < ny; j++) v[nx + j] = y[j];
-    double ties = cn_average_ranks(rank, v, N, work);
+    double ties = cn_stats_average_ranks(rank, v, N, work);
     double r1 = 0;
     for (int i = 0; i < nx; i++) r1 += rank[i]; /* half-integers: the sum is exact */
     cn_free(v);
@@ -102,8 +103,8 @@ int cn_mann_whitney_u(cn_mann_whitney *out, const double *x, int nx, const doubl
 
     double dx = nx, dy = ny, dn = N;
     double u1 = r1 - dx * (dx + 1) / 2, u2 = dx * dy - u1;
-    double u = alt == CN_ALT_GREATER ? u1 : alt == CN_ALT_LESS ? u2 : fmax(u1, u2);
-    double tails = alt == CN_ALT_TWO_SIDED ? 2 : 1;
+    double u = alt == CN_STATS_ALT_GREATER ? u1 : alt == CN_STATS_ALT_LESS ? u2 : fmax(u1, u2);
+    double tails = alt == CN_STATS_ALT_TWO_SIDED ? 2 : 1;
 
     /* (N + 1) - ties / (N (N - 1)) is exactly 0 when all N values are tied: (N^3 - N) / (N^2 - N) = N + 1 */
     double var = dx * dy / 12 * ((dn + 1) - ties / (dn * (dn - 1)));
@@ -117,7 +118,7 @@ int cn_mann_whitney_u(cn_mann_whitney *out, const double *x, int nx, const doubl
         p = gsl_cdf_ugaussian_Q(z);
     }
     p *= tails;
-    *out = (cn_mann_whitney){.statistic = u1, .p_value = p < 0 ? 0 : p > 1 ? 1 : p, .z = z, .nx = nx, .ny = ny,
+    *out = (cn_stats_mann_whitney){.statistic = u1, .p_value = p < 0 ? 0 : p > 1 ? 1 : p, .z = z, .nx = nx, .ny = ny,
                              .exact = exact};
     return CN_OK;
 }

@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include "critnet.h"
 
-#define KMAX CN_MIXED_MAX_K
+#define KMAX CN_STATS_MIXED_MAX_K
 #define T_LO (-28.0)
 #define T_HI 23.0
 #define T_STEP 1.0
@@ -375,14 +375,14 @@ static int setup(mm *c, const int *group, labelled *work)
     return CN_OK;
 }
 
-int cn_mixed_intercept(cn_mixed_fit *out, const double *y, const double *X, int n, int k, const int *group,
-                       int reml)
+int cn_stats_mixed_intercept(cn_stats_mixed_fit *out, const double *y, const double *X, int n, int k,
+                             const int *group, int reml)
 {
     if (!out) return CN_ERR_ARG;
-    *out = (cn_mixed_fit){.tau2 = NAN, .s2 = NAN, .llf = NAN};
-    for (int j = 0; j < CN_MIXED_MAX_K; j++) out->beta[j] = out->se[j] = out->z[j] = out->p[j] = NAN;
+    *out = (cn_stats_mixed_fit){.tau2 = NAN, .s2 = NAN, .llf = NAN};
+    for (int j = 0; j < CN_STATS_MIXED_MAX_K; j++) out->beta[j] = out->se[j] = out->z[j] = out->p[j] = NAN;
     reml = reml != 0;
-    if (!y || !X || !group || k < 1 || k > CN_MIXED_MAX_K || n < 1 || n <= (reml ? k : 0)) return CN_ERR_ARG;
+    if (!y || !X || !group || k < 1 || k > CN_STATS_MIXED_MAX_K || n < 1 || n <= (reml ? k : 0)) return CN_ERR_ARG;
     for (int i = 0; i < n; i++) {
         if (!isfinite(y[i])) return CN_ERR_NONFINITE;
         for (int j = 0; j < k; j++)

@@ -6,14 +6,14 @@
 typedef struct {
     double v;
     int i;
-} cn_ranked;
+} cn_stats_ranked;
 
 /* rank[i] of v[i] among v[0..n), 1-based, ties sharing the average of their ranks (scipy's rankdata);
  * work holds n entries. Returns the tie term, the sum over groups of t tied values of t^3 - t. */
-double cn_average_ranks(double *rank, const double *v, int n, cn_ranked *work);
+double cn_stats_average_ranks(double *rank, const double *v, int n, cn_stats_ranked *work);
 /* Pearson's r of x and y (n >= 2, finite, neither constant), clipped to [-1, 1]. */
-double cn_pearson_r(const double *x, const double *y, int n);
+double cn_stats_pearson_r(const double *x, const double *y, int n);
 /* 1 when every v[i] equals v[0] */
-int cn_all_equal(const double *v, int n);
+int cn_stats_all_equal(const double *v, int n);
 
 #endif

@@ -4,7 +4,7 @@
 #include <math.h>
 #include "critnet.h"
 
-int cn_mean_sd(const double *x, int n, double *mean, double *sd)
+int cn_stats_mean_sd(const double *x, int n, double *mean, double *sd)
 {
     if (mean) *mean = NAN;
     if (sd) *sd = NAN;

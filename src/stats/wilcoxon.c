@@ -57,7 +57,7 @@ static void signed_rank_pmf(double *pmf, int m)
     }
 }
 
-static double exact_p(int m, double w_plus, cn_alternative alt)
+static double exact_p(int m, double w_plus, cn_stats_alternative alt)
 {
     double pmf[EXACT_MAX_SUM + 1];
     signed_rank_pmf(pmf, m);
@@ -67,17 +67,18 @@ static double exact_p(int m, double w_plus, cn_alternative alt)
     for (int s = 0; s <= w; s++) below += pmf[s];
     for (int s = w; s <= total; s++) above += pmf[s];
     double p;
-    if (alt == CN_ALT_GREATER) p = above;
-    else if (alt == CN_ALT_LESS) p = below;
+    if (alt == CN_STATS_ALT_GREATER) p = above;
+    else if (alt == CN_STATS_ALT_LESS) p = below;
     else p = 2 * (below < above ? below : above);
     return p < 0 ? 0 : p > 1 ? 1 : p;
 }
 
-int cn_wilcoxon_signed_rank(cn_wilcoxon *out, const double *x, const double *y, int n, cn_alternative alternative)
+int cn_stats_wilcoxon_signed_rank(cn_stats_wilcoxon *out, const double *x, const double *y, int n,
+                                  cn_stats_alternative alternative)
 {
     if (!out) return CN_ERR_ARG;
-    *out = (cn_wilcoxon){.statistic = NAN, .p_value = NAN, .z = NAN, .w_plus = NAN, .w_minus = NAN};
-    if (!x || !y || n < 1 || (int)alternative < 0 || (int)alternative >= CN_ALT_COUNT) return CN_ERR_ARG;
+    *out = (cn_stats_wilcoxon){.statistic = NAN, .p_value = NAN, .z = NAN, .w_plus = NAN, .w_minus = NAN};
+    if (!x || !y || n < 1 || (int)alternative < 0 || (int)alternative >= CN_STATS_ALT_COUNT) return CN_ERR_ARG;
     int zeros = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i]) || !isfinite(x[i] - y[i])) return CN_ERR_NONFINITE;
@@ -110,7 +111,7 @@ int cn_wilcoxon_signed_rank(cn_wilcoxon *out, const double *x, const double *y, 
     }
     cn_free(d);
 
-    double T = alternative == CN_ALT_TWO_SIDED ? (w_plus < w_minus ? w_plus : w_minus) : w_plus;
+    double T = alternative == CN_STATS_ALT_TWO_SIDED ? (w_plus < w_minus ? w_plus : w_minus) : w_plus;
     double mm = m;
     double mean = mm * (mm + 1) * 0.25;
     double se = sqrt((mm * (mm + 1) * (2 * mm + 1) - 0.5 * ties) / 24);
@@ -118,11 +119,11 @@ int cn_wilcoxon_signed_rank(cn_wilcoxon *out, const double *x, const double *y, 
 
     double p;
     if (exact) p = exact_p(m, w_plus, alternative);
-    else if (alternative == CN_ALT_GREATER) p = normal_sf(z);
-    else if (alternative == CN_ALT_LESS) p = normal_sf(-z);
+    else if (alternative == CN_STATS_ALT_GREATER) p = normal_sf(z);
+    else if (alternative == CN_STATS_ALT_LESS) p = normal_sf(-z);
     else p = 2 * normal_sf(fabs(z));
 
-    *out = (cn_wilcoxon){.statistic = T, .p_value = p, .z = z, .w_plus = w_plus, .w_minus = w_minus,
+    *out = (cn_stats_wilcoxon){.statistic = T, .p_value = p, .z = z, .w_plus = w_plus, .w_minus = w_minus,
                          .n_used = m, .exact = exact};
     return CN_OK;
 }

@@ -183,7 +183,7 @@ static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net
     cJSON_AddNumberToObject(root, "test_accuracy", res->test_acc);
     if (isfinite(res->sigma)) cJSON_AddNumberToObject(root, "sigma", res->sigma);
     if (isfinite(res->lambda_max)) cJSON_AddNumberToObject(root, "lambda_max", res->lambda_max);
-    if (cfg->crit_weight > 0) cJSON_AddNumberToObject(root, "crit_reg", res->crit_reg);
+    if (cfg->crit.weight > 0) cJSON_AddNumberToObject(root, "crit_reg", res->crit_reg);
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
     /* a summary that cannot be written leaves the checkpoint and metrics.csv, which hold the results */
     (void)cn_json_save(path, root);
@@ -228,17 +228,17 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         return cn_error_set(err, CN_ERR_NOMEM, "out of memory for the training buffers");
     }
     cn_critreg *reg = NULL;
-    if (cfg->crit_weight < 0) rc = cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", cfg->crit_weight);
-    else if (cfg->crit_weight > 0) {
-        cn_critreg_cfg rcfg = {cfg->crit_weight, cfg->crit_target, cfg->crit_probes > 0 ? cfg->crit_probes : 1,
-                               cfg->crit_layers_all, cfg->crit_batch};
+    const cn_crit_settings *cs = &cfg->crit;
+    if (cs->weight < 0) rc = cn_error_set(err, CN_ERR_ARG, "--crit-weight %g: must be >= 0", cs->weight);
+    else if (cs->weight > 0) {
+        cn_critreg_cfg rcfg = {cs->weight, cs->target, cs->probes > 0 ? cs->probes : 1, cs->layers_all, cs->batch};
         rc = cn_critreg_new(&reg, net, &rcfg, B, err);
     }
     if (rc) {
         free_buffers(&b);
         return rc;
     }
-    int crit_every = cfg->crit_every > 0 ? cfg->crit_every : 1;
+    int crit_every = cs->every > 0 ? cs->every : 1;
     int track = cfg->track_samples == 0 ? 200 : cfg->track_samples;
     FILE *metrics = NULL;
     if (cfg->out_dir && !(metrics = open_metrics(cfg->out_dir, start_epoch, err))) {

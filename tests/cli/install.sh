@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cmake --install puts the header, both libraries and critnet.pc in a prefix, and a program built only
-# from what pkg-config reports compiles, links (static and shared) and runs the header's example.
+# cmake --install puts the headers, both libraries and critnet.pc in a prefix; every header compiles on its
+# own (twice over: include guards); and a program built only from what pkg-config reports compiles, links
+# (static and shared) and runs the header's example, and one that includes critnet_stats.h alone.
 set -euo pipefail
 : "${BUILD_DIR:?}"
 tmp=$(mktemp -d)
@@ -10,6 +11,13 @@ pc=$(find "$tmp/prefix" -name critnet.pc)
 [ -n "$pc" ] || { echo "FAIL: no critnet.pc installed"; exit 1; }
 [ -f "$tmp/prefix/include/critnet.h" ] || { echo "FAIL: no header installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc")
+# the umbrella and one header per concern, each self-contained
+for h in critnet.h critnet_core.h critnet_data.h critnet_stats.h critnet_onnx.h critnet_continual.h; do
+    [ -f "$tmp/prefix/include/$h" ] || { echo "FAIL: $h not installed"; exit 1; }
+    printf '#include <%s>\n#include <%s>\nint main(void) { return 0; }\n' "$h" "$h" > "$tmp/alone.c"
+    cc -std=c11 -Wall -Wextra -Wpedantic -Werror ${CN_TEST_CFLAGS:-} -fsyntax-only "$tmp/alone.c" \
+        $(pkg-config --cflags critnet) || { echo "FAIL: $h does not compile on its own"; exit 1; }
+done
 cat > "$tmp/example.c" <<'C'
 #include <critnet.h>
 #include <stdio.h>
@@ -39,4 +47,19 @@ out=$("$tmp/ex_static")
 cc -std=c11 ${CN_TEST_CFLAGS:-} "$tmp/example.c" -o "$tmp/ex_shared" $(pkg-config --cflags --libs critnet) -Wl,-rpath,"$tmp/prefix/lib"
 out=$("$tmp/ex_shared")
 [ "$out" = "10 outputs, 203530 parameters" ] || { echo "FAIL: shared example printed '$out'"; exit 1; }
-echo "install: 2 passed, 0 failed"
+cat > "$tmp/stats.c" <<'C'
+#include <critnet_stats.h>
+#include <stdio.h>
+int main(void)
+{
+    const double x[] = {1, 2, 3, 4}, y[] = {1, 3, 2, 4};
+    cn_stats_correlation c;
+    if (cn_stats_spearman(&c, x, y, 4)) return 1;
+    printf("rho %.1f\n", c.r);
+    return 0;
+}
+C
+cc -std=c11 ${CN_TEST_CFLAGS:-} "$tmp/stats.c" -o "$tmp/stats" $(pkg-config --cflags --libs critnet) -Wl,-rpath,"$tmp/prefix/lib"
+out=$("$tmp/stats")
+[ "$out" = "rho 0.8" ] || { echo "FAIL: stats example printed '$out'"; exit 1; }
+echo "install: 4 passed, 0 failed"

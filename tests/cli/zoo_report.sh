@@ -20,7 +20,7 @@ bad() {
     echo "FAIL: $*"
 }
 
-# zoo.csv's header as cli/zoo_table.c writes it
+# zoo.csv's header as cli/zoo/zoo_table.c writes it
 header=id,family,era,arch,depth,width,blocks,params,act,norm,dropout,init,sigma_w,sigma_b,optim,lr,momentum,weight_decay,sched,epochs,batch,limit_train,seed,status,test_accuracy,test_loss,sigma,sigma_se,lambda0,lambda0_se,sigma_act,delta,delta_saturated,train_seconds,measure_seconds,data,threads,measure_inputs,message,settings
 
 # ---------------------------------------------------------------- the synthetic zoo

@@ -247,16 +247,16 @@ static double median(double *v, int n)
  * only running out of memory stops the report. */
 static int correlations(zr_result *s, const zr_opts *o)
 {
-    int rc = cn_spearman(&s->spearman, s->x, s->acc, s->n);
+    int rc = cn_stats_spearman(&s->spearman, s->x, s->acc, s->n);
     if (rc == CN_ERR_NOMEM) return -1;
     s->why_spearman = rc ? "a constant column" : NULL;
-    rc = cn_pearson(&s->pearson, s->x, s->acc, s->n);
+    rc = cn_stats_pearson(&s->pearson, s->x, s->acc, s->n);
     s->why_pearson = rc ? "a constant column" : NULL;
     /* the generator restarts from the seed for each measure, so an interval does not depend on the others */
     cn_rng *rng = cn_rng_new(o->seed);
     if (!rng) return -1;
-    rc = cn_spearman_bootstrap_ci(&s->ci_lo, &s->ci_hi, &s->ci_skipped, s->x, s->acc, s->n, o->resamples, o->level,
-                                  rng);
+    rc = cn_stats_spearman_bootstrap_ci(&s->ci_lo, &s->ci_hi, &s->ci_skipped, s->x, s->acc, s->n, o->resamples,
+                                        o->level, rng);
     cn_rng_free(rng);
     if (rc == CN_ERR_NOMEM) return -1;
     s->why_ci = rc ? "more than 10% of the resamples had a constant column" : NULL;
@@ -283,7 +283,8 @@ static int near_far(zr_result *s, int larger_is_nearer)
         memcpy(v, far, sizeof(double) * (size_t)s->n_far);
         s->median_far = s->n_far ? median(v, s->n_far) : NAN;
         if (!s->n_far) s->why_mw = "more than half of the models share the median value, so no model is far";
-        else if (cn_mann_whitney_u(&s->mw, near, s->n_near, far, s->n_far, CN_ALT_TWO_SIDED) == CN_ERR_NOMEM) rc = -1;
+        else if (cn_stats_mann_whitney_u(&s->mw, near, s->n_near, far, s->n_far,
+                                         CN_STATS_ALT_TWO_SIDED) == CN_ERR_NOMEM) rc = -1;
     }
     free(v);
     free(near);
@@ -311,7 +312,7 @@ static int mixed(zr_result *s, int n_families)
     if (s->fit_families < 2) s->why_fit = "the models come from fewer than 2 families";
     else if (largest < 2) s->why_fit = "no family has 2 models";
     else {
-        rc = cn_mixed_intercept(&s->fit, s->acc, X, s->n, 2, s->family, 1);
+        rc = cn_stats_mixed_intercept(&s->fit, s->acc, X, s->n, 2, s->family, 1);
         s->why_fit = rc == CN_ERR_ARG ? "undefined for these data (a constant measure, or accuracies fitted exactly)"
                                       : NULL;
         rc = rc == CN_ERR_NOMEM ? -1 : 0;

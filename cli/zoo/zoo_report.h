@@ -38,7 +38,7 @@ typedef struct {
     int *row;         /* (n) row of the table, for the ids */
     int *without;     /* rows of ok models without a value (delta nan; sigma 0, which has no ln) */
     int n_without;
-    cn_correlation spearman, pearson;
+    cn_stats_correlation spearman, pearson;
     const char *why_spearman, *why_pearson;
     double ci_lo, ci_hi; /* percentile bootstrap interval of rho */
     int ci_skipped;      /* resamples without a rho (a constant column), left out */
@@ -47,10 +47,10 @@ typedef struct {
     double split;                 /* the median of x */
     int n_near, n_far;
     double median_near, median_far; /* of the accuracy */
-    cn_mann_whitney mw;           /* x: near, y: far, two-sided */
+    cn_stats_mann_whitney mw;     /* x: near, y: far, two-sided */
     const char *why_mw;
     /* test_accuracy ~ 1 + measure + (1 | family), REML */
-    cn_mixed_fit fit;
+    cn_stats_mixed_fit fit;
     int fit_families;             /* families among the n models */
     const char *why_fit;
 } zr_result;

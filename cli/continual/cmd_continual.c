@@ -61,7 +61,7 @@ enum { O_DATA = 1013, O_DROOT = 1014, O_SEED = 1016, O_THREADS = 1017, O_QUIET =
        O_DEPTH = 1008 }; /* the shared options' codes (cli.h), handled by cli_common_option */
 
 enum { O_TASKS = 2000, O_EXAMPLES, O_METHOD, O_LR, O_B1, O_B2, O_EPS, O_WD, O_NOISE, O_L2INIT, O_RATE, O_MATURITY,
-       O_UDECAY, O_UTILITY, O_BIASCORR, O_CW, O_CT, O_CP, O_CE, O_PROBE, O_TRACK, O_OUT, O_RESUME, O_CKEVERY, O_STOP,
+       O_UDECAY, O_UTILITY, O_BIASCORR, O_PROBE, O_TRACK, O_OUT, O_RESUME, O_CKEVERY, O_STOP,
        O_NOPLOT, O_PLOT };
 
 static const struct option long_opts[] = {
@@ -76,8 +76,9 @@ static const struct option long_opts[] = {
     {"l2init-weight", required_argument, 0, O_L2INIT}, {"replacement-rate", required_argument, 0, O_RATE},
     {"maturity", required_argument, 0, O_MATURITY}, {"utility-decay", required_argument, 0, O_UDECAY},
     {"cbp-utility", required_argument, 0, O_UTILITY}, {"cbp-bias-correction", required_argument, 0, O_BIASCORR},
-    {"crit-weight", required_argument, 0, O_CW}, {"crit-target", required_argument, 0, O_CT},
-    {"crit-probes", required_argument, 0, O_CP}, {"crit-every", required_argument, 0, O_CE},
+    /* the regulariser's options of critnet train but --crit-batch (moot at batch size 1) and --crit-layers */
+    {"crit-weight", required_argument, 0, CLI_O_CRIT_WEIGHT}, {"crit-target", required_argument, 0, CLI_O_CRIT_TARGET},
+    {"crit-probes", required_argument, 0, CLI_O_CRIT_PROBES}, {"crit-every", required_argument, 0, CLI_O_CRIT_EVERY},
     {"probe-samples", required_argument, 0, O_PROBE}, {"track", required_argument, 0, O_TRACK},
     {"out", required_argument, 0, O_OUT}, {"resume", required_argument, 0, O_RESUME},
     {"checkpoint-every", required_argument, 0, O_CKEVERY}, {"stop-after", required_argument, 0, O_STOP},
@@ -96,8 +97,8 @@ static const struct {
     {O_L2INIT, "l2init-weight", CN_CL_L2INIT, "l2init"}, {O_RATE, "replacement-rate", CN_CL_CBP, "cbp"},
     {O_MATURITY, "maturity", CN_CL_CBP, "cbp"}, {O_UDECAY, "utility-decay", CN_CL_CBP, "cbp"},
     {O_UTILITY, "cbp-utility", CN_CL_CBP, "cbp"}, {O_BIASCORR, "cbp-bias-correction", CN_CL_CBP, "cbp"},
-    {O_CW, "crit-weight", CN_CL_CRIT, "crit"}, {O_CT, "crit-target", CN_CL_CRIT, "crit"},
-    {O_CP, "crit-probes", CN_CL_CRIT, "crit"}, {O_CE, "crit-every", CN_CL_CRIT, "crit"},
+    {CLI_O_CRIT_WEIGHT, "crit-weight", CN_CL_CRIT, "crit"}, {CLI_O_CRIT_TARGET, "crit-target", CN_CL_CRIT, "crit"},
+    {CLI_O_CRIT_PROBES, "crit-probes", CN_CL_CRIT, "crit"}, {CLI_O_CRIT_EVERY, "crit-every", CN_CL_CRIT, "crit"},
 };
 #define NMETHOD_OPTIONS (int)(sizeof method_options / sizeof *method_options)
 
@@ -137,6 +138,8 @@ static int parse(cont_opts *o, int argc, char **argv)
         cn_continual_cfg *g = &o->g;
         int bad = 0, n;
         mark_given(o, opt);
+        if ((r = cli_crit_option(&g->crit, opt, optarg)) < 0) return -1;
+        if (r > 0) continue;
         switch (opt) {
         case 'h': fputs(usage, stdout); return 1;
         case O_TASKS: bad = cli_parse_int("tasks", optarg, 1, 100000000, &g->tasks); break;
@@ -167,17 +170,6 @@ static int parse(cont_opts *o, int argc, char **argv)
             else if (!strcmp(optarg, "off")) g->bias_correction = 0;
             else cli_error("--cbp-bias-correction %s: expected on or off", optarg), bad = -1;
             break;
-        case O_CW:
-            if (optarg[0] == '-') cli_error("--crit-weight %s: must be >= 0", optarg), bad = -1;
-            else bad = cli_parse_real("crit-weight", optarg, 0, 1e9, &g->crit_weight);
-            break;
-        case O_CT:
-            if (!strcmp(optarg, "lambda")) g->crit_target = CN_CRIT_LAMBDA;
-            else if (!strcmp(optarg, "sigma")) g->crit_target = CN_CRIT_SIGMA;
-            else cli_error("--crit-target %s: unknown target (expected sigma or lambda)", optarg), bad = -1;
-            break;
-        case O_CP: bad = cli_parse_int("crit-probes", optarg, 1, 100000, &g->crit_probes); break;
-        case O_CE: bad = cli_parse_int("crit-every", optarg, 1, 1 << 30, &g->crit_every); break;
         case O_PROBE: bad = cli_parse_int("probe-samples", optarg, 1, 1 << 30, &g->probe_samples); break;
         case O_TRACK:
             bad = cli_parse_int("track", optarg, 0, 1 << 30, &n);

@@ -1,0 +1,31 @@
+/* critnet_onnx.h: ONNX models in libcritnet (src/onnx/): an ONNX file read as a network of blocks that the
+ * measures, evaluation and robustness take like any other. It builds on the network API of critnet.h,
+ * which includes it. */
+#ifndef CRITNET_ONNX_H
+#define CRITNET_ONNX_H
+
+#include "critnet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An ONNX file (opset 11-17, one float input with the batch first, operators of docs/onnx.md) as a network
+ * of blocks, each a segment of the graph (docs/onnx.md#blocks says where they end). The weights are the
+ * file's; the network runs forward and jvp in eval mode only (cn_net_inference_only): no backward, training
+ * or checkpoint. A run that fails inside the graph (a shape that no longer fits, memory) writes NaN and is
+ * reported by cn_net_status. */
+typedef struct {
+    const char *blocks; /* comma list of tensor or node names that end blocks, replacing the default (NULL) */
+    size_t max_bytes;   /* refuse larger files before reading them (0: 2 GiB - 1, protobuf's limit) */
+} cn_onnx_opts;
+
+int cn_net_from_onnx(cn_net **out, const char *path, const cn_onnx_opts *opts, cn_error *err);
+/* the same from bytes in memory; name is used in messages */
+int cn_net_from_onnx_buffer(cn_net **out, const void *buf, size_t len, const char *name, const cn_onnx_opts *opts,
+                            cn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CRITNET_ONNX_H */
