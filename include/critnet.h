@@ -97,21 +97,24 @@ int cn_net_in_size(const cn_net *net);
 int cn_net_out_size(const cn_net *net);
 void cn_net_in_shape(const cn_net *net, int chw[3]);
 
-/* x: (B, in). train != 0 selects training behaviour (batch statistics, dropout). */
-void cn_net_forward(cn_net *net, const cn_real *x, int batch, int train);
+/* The three passes return CN_OK or the status of the layer that failed (a node of an imported graph whose
+ * shapes do not fit, a backward that the model has not: cn_net_status gives the message); the outputs of a
+ * failed pass are undefined. critnet's own layers do not fail once cn_net_reserve has succeeded.
+ * x: (B, in). train != 0 selects training behaviour (batch statistics, dropout). */
+int cn_net_forward(cn_net *net, const cn_real *x, int batch, int train);
 const cn_real *cn_net_output(const cn_net *net); /* (B, out) of the last forward */
 void cn_net_zero_grad(cn_net *net);
 /* Accumulates parameter gradients (+=) from dout (B, out); dx (B, in) may be NULL. */
-void cn_net_backward(cn_net *net, const cn_real *dout, cn_real *dx, int batch);
+int cn_net_backward(cn_net *net, const cn_real *dout, cn_real *dx, int batch);
 /* Forward-mode tangents on the stored forward pass: tx (K, B, in) -> ty (K, B, out). */
-void cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tangents);
+int cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tangents);
 
 /* Layer-by-layer access for the criticality measures. */
 int cn_net_layer_count(const cn_net *net);
 const char *cn_net_layer_kind(const cn_net *net, int i);
 int cn_net_layer_out_size(const cn_net *net, int i);
 const cn_real *cn_net_layer_output(const cn_net *net, int i); /* (B, n_i) of the last forward */
-void cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents);
+int cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents);
 
 /* ---------------------------------------------------------------- imported models (critnet_onnx.h) */
 
@@ -120,9 +123,13 @@ int cn_net_inference_only(const cn_net *net);
 /* the only batch size the model runs (an ONNX file whose batch dimension is fixed at 1), or 0: any. The
  * library's own loops (cn_measure, cn_evaluate) keep their batches within it. */
 int cn_net_batch_limit(const cn_net *net);
-/* CN_OK, or the first failure of a forward/jvp of an imported graph since cn_net_clear_status */
+/* The status and message of the last pass (or reserve) of an imported graph that failed since
+ * cn_net_clear_status; CN_OK when none did. The passes themselves return the status; this says why. */
 int cn_net_status(const cn_net *net, cn_error *err);
 void cn_net_clear_status(cn_net *net);
+/* Fills err for a pass or reserve that returned rc (the imported graph's message naming the node, where it
+ * has one) and returns rc. */
+int cn_net_pass_error(const cn_net *net, int rc, cn_error *err);
 /* an imported model's block i: the tensor that ends it; NULL for critnet's own layers */
 const char *cn_net_layer_name(const cn_net *net, int i);
 

@@ -10,30 +10,33 @@ typedef struct {
     cn_real *z; /* (B,n) copy of the input: the net does not keep x alive between passes */
 } act_impl;
 
-static void act_layer_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int act_layer_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     act_impl *d = L->impl;
     const size_t n = (size_t)B * d->n;
     memcpy(d->z, x, n * sizeof *d->z);
     cn_act_forward(L->act, d->z, y, n);
+    return CN_OK;
 }
 
-static void act_layer_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx,
+static int act_layer_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx,
                                int B)
 {
     act_impl *d = L->impl;
-    if (!dx) return;
+    if (!dx) return CN_OK;
     cn_act_backward(L->act, d->z, y, dy, dx, (size_t)B * d->n);
     if (L->dz_extra)
         for (size_t i = 0; i < (size_t)B * d->n; i++) dx[i] += L->dz_extra[i];
+    return CN_OK;
 }
 
-static void act_layer_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int act_layer_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     act_impl *d = L->impl;
     const size_t n = (size_t)B * d->n;
     if (ty != tx) memcpy(ty, tx, n * K * sizeof *ty);
     cn_act_jvp(L->act, d->z, ty, n, K);
+    return CN_OK;
 }
 
 static int act_layer_reserve(cn_layer *L, int B, int K)

@@ -22,7 +22,7 @@ typedef struct {
 } bn_impl;
 
 /* x (B,C,HW), gamma (C), beta (C) -> xhat, z (B,C,HW) -> y (B,C,HW) */
-static void bn_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int bn_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     bn_impl *d = L->impl;
     const int C = d->C, HW = d->HW;
@@ -72,12 +72,13 @@ static void bn_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int tra
         }
     }
     if (z != y) cn_act_forward(L->act, z, y, m * C);
+    return CN_OK;
 }
 
 /* dy (B,C,HW) -> dgamma, dbeta (C) accumulated, dx (B,C,HW).
  * Train mode couples the batch through the statistics:
  *   dx = gamma * inv_std * (dz - mean(dz) - xhat * mean(dz * xhat)), means per channel. */
-static void bn_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int bn_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     bn_impl *d = L->impl;
     const int C = d->C, HW = d->HW;
@@ -108,11 +109,12 @@ static void bn_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
             for (int i = 0; i < HW; i++) dx[o + i] = (cn_real)(k * (dz[o + i] - a - d->xhat[o + i] * e));
         }
     }
+    return CN_OK;
 }
 
 /* tx (K,B,C,HW) -> ty (K,B,C,HW). In train mode the tangent moves the batch mean and variance too:
  *   d xhat = inv_std * (t - mean(t) - xhat * mean(t * xhat)), means per channel over the batch. */
-static void bn_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int bn_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     bn_impl *d = L->impl;
     const int C = d->C, HW = d->HW;
@@ -139,6 +141,7 @@ static void bn_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
         }
     }
     cn_act_jvp(L->act, d->z, ty, n, K);
+    return CN_OK;
 }
 
 static int bn_reserve(cn_layer *L, int B, int K)

@@ -35,15 +35,16 @@ static const cn_real *conv_bias(const cn_layer *L)
     return d->bias ? L->p + (size_t)d->g.cout * (d->g.cin / d->g.groups) * d->g.k * d->g.k : NULL;
 }
 
-static void conv_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int conv_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     conv_impl *d = L->impl;
     cn_real *z = L->act == CN_ACT_IDENTITY ? y : d->z;
     cn_conv_forward(&d->kg, z, x, L->p, conv_bias(L), B, d->col);
     if (z != y) cn_act_forward(L->act, z, y, (size_t)B * cn_shape_size(L->out));
+    return CN_OK;
 }
 
-static void conv_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int conv_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     conv_impl *d = L->impl;
     const size_t nout = (size_t)cn_shape_size(L->out);
@@ -56,13 +57,15 @@ static void conv_backward(cn_layer *L, const cn_real *x, const cn_real *y, const
     }
     cn_real *gb = d->bias ? L->g + (conv_bias(L) - L->p) : NULL;
     cn_conv_backward(&d->kg, dx, L->g, gb, dz, x, L->p, B, d->col);
+    return CN_OK;
 }
 
-static void conv_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int conv_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     conv_impl *d = L->impl;
     cn_conv_forward(&d->kg, ty, tx, L->p, NULL, (int64_t)K * B, d->col);
     cn_act_jvp(L->act, d->z, ty, (size_t)B * cn_shape_size(L->out), K);
+    return CN_OK;
 }
 
 static int conv_reserve(cn_layer *L, int B, int K)

@@ -11,7 +11,7 @@ typedef struct {
     cn_real *dz; /* (B,OUT) backward scratch */
 } dense_impl;
 
-static void dense_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int dense_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     dense_impl *d = L->impl;
     cn_real *z = L->act == CN_ACT_IDENTITY ? y : d->z;
@@ -20,9 +20,10 @@ static void dense_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int 
         for (int i = 0; i < B; i++) memcpy(z + (size_t)i * d->nout, b, (size_t)d->nout * sizeof *z);
     cn_matmul(0, 1, B, d->nout, d->nin, 1, x, W, d->bias ? 1 : 0, z);
     if (z != y) cn_act_forward(L->act, z, y, (size_t)B * d->nout);
+    return CN_OK;
 }
 
-static void dense_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int dense_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     dense_impl *d = L->impl;
     const cn_real *W = L->p;
@@ -41,13 +42,15 @@ static void dense_backward(cn_layer *L, const cn_real *x, const cn_real *y, cons
             for (int j = 0; j < d->nout; j++) gb[j] += row[j];
         }
     if (dx) cn_matmul(0, 0, B, d->nin, d->nout, 1, dz, W, 0, dx); /* dx = dz W */
+    return CN_OK;
 }
 
-static void dense_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int dense_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     dense_impl *d = L->impl;
     cn_matmul(0, 1, K * B, d->nout, d->nin, 1, tx, L->p, 0, ty);
     cn_act_jvp(L->act, d->z, ty, (size_t)B * d->nout, K);
+    return CN_OK;
 }
 
 static int dense_reserve(cn_layer *L, int B, int K)

@@ -15,20 +15,21 @@ typedef struct {
     uint8_t *keep; /* (B,n) 1 where the last forward kept the value */
 } dropout_impl;
 
-static void dropout_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int dropout_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     dropout_impl *d = L->impl;
     const size_t n = (size_t)B * d->n;
     d->masked = train && d->rng && d->p > 0;
     if (!d->masked) {
         if (y != x) memcpy(y, x, n * sizeof *y);
-        return;
+        return CN_OK;
     }
     const cn_real scale = (cn_real)(1.0 / (1.0 - d->p));
     for (size_t i = 0; i < n; i++) {
         d->keep[i] = cn_rng_uniform(d->rng) >= d->p;
         y[i] = d->keep[i] ? x[i] * scale : 0;
     }
+    return CN_OK;
 }
 
 /* the same mask and scale on any array of (B,n) blocks: dx = mask * dy, ty = mask * tx */
@@ -44,15 +45,17 @@ static void apply_mask(const dropout_impl *d, const cn_real *in, cn_real *out, i
         for (size_t i = 0; i < n; i++) out[k * n + i] = d->keep[i] ? in[k * n + i] * scale : 0;
 }
 
-static void dropout_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx,
+static int dropout_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx,
                              int B)
 {
     if (dx) apply_mask(L->impl, dy, dx, B, 1);
+    return CN_OK;
 }
 
-static void dropout_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int dropout_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     apply_mask(L->impl, tx, ty, B, K);
+    return CN_OK;
 }
 
 static int dropout_reserve(cn_layer *L, int B, int K)

@@ -4,19 +4,22 @@
 #include <string.h>
 #include "layers/layer.h"
 
-static void flatten_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int flatten_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     if (y != x) memcpy(y, x, (size_t)B * cn_shape_size(L->in) * sizeof *y);
+    return CN_OK;
 }
 
-static void flatten_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int flatten_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     if (dx && dx != dy) memcpy(dx, dy, (size_t)B * cn_shape_size(L->in) * sizeof *dx);
+    return CN_OK;
 }
 
-static void flatten_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int flatten_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     if (ty != tx) memcpy(ty, tx, (size_t)K * B * cn_shape_size(L->in) * sizeof *ty);
+    return CN_OK;
 }
 
 static int flatten_reserve(cn_layer *L, int B, int K) { return CN_OK; }

@@ -40,10 +40,12 @@ typedef struct cn_layer cn_layer;
 typedef struct {
     const char *kind;  /* the model-format name */
     unsigned traits;   /* CN_TRAIT_* (net/traits.h): what other code may rely on without naming the kind */
-    void (*forward)(cn_layer *L, const cn_real *x, cn_real *y, int B, int train);
+    /* The three passes return CN_OK or a status (an imported graph's node that fails, say); on failure the
+     * outputs are undefined and the caller stops. */
+    int (*forward)(cn_layer *L, const cn_real *x, cn_real *y, int B, int train);
     /* x and y are the forward's input and output; dx may be NULL when the input gradient is not needed */
-    void (*backward)(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B);
-    void (*jvp)(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K);
+    int (*backward)(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B);
+    int (*jvp)(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K);
     /* allocate per-batch buffers (pre-activations, masks, ...) for B examples and K tangents */
     int (*reserve)(cn_layer *L, int B, int K);
     /* initialise parameters (p) and state (s) */

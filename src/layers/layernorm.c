@@ -19,7 +19,7 @@ typedef struct {
 } ln_impl;
 
 /* x (B,n), gamma (n), beta (n) -> xhat, z (B,n) -> y (B,n) */
-static void ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     ln_impl *d = L->impl;
     const int n = d->n;
@@ -45,11 +45,12 @@ static void ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int tra
         }
     }
     if (z != y) cn_act_forward(L->act, z, y, (size_t)B * n);
+    return CN_OK;
 }
 
 /* dy (B,n) -> dgamma, dbeta (n) accumulated, dx (B,n). With g = dz * gamma, per example:
  *   dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) */
-static void ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     ln_impl *d = L->impl;
     const int n = d->n;
@@ -75,10 +76,11 @@ static void ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
         cn_real *dxr = dx + (size_t)b * n;
         for (int j = 0; j < n; j++) dxr[j] = (cn_real)(is * ((double)dr[j] * gamma[j] - a - xh[j] * e));
     }
+    return CN_OK;
 }
 
 /* tx (K,B,n) -> ty (K,B,n): ty = gamma * inv_std * (t - mean(t) - xhat * mean(t * xhat)), per example */
-static void ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     ln_impl *d = L->impl;
     const int n = d->n;
@@ -96,6 +98,7 @@ static void ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
         for (int j = 0; j < n; j++) u[j] = (cn_real)(gamma[j] * is * (t[j] - a - xh[j] * e));
     }
     cn_act_jvp(L->act, d->z, ty, (size_t)B * n, K);
+    return CN_OK;
 }
 
 static int ln_reserve(cn_layer *L, int B, int K)

@@ -26,24 +26,27 @@ static cn_pool_geom stacked(const pool_impl *p, int64_t n)
 
 /* ---------------------------------------------------------------- max pooling */
 
-static void maxpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int maxpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     pool_impl *p = L->impl;
     const cn_pool_geom q = stacked(p, B);
     cn_pool_max_forward(&q, p->rows, p->cols, y, p->arg, x);
+    return CN_OK;
 }
 
-static void maxpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int maxpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
-    if (!dx) return;
+    if (!dx) return CN_OK;
     const pool_impl *p = L->impl;
     cn_pool_max_backward(p->q.planes * B, p->q.h * p->q.w, p->q.ho * p->q.wo, p->arg, dx, dy);
+    return CN_OK;
 }
 
-static void maxpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int maxpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     const pool_impl *p = L->impl;
     cn_pool_max_jvp(p->q.planes * B, p->q.h * p->q.w, p->q.ho * p->q.wo, p->arg, K, ty, tx);
+    return CN_OK;
 }
 
 static int maxpool_reserve(cn_layer *L, int B, int K)
@@ -68,25 +71,27 @@ static void pool_destroy(cn_layer *L)
 /* ---------------------------------------------------------------- average pooling */
 
 /* count_include_pad=True, as PyTorch's default: the divisor counts the padding a window covers */
-static void avgpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int avgpool_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     const pool_impl *p = L->impl;
     const cn_pool_geom q = stacked(p, B);
     cn_pool_avg_forward(&q, p->rows, p->cols, 1, y, x);
+    return CN_OK;
 }
 
-static void avgpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int avgpool_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
-    if (!dx) return;
+    if (!dx) return CN_OK;
     const pool_impl *p = L->impl;
     const cn_pool_geom q = stacked(p, B);
     cn_pool_avg_backward(&q, p->rows, p->cols, 1, dx, dy);
+    return CN_OK;
 }
 
 /* linear: the same pool of the K*B tangents */
-static void avgpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int avgpool_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
-    avgpool_forward(L, tx, ty, K * B, 0);
+    return avgpool_forward(L, tx, ty, K * B, 0);
 }
 
 static int pool_reserve_none(cn_layer *L, int B, int K) { return CN_OK; }
@@ -184,17 +189,19 @@ int cn_avgpool_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
 /* ---------------------------------------------------------------- global average pooling */
 
 /* x (n,C,H,W) -> y (n,C): the mean of each feature map; linear, so also the jvp on K*B tangents */
-static void gap_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int gap_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     cn_pool_plane_mean((int64_t)B * L->in.c, (int64_t)L->in.h * L->in.w, y, x);
+    return CN_OK;
 }
 
-static void gap_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int gap_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     if (dx) cn_pool_plane_mean_backward((int64_t)B * L->in.c, (int64_t)L->in.h * L->in.w, dx, dy);
+    return CN_OK;
 }
 
-static void gap_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K) { gap_forward(L, tx, ty, K * B, 0); }
+static int gap_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K) { return gap_forward(L, tx, ty, K * B, 0); }
 
 static int gap_print(const cn_layer *L, char *buf, size_t cap) { return snprintf(buf, cap, "gap"); }
 

@@ -458,7 +458,10 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
     for (int start = 0; start < n; start += c.B) {
         int B = n - start < c.B ? n - start : c.B;
         const cn_real *xb = x + (size_t)start * n0;
-        cn_net_forward(net, xb, B, 0);
+        if ((rc = cn_net_forward(net, xb, B, 0))) {
+            cn_net_pass_error(net, rc, err);
+            goto done;
+        }
         measure_activity(&c, xb, B);
         if (cfg->probes > 0) measure_sigma(&c, B, scratch);
         if (c.k > 0 && (rc = measure_lyapunov(&c, B, scratch, scratch + (size_t)B * c.k))) {

@@ -128,28 +128,30 @@ int cn_chain_init(cn_chain *c, const cn_init *init, cn_rng *rng)
     return CN_OK;
 }
 
-void cn_chain_forward(cn_chain *c, const cn_real *x, int B, int train)
+int cn_chain_forward(cn_chain *c, const cn_real *x, int B, int train)
 {
     c->x = x;
     const cn_real *in = x;
     for (int i = 0; i < c->n; i++) {
-        c->layers[i]->ops->forward(c->layers[i], in, c->outs[i], B, train);
+        int rc = c->layers[i]->ops->forward(c->layers[i], in, c->outs[i], B, train);
+        if (rc) return rc;
         in = c->outs[i];
     }
+    return CN_OK;
 }
 
 const cn_real *cn_chain_output(const cn_chain *c) { return c->n ? c->outs[c->n - 1] : c->x; }
 
-void cn_chain_backward(cn_chain *c, const cn_real *dy, cn_real *dx, int B)
+int cn_chain_backward(cn_chain *c, const cn_real *dy, cn_real *dx, int B)
 {
-    cn_chain_backward_extra(c, dy, dx, B, NULL);
+    return cn_chain_backward_extra(c, dy, dx, B, NULL);
 }
 
-void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra_z)
+int cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra_z)
 {
     if (c->n == 0) {
         if (dx) memcpy(dx, dy, (size_t)B * c->widest * sizeof *dx);
-        return;
+        return CN_OK;
     }
     /* Without a dx to fill, the gradient need not flow past the first layer with parameters: the
      * parameter-free layers ahead of it (flatten) would only throw it away, and for the first dense
@@ -162,25 +164,29 @@ void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B,
         const cn_real *in = i ? c->outs[i - 1] : c->x;
         L->dz_extra = extra_z ? extra_z[i] : NULL;
         if (!dx && i == stop) {
-            L->ops->backward(L, in, c->outs[i], d, NULL, B);
+            int rc = L->ops->backward(L, in, c->outs[i], d, NULL, B);
             L->dz_extra = NULL;
-            break;
+            return rc;
         }
         cn_real *din = i ? c->grad[i & 1] : dx;
-        L->ops->backward(L, in, c->outs[i], d, din, B);
+        int rc = L->ops->backward(L, in, c->outs[i], d, din, B);
         L->dz_extra = NULL;
+        if (rc) return rc;
         d = din;
     }
+    return CN_OK;
 }
 
-void cn_chain_jvp(cn_chain *c, const cn_real *tx, cn_real *ty, int B, int K)
+int cn_chain_jvp(cn_chain *c, const cn_real *tx, cn_real *ty, int B, int K)
 {
     const cn_real *t = tx;
     for (int i = 0; i < c->n; i++) {
         cn_real *out = i == c->n - 1 ? ty : c->tan[i & 1];
-        c->layers[i]->ops->jvp(c->layers[i], t, out, B, K);
+        int rc = c->layers[i]->ops->jvp(c->layers[i], t, out, B, K);
+        if (rc) return rc;
         t = out;
     }
+    return CN_OK;
 }
 
 void cn_chain_print(const cn_chain *c, cn_sb *out, int indent)

@@ -26,13 +26,14 @@ size_t cn_chain_nstate(const cn_chain *c);
 void cn_chain_bind(cn_chain *c, cn_real *p, cn_real *g, cn_real *s);
 int cn_chain_reserve(cn_chain *c, int B, int K);
 int cn_chain_init(cn_chain *c, const cn_init *init, cn_rng *rng);
-void cn_chain_forward(cn_chain *c, const cn_real *x, int B, int train);
+/* The passes return CN_OK or the first layer's failure, where they stop. */
+int cn_chain_forward(cn_chain *c, const cn_real *x, int B, int train);
 const cn_real *cn_chain_output(const cn_chain *c);
-void cn_chain_backward(cn_chain *c, const cn_real *dy, cn_real *dx, int B);
+int cn_chain_backward(cn_chain *c, const cn_real *dy, cn_real *dx, int B);
 /* the same, adding extra_z[i] (B, n_i), where not NULL, to the cotangent at layer i's pre-activation
  * (layers with a preact): another objective's gradient joins the backward pass there */
-void cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra_z);
-void cn_chain_jvp(cn_chain *c, const cn_real *tx, cn_real *ty, int B, int K);
+int cn_chain_backward_extra(cn_chain *c, const cn_real *dy, cn_real *dx, int B, cn_real *const *extra_z);
+int cn_chain_jvp(cn_chain *c, const cn_real *tx, cn_real *ty, int B, int K);
 /* Appends the model-format lines of the chain, each indented by `indent` spaces */
 void cn_chain_print(const cn_chain *c, cn_sb *out, int indent);
 

@@ -108,23 +108,23 @@ void cn_net_in_shape(const cn_net *net, int chw[3])
     chw[2] = net->in.w;
 }
 
-void cn_net_forward(cn_net *net, const cn_real *x, int batch, int train)
+int cn_net_forward(cn_net *net, const cn_real *x, int batch, int train)
 {
-    cn_chain_forward(&net->chain, x, batch, train);
+    return cn_chain_forward(&net->chain, x, batch, train);
 }
 
 const cn_real *cn_net_output(const cn_net *net) { return cn_chain_output(&net->chain); }
 
 void cn_net_zero_grad(cn_net *net) { memset(net->grads, 0, net->nparams * sizeof *net->grads); }
 
-void cn_net_backward(cn_net *net, const cn_real *dout, cn_real *dx, int batch)
+int cn_net_backward(cn_net *net, const cn_real *dout, cn_real *dx, int batch)
 {
-    cn_chain_backward(&net->chain, dout, dx, batch);
+    return cn_chain_backward(&net->chain, dout, dx, batch);
 }
 
-void cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tangents)
+int cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tangents)
 {
-    cn_chain_jvp(&net->chain, tx, ty, batch, tangents);
+    return cn_chain_jvp(&net->chain, tx, ty, batch, tangents);
 }
 
 int cn_net_layer_count(const cn_net *net) { return net->chain.n; }
@@ -133,10 +133,10 @@ unsigned cn_net_layer_traits(const cn_net *net, int i) { return net->chain.layer
 int cn_net_layer_out_size(const cn_net *net, int i) { return cn_shape_size(net->chain.layers[i]->out); }
 const cn_real *cn_net_layer_output(const cn_net *net, int i) { return net->chain.outs[i]; }
 
-void cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents)
+int cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents)
 {
     cn_layer *L = net->chain.layers[i];
-    L->ops->jvp(L, tx, ty, batch, tangents);
+    return L->ops->jvp(L, tx, ty, batch, tangents);
 }
 
 static void set_rng(cn_chain *c, cn_rng *rng)

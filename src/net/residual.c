@@ -10,22 +10,24 @@ typedef struct {
     cn_real *z, *dz, *dxb, *tb, *tp;
 } residual_impl;
 
-static void residual_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+static int residual_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     residual_impl *r = L->impl;
     size_t n = (size_t)B * r->n;
-    cn_chain_forward(&r->body, x, B, train);
+    int rc = cn_chain_forward(&r->body, x, B, train);
+    if (rc) return rc;
     const cn_real *h = cn_chain_output(&r->body), *s = x;
     if (r->proj.n) {
-        cn_chain_forward(&r->proj, x, B, train);
+        if ((rc = cn_chain_forward(&r->proj, x, B, train))) return rc;
         s = cn_chain_output(&r->proj);
     }
     cn_real *z = L->act == CN_ACT_IDENTITY ? y : r->z;
     for (size_t i = 0; i < n; i++) z[i] = h[i] + s[i];
     if (z != y) cn_act_forward(L->act, z, y, n);
+    return CN_OK;
 }
 
-static void residual_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int residual_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     residual_impl *r = L->impl;
     const cn_real *dz = dy;
@@ -33,29 +35,33 @@ static void residual_backward(cn_layer *L, const cn_real *x, const cn_real *y, c
         cn_act_backward(L->act, r->z, y, dy, r->dz, (size_t)B * r->n);
         dz = r->dz;
     }
-    cn_chain_backward(&r->body, dz, dx ? r->dxb : NULL, B);
+    int rc = cn_chain_backward(&r->body, dz, dx ? r->dxb : NULL, B);
+    if (rc) return rc;
     size_t nin = (size_t)B * r->nin;
     if (r->proj.n) {
-        cn_chain_backward(&r->proj, dz, dx, B);
+        if ((rc = cn_chain_backward(&r->proj, dz, dx, B))) return rc;
         if (dx)
             for (size_t i = 0; i < nin; i++) dx[i] += r->dxb[i];
     } else if (dx) {
         for (size_t i = 0; i < nin; i++) dx[i] = r->dxb[i] + dz[i];
     }
+    return CN_OK;
 }
 
-static void residual_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int residual_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     residual_impl *r = L->impl;
     size_t n = (size_t)K * B * r->n;
-    cn_chain_jvp(&r->body, tx, r->tb, B, K);
+    int rc = cn_chain_jvp(&r->body, tx, r->tb, B, K);
+    if (rc) return rc;
     const cn_real *ts = tx;
     if (r->proj.n) {
-        cn_chain_jvp(&r->proj, tx, r->tp, B, K);
+        if ((rc = cn_chain_jvp(&r->proj, tx, r->tp, B, K))) return rc;
         ts = r->tp;
     }
     for (size_t i = 0; i < n; i++) ty[i] = r->tb[i] + ts[i];
     cn_act_jvp(L->act, r->z, ty, (size_t)B * r->n, K);
+    return CN_OK;
 }
 
 static void free_buffers(residual_impl *r)

@@ -2,7 +2,8 @@
  * segment is one layer of the network's chain, so everything that works on a chain of layers (the
  * criticality measures, evaluation) works on an imported model unchanged. All segments share one graph: a
  * segment's forward runs its range of nodes on the tensors the earlier segments left, and its jvp runs the
- * same nodes in tangent mode, tangent by tangent. Imported models run forward and jvp only. */
+ * same nodes in tangent mode, tangent by tangent. Imported models run forward and jvp only. A pass that fails
+ * returns its status, and g->msg (cn_net_status) says which node failed and why. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,13 +16,8 @@ typedef struct {
     cn_graph *g;
     int first, last;   /* nodes [first, last) */
     int in, out;       /* tensors */
-    int *failed;       /* shared by the segments of one net: the first failure of a run */
+    int *failed;       /* shared by the segments of one net: the last failure, for cn_net_status's message */
 } segment;
-
-static void fill_nan(cn_real *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) v[i] = (cn_real)NAN;
-}
 
 static int expect_rows(segment *s, int t, int B, size_t per_example)
 {
@@ -32,69 +28,62 @@ static int expect_rows(segment *s, int t, int B, size_t per_example)
     return CN_ERR_FORMAT;
 }
 
-static void seg_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
+/* records a failure for cn_net_status (g->msg already says what went wrong) and returns it */
+static int seg_failed(segment *s, int rc)
+{
+    *s->failed = rc;
+    return rc;
+}
+
+static int seg_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
 {
     segment *s = L->impl;
     cn_graph *g = s->g;
     size_t n_in = (size_t)cn_shape_size(L->in), n_out = (size_t)cn_shape_size(L->out);
-    int rc = *s->failed;
-    if (!rc && s->first == 0) rc = cn_graph_set_input(g, x, B);
-    else if (!rc && (rc = expect_rows(s, s->in, B, n_in)) == CN_OK && g->t[s->in].data != x)
+    int rc;
+    if (s->first == 0) rc = cn_graph_set_input(g, x, B);
+    else if ((rc = expect_rows(s, s->in, B, n_in)) == CN_OK && g->t[s->in].data != x)
         memcpy(g->t[s->in].data, x, (size_t)B * n_in * sizeof *x);
     if (!rc) rc = cn_graph_run(g, s->first, s->last);
     if (!rc) rc = expect_rows(s, s->out, B, n_out);
-    if (rc) {
-        *s->failed = rc;
-        fill_nan(y, (size_t)B * n_out);
-        return;
-    }
+    if (rc) return seg_failed(s, rc);
     memcpy(y, g->t[s->out].data, (size_t)B * n_out * sizeof *y);
+    return CN_OK;
 }
 
-static void seg_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
+static int seg_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     segment *s = L->impl;
     cn_graph *g = s->g;
     size_t n_in = (size_t)B * cn_shape_size(L->in), n_out = (size_t)B * cn_shape_size(L->out);
     cn_tensor *in = &g->t[s->in], *out = &g->t[s->out];
-    for (int k = 0; k < K; k++) {
-        int rc = *s->failed;
-        if (!rc && (!in->tan || in->cap < n_in)) {
-            snprintf(g->msg, sizeof g->msg, "%s: no tangent buffer for %s (reserve the net first)", g->path, in->name);
-            rc = CN_ERR_ARG;
-        }
-        if (!rc) {
-            memcpy(in->tan, tx + (size_t)k * n_in, n_in * sizeof *tx);
-            rc = cn_graph_run_jvp(g, s->first, s->last);
-        }
-        if (rc) {
-            *s->failed = rc;
-            fill_nan(ty + (size_t)k * n_out, n_out);
-        } else if (out->active) {
-            memcpy(ty + (size_t)k * n_out, out->tan, n_out * sizeof *ty);
-        } else {
-            memset(ty + (size_t)k * n_out, 0, n_out * sizeof *ty);
-        }
+    if (!in->tan || in->cap < n_in) {
+        snprintf(g->msg, sizeof g->msg, "%s: no tangent buffer for %s (reserve the net first)", g->path, in->name);
+        return seg_failed(s, CN_ERR_ARG);
     }
+    for (int k = 0; k < K; k++) {
+        memcpy(in->tan, tx + (size_t)k * n_in, n_in * sizeof *tx);
+        int rc = cn_graph_run_jvp(g, s->first, s->last);
+        if (rc) return seg_failed(s, rc);
+        if (out->active) memcpy(ty + (size_t)k * n_out, out->tan, n_out * sizeof *ty);
+        else memset(ty + (size_t)k * n_out, 0, n_out * sizeof *ty);
+    }
+    return CN_OK;
 }
 
-static void seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
+static int seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     segment *s = L->impl;
-    if (!*s->failed) {
-        snprintf(s->g->msg, sizeof s->g->msg, "%s: imported ONNX models run forward and jvp only (no backward, so no "
-                 "training and no gradient attacks)", s->g->path);
-        *s->failed = CN_ERR_UNSUPPORTED;
-    }
-    if (dx) fill_nan(dx, (size_t)B * cn_shape_size(L->in));
+    snprintf(s->g->msg, sizeof s->g->msg, "%s: imported ONNX models run forward and jvp only (no backward, so no "
+             "training and no gradient attacks)", s->g->path);
+    return seg_failed(s, CN_ERR_UNSUPPORTED);
 }
 
 static int seg_reserve(cn_layer *L, int B, int K)
 {
     segment *s = L->impl;
     int rc = cn_graph_reserve(s->g, B);
-    if (rc && !*s->failed) *s->failed = rc; /* so that cn_net_status can say why */
-    return rc;
+    return rc ? seg_failed(s, rc) : CN_OK;
 }
 
 static int seg_init(cn_layer *L, const cn_init *init, cn_rng *rng) { return CN_OK; }
@@ -284,6 +273,12 @@ int cn_net_status(const cn_net *net, cn_error *err)
 void cn_net_clear_status(cn_net *net)
 {
     if (net->failed) *net->failed = 0;
+}
+
+int cn_net_pass_error(const cn_net *net, int rc, cn_error *err)
+{
+    if (net->failed && *net->failed == rc) return cn_error_set(err, rc, "%s", net->graph->msg);
+    return cn_error_set(err, rc, "a pass through the network failed: %s", cn_strerror(rc));
 }
 
 int cn_net_inference_only(const cn_net *net) { return net->graph != NULL; }

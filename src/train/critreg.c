@@ -146,7 +146,9 @@ static int has_curvature(const cn_layer *L)
     return L->ops->preact && L->ops->preact(L) && L->act != CN_ACT_RELU && L->act != CN_ACT_LEAKY_RELU;
 }
 
-/* One layer's tangent pass, t_out = phi'(z) (W t_in), keeping a = W t_in where the reverse needs it. */
+/* One layer's tangent pass, t_out = phi'(z) (W t_in), keeping a = W t_in where the reverse needs it. The layers
+ * the regulariser covers (CN_TRAIT_CRITREG) are critnet's own, whose passes cannot fail once reserved, so
+ * their statuses are not checked here; the primal backward (cn_critreg_backward) returns the chain's. */
 static void layer_tangent(cn_critreg *r, int li, const cn_real *t_in, cn_real *a, cn_real *t_out, int B)
 {
     cn_layer *L = r->net->chain.layers[li];
@@ -334,7 +336,7 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estim
     return rc;
 }
 
-void cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B)
+int cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B)
 {
-    cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra_z);
+    return cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra_z);
 }

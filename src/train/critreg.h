@@ -20,5 +20,5 @@ void cn_critreg_free(cn_critreg *r);
  * estimate (may be NULL): the minibatch's sigma (geometric mean over blocks) or lambda_0, by target. */
 int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estimate);
 /* The task loss's backward pass with the regulariser's primal cotangents joined in. */
-void cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B);
+int cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B);
 #endif

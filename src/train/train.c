@@ -80,11 +80,10 @@ int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, 
     long hits = 0;
     for (int start = 0; start < n; start += batch) {
         int B = n - start < batch ? n - start : batch, correct;
-        cn_net_forward(net, d->x + (size_t)start * in, B, 0);
+        if ((rc = cn_net_forward(net, d->x + (size_t)start * in, B, 0))) return cn_net_pass_error(net, rc, err);
         total += cn_loss(loss, cn_net_output(net), d->y + start, B, classes, NULL, &correct) * B;
         hits += correct;
     }
-    if ((rc = cn_net_status(net, err))) return rc;
     *loss_out = n ? total / n : 0;
     *acc_out = n ? (double)hits / n : 0;
     return CN_OK;
@@ -105,7 +104,7 @@ int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int lim
     long hits = 0;
     for (int start = 0; start < n; start += batch) {
         int B = n - start < batch ? n - start : batch;
-        cn_net_forward(net, d->x + (size_t)start * in, B, 0);
+        if ((rc = cn_net_forward(net, d->x + (size_t)start * in, B, 0))) return cn_net_pass_error(net, rc, err);
         const cn_real *out = cn_net_output(net);
         for (int b = 0; b < B; b++) {
             const cn_real *row = out + (size_t)b * classes;
@@ -114,7 +113,6 @@ int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int lim
             hits += above < k;
         }
     }
-    if ((rc = cn_net_status(net, err))) return rc;
     *acc_out = n ? (double)hits / n : 0;
     return CN_OK;
 }
@@ -265,7 +263,10 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                 memcpy(b.x + (size_t)i * in, tr->x + (size_t)idx * in, (size_t)in * sizeof(cn_real));
                 b.y[i] = tr->y[idx];
             }
-            cn_net_forward(net, b.x, bs, 1);
+            if ((rc = cn_net_forward(net, b.x, bs, 1))) {
+                cn_net_pass_error(net, rc, err);
+                break;
+            }
             double loss = cn_loss(cfg->loss, cn_net_output(net), b.y, bs, classes, b.dlogits, &correct);
             if (!isfinite(loss)) {
                 snprintf(res->diverged_msg, sizeof res->diverged_msg,
@@ -285,9 +286,13 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                 }
                 reg_sum += R;
                 reg_steps++;
-                cn_critreg_backward(reg, b.dlogits, bs);
+                rc = cn_critreg_backward(reg, b.dlogits, bs);
             } else {
-                cn_net_backward(net, b.dlogits, NULL, bs);
+                rc = cn_net_backward(net, b.dlogits, NULL, bs);
+            }
+            if (rc) {
+                cn_net_pass_error(net, rc, err);
+                break;
             }
             cn_optim_step(opt, net->params, net->grads, lr);
             if (!cn_all_finite(net->params, net->nparams)) {
