@@ -166,6 +166,7 @@ char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, co
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);

@@ -275,6 +275,9 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
 
 /* Loss and accuracy of net (eval mode) on a dataset, in batches. */
 /* Top-k accuracy: the label is among the k largest outputs (ties counted against it). */
+/* The outputs (logits) of the first n = min(limit, count) examples of d (limit <= 0: all), in eval mode:
+ * out (n, out_size), batches of `batch`. */
+int cn_predict(cn_net *net, const cn_dataset *d, int batch, int limit, cn_real *out, cn_error *err);
 int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int limit, double *acc_out, cn_error *err);
 int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, int limit, double *loss_out,
                 double *acc_out, cn_error *err);

@@ -50,6 +50,10 @@ void cn_data_free(cn_data *d);
 int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_path, cn_error *err);
 void cn_dataset_free(cn_dataset *d);
 
+/* Writes v, of shape dims (ndim entries, C order), as a float32 .npy file (NumPy format 1.0) that np.load
+ * reads. The file is replaced whole or left as it was (written beside it, then renamed). */
+int cn_npy_write(const char *path, const cn_real *v, int ndim, const int64_t *dims, cn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
