@@ -12,6 +12,7 @@
 
 #include "critnet.h"
 #include "core/blas.h"
+#include "kernels/act.h"
 #include "net/traits.h"
 
 typedef struct {
@@ -91,14 +92,6 @@ int cn_act_layer_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *er
 cn_layer *cn_layer_alloc(const cn_layer_ops *ops, size_t impl_size);
 void cn_layer_free(cn_layer *L);
 
-/* Activation kernels on arrays (act.c). z is the pre-activation. */
-void cn_act_forward(cn_act a, const cn_real *z, cn_real *y, size_t n);
-/* dz = dy * phi'(z); y = phi(z), or NULL: tanh and sigmoid take their derivative from it, saving a libm call */
-void cn_act_backward(cn_act a, const cn_real *z, const cn_real *y, const cn_real *dy, cn_real *dz, size_t n);
-/* phi'(z) into d1 and phi''(z) into d2 (either may be NULL); y as for cn_act_backward */
-void cn_act_derivs(cn_act a, const cn_real *z, const cn_real *y, cn_real *d1, cn_real *d2, size_t n);
-/* t = t * phi'(z) for K tangent blocks of n values each (z has n values) */
-void cn_act_jvp(cn_act a, const cn_real *z, cn_real *t, size_t n, int K);
 
 /* Weight initialisation shared by dense and conv: W (out, fan_in), b (out) or NULL. */
 int cn_init_weights(const cn_init *init, cn_rng *rng, cn_real *W, cn_real *b, int out, int fan_in,

@@ -1,8 +1,8 @@
-/* act.c: activation functions, their first and second derivatives, and the array kernels that the
- * layers with a fused activation (dense, conv2d, norms, act) share. */
+/* act.c: activation functions, their first and second derivatives (the scalar definitions, in double), and
+ * the array kernels of act.h that the layers with a fused activation and the regulariser share. */
 #include <math.h>
 #include <string.h>
-#include "layers/layer.h"
+#include "kernels/act.h"
 
 #define LEAKY_SLOPE 0.01
 #define SQRT1_2 0.70710678118654752440
