@@ -155,6 +155,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
+int cmd_phase(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
 int cmd_zoo(int argc, char **argv);

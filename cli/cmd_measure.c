@@ -30,7 +30,9 @@ static const char *usage =
     "  --dynamic-range         also measure Delta\n"
     "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (60 points over [1e-4, 1e2])\n"
     "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
-    "  --response tv|activity  softmax total variation (default) or RMS activity of a block\n"
+    "  --response R            tv: softmax total variation (default); activity: RMS activity of a block;\n"
+    "                          hidden: RMS distance of its hidden state from the reference's; hidden-rel:\n"
+    "                          that distance over the reference's RMS activity (docs/phase.md)\n"
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
@@ -103,9 +105,8 @@ static int parse(measure_opts *o, int argc, char **argv)
             else bad = 1, cli_error("--stimulus %s: expected additive or contrast", optarg);
             break;
         case O_RESP:
-            if (!strcmp(optarg, "tv")) m->dr_response = CN_RESP_TV;
-            else if (!strcmp(optarg, "activity")) m->dr_response = CN_RESP_ACTIVITY;
-            else bad = 1, cli_error("--response %s: expected tv or activity", optarg);
+            if ((bad = cn_response_from_name(optarg, &m->dr_response) != CN_OK))
+                cli_error("--response %s: expected tv, activity, hidden or hidden-rel", optarg);
             break;
         case O_DRBLOCK: bad = cli_parse_int("dr-block", optarg, 0, 1 << 20, &m->dr_block); break;
         case O_JSON: o->json = optarg; break;
@@ -166,6 +167,9 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON *d = cJSON_CreateObject(), *curve = cJSON_CreateArray();
         cJSON_AddItemToObject(d, "delta_db", r->has_dr ? cli_json_num(r->dr.delta_db) : cJSON_CreateNull());
         cJSON_AddBoolToObject(d, "saturated", r->has_dr && r->dr.saturated);
+        /* a curve cut off at either end of the stimulus grid: Delta then says more about the grid than the net */
+        cJSON_AddBoolToObject(d, "truncated_low", r->has_dr && r->dr.truncated_low);
+        cJSON_AddBoolToObject(d, "truncated_high", r->has_dr && !r->dr.saturated);
         cJSON_AddItemToObject(d, "s10", r->has_dr ? cli_json_num(r->dr.s10) : cJSON_CreateNull());
         cJSON_AddItemToObject(d, "s90", r->has_dr ? cli_json_num(r->dr.s90) : cJSON_CreateNull());
         for (int i = 0; i < r->dr_n; i++) {
@@ -223,7 +227,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON_AddNumberToObject(set, "dr_smin", o->m.dr_smin);
         cJSON_AddNumberToObject(set, "dr_smax", o->m.dr_smax);
         cJSON_AddStringToObject(set, "stimulus", o->m.dr_stimulus == CN_STIM_CONTRAST ? "contrast" : "additive");
-        cJSON_AddStringToObject(set, "response", o->m.dr_response == CN_RESP_ACTIVITY ? "activity" : "tv");
+        cJSON_AddStringToObject(set, "response", cn_response_name(o->m.dr_response));
     }
     if (spec) cJSON_AddStringToObject(set, "model_spec", spec);
     cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
@@ -308,8 +312,9 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
     printf("  sigma_act   %9.4f\n", r->sigma_act);
     if (o->m.dynamic_range) {
         if (r->has_dr)
-            printf("  Delta       %9.2f dB  (s10 %.3g, s90 %.3g%s)\n", r->dr.delta_db, r->dr.s10, r->dr.s90,
-                   r->dr.saturated ? "" : "; F has NOT saturated by s_max");
+            printf("  Delta       %9.2f dB  (s10 %.3g, s90 %.3g%s%s)\n", r->dr.delta_db, r->dr.s10, r->dr.s90,
+                   r->dr.saturated ? "" : "; F has NOT saturated by s_max",
+                   r->dr.truncated_low ? "; F is still rising at s_min: cut off at the low end" : "");
         else printf("  Delta       undefined: the response does not rise over the stimulus range\n");
     }
     if (mf)

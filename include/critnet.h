@@ -547,10 +547,13 @@ int cn_meanfield_critical_sigma_w(double *out, cn_act act, double sigma_b, doubl
 /* Dynamic range of a response curve (Kinouchi & Copelli 2006): s (increasing, > 0) and F, n points.
  * F0 = F[0], Fmax = F[n-1]; s_p solves F(s_p) = F0 + p (Fmax - F0) by interpolation linear in log s.
  * delta_db = 10 log10(s_0.9 / s_0.1). saturated = 1 when F has levelled off by s_max (the last decade
- * of s adds less than 5% of the total rise). CN_ERR_ARG if the curve does not rise. */
+ * of s adds less than 5% of the total rise); truncated_low = 1 when its first decade adds 5% or more.
+ * CN_ERR_ARG if the curve does not rise. */
 typedef struct {
     double delta_db, s10, s90, f0, fmax;
     int saturated;
+    int truncated_low; /* the curve is cut at the low end: its first decade of s already adds 5% or more of the
+                        * total rise (F0 is no baseline), the mirror image of `saturated` */
 } cn_dynrange;
 int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n);
 
@@ -574,7 +577,11 @@ typedef struct {
 int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int *count);
 
 typedef enum { CN_STIM_ADDITIVE = 0, CN_STIM_CONTRAST, CN_STIM_COUNT } cn_stimulus;
-typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_COUNT } cn_response;
+/* responses: softmax total variation; RMS activity |h_l|; RMS distance |h_l(x') - h_l(x_ref)| of the block's
+ * hidden state from the reference's; the same divided by the reference's RMS activity |h_l(x_ref)| */
+typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_HIDDEN, CN_RESP_HIDDEN_REL, CN_RESP_COUNT } cn_response;
+const char *cn_response_name(cn_response r); /* "tv", "activity", "hidden", "hidden-rel" */
+int cn_response_from_name(const char *name, cn_response *out); /* CN_ERR_ARG if unknown */
 
 typedef struct {
     int probes;           /* Gaussian probes per block for sigma (default 8; 0: no sigma, it is NaN) */

@@ -135,8 +135,34 @@ static void failure_paths(void)
     CHECK(clean >= 10, "only %d of the allocations were exercised", clean);
 }
 
+/* Truncation of a response curve, on the Hill curve F = s / (1 + s) whose rise per decade is known exactly:
+ * over [1e-4, 1e2] the first decade adds 0.09% of the rise (not cut) and the last 8% (not saturated); over
+ * [1e-1, 1e3] the first decade adds 45% (cut at the low end) and the last 1% (saturated); over [1e-5, 1e4]
+ * both ends are complete. */
+static void truncation(void)
+{
+    const double ranges[][2] = {{1e-4, 1e2}, {1e-1, 1e3}, {1e-5, 1e4}};
+    const int want_low[] = {0, 1, 0}, want_sat[] = {0, 1, 1};
+    for (int k = 0; k < 3; k++) {
+        double s[61], F[61];
+        for (int i = 0; i < 61; i++) {
+            s[i] = exp(log(ranges[k][0]) + (log(ranges[k][1]) - log(ranges[k][0])) * i / 60);
+            F[i] = s[i] / (1 + s[i]);
+        }
+        cn_dynrange d;
+        CHECK_OK(cn_dynamic_range(&d, s, F, 61));
+        CHECK(d.truncated_low == want_low[k] && d.saturated == want_sat[k], "[%g, %g]: truncated_low %d saturated %d",
+              ranges[k][0], ranges[k][1], d.truncated_low, d.saturated);
+    }
+    cn_response r;
+    CHECK(cn_response_from_name("hidden-rel", &r) == CN_OK && r == CN_RESP_HIDDEN_REL, "hidden-rel");
+    CHECK(cn_response_from_name("softmax", &r) == CN_ERR_ARG, "an unknown response accepted");
+    CHECK(!strcmp(cn_response_name(CN_RESP_HIDDEN), "hidden"), "the name of hidden");
+}
+
 int main(void)
 {
+    truncation();
     cn_set_threads(1);
     failure_paths();
     lambda0_crossing();

@@ -85,7 +85,8 @@ static void fit_line(const double *y, int first, int last, double *slope, double
 
 /* The fit: ln d_l = ln |c_l - c*| against l over the window that starts `skip` blocks in (the length q_l is
  * still settling there) and ends before d_l first falls to the floor, which is rounding (1e-10) when c* = 1
- * and, when c* is estimated from the tail, three standard deviations of the tail's c_l about it. d_l is
+ * and, when c* is estimated from the tail, three standard deviations of the tail's c_l about it (there the
+ * window also starts only once d_l has halved, see below). d_l is
  * computed as |(1 - c*) - (1 - c_l)| from the stored 1 - c_l, which keeps its digits when c* = 1. */
 int cn_corr_fit(cn_corr_result *r, double c_star, int skip)
 {
@@ -94,8 +95,9 @@ int cn_corr_fit(cn_corr_result *r, double c_star, int skip)
     r->xi = r->xi_se = NAN;
     r->fit_first = r->fit_last = -1;
     double floor = CORR_FLOOR;
+    int estimated = !isfinite(c_star);
     for (int l = 0; l <= L; l++) r->c[l] = 1 - r->omc[l];
-    if (!isfinite(c_star)) {
+    if (estimated) {
         /* c* from the last quarter of the blocks (at least 2) */
         int t0 = L - (L + 1) / 4 < L - 1 ? L - (L + 1) / 4 : L - 1;
         if (t0 < 1) t0 = 1;
@@ -110,6 +112,14 @@ int cn_corr_fit(cn_corr_result *r, double c_star, int skip)
     r->c_star = c_star;
     for (int l = 0; l <= L; l++) r->dist[l] = fabs((1 - c_star) - r->omc[l]);
     int first = skip < L ? skip : L, last = first - 1;
+    if (estimated) {
+        /* from c0 near 1, c_l first stays near 1 (the chaotic phase spreads the pair at the rate chi1), then
+         * approaches c*: the fit starts once d_l has fallen below half its largest value */
+        double dmax = 0;
+        for (int l = first; l <= L; l++) dmax = fmax(dmax, r->dist[l]);
+        while (first < L && r->dist[first] > 0.5 * dmax) first++;
+        last = first - 1;
+    }
     while (last + 1 <= L && r->dist[last + 1] > floor && isfinite(r->dist[last + 1])) last++;
     r->fit_first = first;
     r->fit_last = last;
