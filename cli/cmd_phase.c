@@ -45,6 +45,7 @@ enum { O_ACT = 2000, O_ARCH, O_NORM, O_SW, O_SB, O_DEPTH, O_WIDTH, O_SAMPLES, O_
        O_THREADS, O_QUIET };
 
 #define MAX_DEPTHS 64
+#define CRIT_LINE 20 /* segments of the drawn critical line (each point a bisection: 0.1 s) */
 
 typedef struct {
     double lo, hi;
@@ -335,7 +336,7 @@ static int write_plots(const char *dir, const phase_opts *o, const phase_row *ro
     int nx = o->sw.n, ny = o->sb.n, rc = 0, ncrit = 0;
     double *x = malloc(sizeof(double) * (size_t)nx), *y = malloc(sizeof(double) * (size_t)ny);
     double *z = malloc(sizeof(double) * (size_t)nx * ny);
-    double cx[101], cy[101];
+    double cx[CRIT_LINE + 1], cy[CRIT_LINE + 1];
     if (!x || !y || !z) {
         cli_error("out of memory");
         rc = -1;
@@ -344,8 +345,8 @@ static int write_plots(const char *dir, const phase_opts *o, const phase_row *ro
     for (int i = 0; i < nx; i++) x[i] = grid_at(&o->sw, i);
     for (int j = 0; j < ny; j++) y[j] = grid_at(&o->sb, j);
     if (mean_field_applies(&o->p)) /* the critical line, finely, over the sigma_b range of the grid */
-        for (int k = 0; k <= 100; k++) {
-            double sb = ny > 1 ? y[0] + (y[ny - 1] - y[0]) * k / 100.0 : y[0];
+        for (int k = 0; k <= CRIT_LINE; k++) {
+            double sb = ny > 1 ? y[0] + (y[ny - 1] - y[0]) * k / CRIT_LINE : y[0];
             double sw = critical_sw(o->p.arch.act, sb);
             if (isfinite(sw)) cx[ncrit] = sw, cy[ncrit++] = sb;
             if (ny == 1) { /* a vertical mark across the single row */
@@ -472,6 +473,12 @@ int cmd_phase(int argc, char **argv)
     cli_progress_init(&pr, o.quiet);
     double t0 = cli_now();
     int rc = 1;
+    double *crit = malloc(sizeof(double) * (size_t)o.sb.n); /* the critical sigma_w of each sigma_b, once */
+    if (!crit) {
+        cli_error("out of memory");
+        goto done;
+    }
+    for (int j = 0; j < o.sb.n; j++) crit[j] = mean_field_applies(&o.p) ? critical_sw(o.p.arch.act, grid_at(&o.sb, j)) : NAN;
     /* the grid in order depth, sigma_b, sigma_w; one point after the other, each bit-identical for a given
      * seed and thread count (the points are not spread over threads: BLAS uses them inside each) */
     for (int k = 0; k < n; k++) {
@@ -481,7 +488,7 @@ int cmd_phase(int argc, char **argv)
         w->depth = p.arch.depth = o.depths[d];
         w->sigma_b = p.sigma_b = grid_at(&o.sb, j);
         w->sigma_w = p.sigma_w = grid_at(&o.sw, i);
-        w->sigma_w_crit = mean_field_applies(&p) ? critical_sw(p.arch.act, p.sigma_b) : NAN;
+        w->sigma_w_crit = crit[j];
         if (o.fixed_point) {
             /* inputs whose first pre-activations have q_1 = sigma_w^2 q_x + sigma_b^2 = q*; where q* is 0 or
              * diverges, inputs of mean square 1 */
@@ -508,6 +515,7 @@ int cmd_phase(int argc, char **argv)
     if (o.plot && write_plots(o.plot, &o, rows)) goto done;
     rc = 0;
 done:
+    free(crit);
     free(rows);
     return rc;
 }

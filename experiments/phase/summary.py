@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """summary.py OUT RESPONSE...: where each measure of experiments/phase/run.sh finds the transition.
 
-For each response of the dynamic range, depth and sigma_b (OUT/RESPONSE/sbB/phase.csv): the mean-field
+For each response of the dynamic range, depth and sigma_b (OUT/RESPONSE/phase.csv): the mean-field
 critical sigma_w, where lambda_0 crosses zero (linear interpolation between the grid points around its first
 sign change), and the sigma_w at which Delta peaks, over all points and over the points whose response curve
 is complete (saturated at the top, flat at the bottom). A peak counts as on the critical line when it lies
 within 10% of the critical sigma_w (the issue's criterion)."""
-import csv, glob, math, os, sys
+import csv, math, os, sys
 
 out, responses = sys.argv[1], sys.argv[2:]
 
@@ -40,11 +40,11 @@ print("| response | depth | sigma_b | critical sigma_w | lambda_0 = 0 at | Delta
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 hits = {}
 for resp in responses:
-    for path in sorted(glob.glob(os.path.join(out, resp, "sb*", "phase.csv"))):
-        rows = [{k: num(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
+    rows = [{k: num(v) for k, v in r.items()} for r in csv.DictReader(open(os.path.join(out, resp, "phase.csv")))]
+    for sb in sorted({r["sigma_b"] for r in rows}):
         for depth in sorted({r["depth"] for r in rows}):
-            sub = sorted((r for r in rows if r["depth"] == depth), key=lambda r: r["sigma_w"])
-            crit, sb = sub[0]["sigma_w_critical"], sub[0]["sigma_b"]
+            sub = sorted((r for r in rows if r["depth"] == depth and r["sigma_b"] == sb), key=lambda r: r["sigma_w"])
+            crit = sub[0]["sigma_w_critical"]
             lam = crossing(sub)
             p = peak(sub)
             complete = [r for r in sub if r["dr_saturated"] == 1 and r.get("dr_truncated_low", 0) == 0]
