@@ -149,6 +149,9 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     cJSON_AddItemToObject(s, "stderr", cli_json_num(r->sigma_se));
     cJSON_AddItemToObject(s, "per_layer", cli_json_numbers(r->sigma_block, r->nblocks));
     cJSON_AddItemToObject(s, "per_layer_stderr", cli_json_numbers(r->sigma_block_se, r->nblocks));
+    /* two distances from criticality: of the geometric mean, and per block (no cancellation) */
+    cJSON_AddItemToObject(s, "abs_ln", cli_json_num(fabs(log(r->sigma))));
+    cJSON_AddItemToObject(s, "mean_abs_ln_per_block", cli_json_num(r->mean_abs_ln_sigma_block));
     cJSON_AddItemToObject(root, "sigma", s);
     cJSON *lm = cJSON_CreateObject();
     cJSON_AddItemToObject(lm, "value", cli_json_num(r->lambda_max));
@@ -300,6 +303,8 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
 {
     printf("critnet measure: %s, %d blocks, on %d %s inputs of %s\n", what, r->nblocks, r->inputs, o->split, data_name);
     printf("  sigma       %9.4f +- %.4f   (critical at 1; ln sigma = %+.4f)\n", r->sigma, r->sigma_se, log(r->sigma));
+    printf("  distance    |ln sigma| %.4f, mean over blocks of |ln sigma_l| %.4f\n", fabs(log(r->sigma)),
+           r->mean_abs_ln_sigma_block);
     if (r->k) {
         printf("  lambda_0    %+9.4f +- %.4f   (critical at 0)\n", r->lambda_max, r->lambda_max_se);
         if (r->k > 1) {

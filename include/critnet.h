@@ -624,6 +624,9 @@ typedef struct {
     cn_dynrange dr;
     int dr_n;
     double *dr_s, *dr_F;
+    /* the distance from criticality per block: the mean over blocks of |ln sigma_l|, beside |ln sigma| of the
+     * geometric mean, in which expanding and contracting blocks cancel */
+    double mean_abs_ln_sigma_block;
 } cn_measure_result;
 
 /* Measures net (eval mode) on n inputs x (n, in). */

@@ -160,8 +160,38 @@ static void truncation(void)
     CHECK(!strcmp(cn_response_name(CN_RESP_HIDDEN), "hidden"), "the name of hidden");
 }
 
+/* The per-block distance (issue 14, part 5): an orthogonal linear network whose first block doubles every
+ * vector and whose second halves it has sigma = 1 exactly (|ln sigma| = 0: the blocks cancel) but a mean
+ * |ln sigma_l| of ln 2. */
+static void per_block_distance(void)
+{
+    cn_net *net = NULL;
+    cn_error err = {0};
+    CHECK_OK(cn_net_from_spec(&net, "input 64\ndense out=64 act=identity bias=0\ndense out=64 act=identity bias=0\n"
+                                    "dense out=10\n", &err));
+    if (!net) return;
+    cn_rng *rng = cn_rng_new(3);
+    cn_init init = {.kind = CN_INIT_ORTHOGONAL, .sigma_w = 1};
+    CHECK_OK(cn_net_init(net, &init, rng));
+    cn_real *w = cn_net_params(net); /* the two hidden weight matrices first, (64, 64) each, no biases */
+    for (int i = 0; i < 64 * 64; i++) w[i] *= 2, w[64 * 64 + i] *= 0.5f;
+    cn_real x[5 * 64];
+    for (int i = 0; i < 5 * 64; i++) x[i] = (cn_real)cn_rng_normal(rng);
+    cn_measure_cfg cfg;
+    cn_measure_defaults(&cfg);
+    cfg.seed = 5;
+    cn_measure_result r;
+    CHECK_OK(cn_measure(net, x, 5, &cfg, &r, &err));
+    CHECK(r.nblocks == 2 && fabs(log(r.sigma)) < 1e-5, "|ln sigma| %g, want 0", fabs(log(r.sigma)));
+    CHECK(fabs(r.mean_abs_ln_sigma_block - log(2.0)) < 1e-5, "mean |ln sigma_l| %.8f, want ln 2", r.mean_abs_ln_sigma_block);
+    cn_measure_result_free(&r);
+    cn_rng_free(rng);
+    cn_net_free(net);
+}
+
 int main(void)
 {
+    per_block_distance();
     truncation();
     cn_set_threads(1);
     failure_paths();

@@ -28,8 +28,8 @@ if [ $short = 1 ]; then
     grid=(--sigma-w 0.6:2.2:5 --sigma-b 0.05:0.3:2 --depth 4,8 --width 32 --samples 4 --pairs 4 --dr-points 16)
     diagram=(--sigma-w 0.6:2.2:5 --sigma-b 0:0.3:3 --depth 8 --width 32 --samples 4 --pairs 4 --dr-points 16)
 else
-    grid=(--sigma-w 0.5:2.5:21 --sigma-b 0.05:0.3:2 --depth 10,20,40 --width 128 --samples 20 --pairs 8 --dr-points 40)
-    diagram=(--sigma-w 0.5:2.5:21 --sigma-b 0:0.3:7 --depth 20 --width 128 --samples 20 --pairs 8 --dr-points 40)
+    grid=(--sigma-w 0.5:2.5:21 --sigma-b 0.05:0.3:2 --depth 10,20,40 --width 128 --samples 20 --pairs 8 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
+    diagram=(--sigma-w 0.5:2.5:21 --sigma-b 0:0.3:7 --depth 20 --width 128 --samples 20 --pairs 8 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
 fi
 responses=(tv activity hidden hidden-rel)
 mkdir -p "$out"

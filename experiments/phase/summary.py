@@ -31,13 +31,18 @@ def peak(rows):
     return max(ok, key=lambda r: r["delta_db"]) if ok else None
 
 
+def trough(rows):
+    ok = [r for r in rows if math.isfinite(r["delta_db"])]
+    return min(ok, key=lambda r: r["delta_db"]) if ok else None
+
+
 def rel(x, c):
     return f"{100 * (x / c - 1):+.1f}%" if math.isfinite(x) and math.isfinite(c) else "n/a"
 
 
 print("| response | depth | sigma_b | critical sigma_w | lambda_0 = 0 at | Delta peak at (dB) | off | complete curves | "
-      "peak of complete (dB) | off | within 10% |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "peak of complete (dB) | off | within 10% | minimum of complete (dB) | off |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 hits = {}
 for resp in responses:
     rows = [{k: num(v) for k, v in r.items()} for r in csv.DictReader(open(os.path.join(out, resp, "phase.csv")))]
@@ -48,14 +53,15 @@ for resp in responses:
             lam = crossing(sub)
             p = peak(sub)
             complete = [r for r in sub if r["dr_saturated"] == 1 and r.get("dr_truncated_low", 0) == 0]
-            pc = peak(complete)
+            pc, tc = peak(complete), trough(complete)
             within = pc is not None and abs(pc["sigma_w"] / crit - 1) <= 0.10
             hits.setdefault(resp, []).append(within)
             print(f"| {resp} | {depth:.0f} | {sb:g} | {crit:.4f} | {lam:.4f} ({rel(lam, crit)}) | "
                   + (f"{p['sigma_w']:.3f} ({p['delta_db']:.1f}) | {rel(p['sigma_w'], crit)} | " if p else "n/a | n/a | ")
                   + f"{len(complete)} of {len(sub)} | "
                   + (f"{pc['sigma_w']:.3f} ({pc['delta_db']:.1f}) | {rel(pc['sigma_w'], crit)} | " if pc else "n/a | n/a | ")
-                  + ("yes" if within else "no") + " |")
+                  + ("yes" if within else "no") + " | "
+                  + (f"{tc['sigma_w']:.3f} ({tc['delta_db']:.1f}) | {rel(tc['sigma_w'], crit)} |" if tc else "n/a | n/a |"))
 print()
 for resp, h in hits.items():
     print(f"{resp}: Delta peaks within 10% of the critical sigma_w in {sum(h)} of {len(h)} (depth, sigma_b) cases")

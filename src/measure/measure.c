@@ -393,9 +393,11 @@ static void fill_result(ctx *c, cn_measure_result *res, int n)
     double ln = moments_mean(&c->ln_sigma_net);
     res->sigma = exp(ln);
     res->sigma_se = res->sigma * moments_se(&c->ln_sigma_net);
+    res->mean_abs_ln_sigma_block = 0;
     for (int l = 0; l < L; l++) {
         res->sigma_block[l] = exp(moments_mean(&c->ln_sigma_block[l]));
         res->sigma_block_se[l] = res->sigma_block[l] * moments_se(&c->ln_sigma_block[l]);
+        res->mean_abs_ln_sigma_block += fabs(moments_mean(&c->ln_sigma_block[l])) / L;
     }
     for (int j = 0; j < k; j++) {
         res->spectrum[j] = moments_mean(&c->lambda[j]);
