@@ -72,7 +72,8 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"max-bytes", required_argument, 0, O_MAXBYTES}, {0, 0, 0, 0}};
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    int li = 0;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg), bad = 0;
         if (r < 0) return -1;
         if (r > 0) continue;
@@ -96,18 +97,11 @@ static int parse(measure_opts *o, int argc, char **argv)
         case O_BLOCKS: o->mo.blocks = optarg; break;
         case O_MAXBYTES: bad = cli_parse_size("max-bytes", optarg, &o->mo.max_bytes); break;
         case O_DR: m->dynamic_range = 1; break;
-        case O_DRN: bad = cli_parse_int("dr-points", optarg, 2, 100000, &m->dr_points); break;
-        case O_DRMIN: bad = cli_parse_real("dr-smin", optarg, 1e-300, 1e300, &m->dr_smin); break;
-        case O_DRMAX: bad = cli_parse_real("dr-smax", optarg, 1e-300, 1e300, &m->dr_smax); break;
+        case O_DRN:
+        case O_DRMIN:
+        case O_DRMAX:
         case O_STIM:
-            if (!strcmp(optarg, "additive")) m->dr_stimulus = CN_STIM_ADDITIVE;
-            else if (!strcmp(optarg, "contrast")) m->dr_stimulus = CN_STIM_CONTRAST;
-            else bad = 1, cli_error("--stimulus %s: expected additive or contrast", optarg);
-            break;
-        case O_RESP:
-            if ((bad = cn_response_from_name(optarg, &m->dr_response) != CN_OK))
-                cli_error("--response %s: expected tv, activity, hidden or hidden-rel", optarg);
-            break;
+        case O_RESP: bad = cli_dr_option(&o->m, long_opts[li].name, optarg) < 0; break;
         case O_DRBLOCK: bad = cli_parse_int("dr-block", optarg, 0, 1 << 20, &m->dr_block); break;
         case O_JSON: o->json = optarg; break;
         case O_CSV: o->csv = optarg; break;

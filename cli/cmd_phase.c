@@ -132,7 +132,8 @@ static int parse(phase_opts *o, int argc, char **argv)
     cn_phase_cfg *p = &o->p;
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    int li = 0;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int bad = 0;
         switch (opt) {
         case 'h': fputs(usage, stdout); return 1;
@@ -167,18 +168,11 @@ static int parse(phase_opts *o, int argc, char **argv)
         case O_C0: bad = cli_parse_real("c0", optarg, -0.999999, 0.999999999, &p->corr.c0); break;
         case O_SKIP: bad = cli_parse_int("skip", optarg, 0, 100000, &p->corr.skip); break;
         case O_NODR: p->m.dynamic_range = 0; break;
-        case O_DRN: bad = cli_parse_int("dr-points", optarg, 2, 100000, &p->m.dr_points); break;
-        case O_DRMIN: bad = cli_parse_real("dr-smin", optarg, 1e-300, 1e300, &p->m.dr_smin); break;
-        case O_DRMAX: bad = cli_parse_real("dr-smax", optarg, 1e-300, 1e300, &p->m.dr_smax); break;
+        case O_DRN:
+        case O_DRMIN:
+        case O_DRMAX:
         case O_STIM:
-            if (!strcmp(optarg, "additive")) p->m.dr_stimulus = CN_STIM_ADDITIVE;
-            else if (!strcmp(optarg, "contrast")) p->m.dr_stimulus = CN_STIM_CONTRAST;
-            else bad = 1, cli_error("--stimulus %s: expected additive or contrast", optarg);
-            break;
-        case O_RESP:
-            if ((bad = cn_response_from_name(optarg, &p->m.dr_response) != CN_OK))
-                cli_error("--response %s: expected tv, activity, hidden or hidden-rel", optarg);
-            break;
+        case O_RESP: bad = cli_dr_option(&p->m, long_opts[li].name, optarg) < 0; break;
         case O_OUT: o->out = optarg; break;
         case O_CSV: o->csv = optarg; break;
         case O_JSON: o->json = optarg; break;

@@ -27,15 +27,23 @@ fi
 if [ $short = 1 ]; then
     grid=(--sigma-w 0.6:2.2:5 --sigma-b 0.05:0.3:2 --depth 4,8 --width 32 --samples 4 --pairs 4 --dr-points 16)
     diagram=(--sigma-w 0.6:2.2:5 --sigma-b 0:0.3:3 --depth 8 --width 32 --samples 4 --pairs 4 --dr-points 16)
+    cross=(--sigma-w 1:1.6:4 --sigma-b 0.05:0.3:2 --depth 8 --width 32)
 else
     grid=(--sigma-w 0.5:2.5:21 --sigma-b 0.05:0.3:2 --depth 10,20,40 --width 128 --samples 20 --pairs 8 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
-    diagram=(--sigma-w 0.5:2.5:21 --sigma-b 0:0.3:7 --depth 20 --width 128 --samples 20 --pairs 8 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
+    diagram=(--sigma-w 0.5:2.5:21 --sigma-b 0:0.3:7 --depth 20 --width 128 --samples 20 --pairs 8 --draws 4 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
+    cross=(--sigma-w 1:1.6:31 --sigma-b 0.05:0.3:3 --depth 50 --width 500)
 fi
 responses=(tv activity hidden hidden-rel)
 mkdir -p "$out"
 t0=$(date +%s)
 # the phase diagram proper (tv response), then the comparison of the responses at sigma_b 0.05 and 0.3
 nice "$bin" phase --act tanh "${diagram[@]}" --seed 1 --quiet --out "$out/diagram" >/dev/null
+# where lambda_0 crosses zero (test_phase's setting: width 500, depth 50, 4 inputs), with the inputs on the
+# length map's fixed point and with inputs of mean square 1
+for inputs in fixed-point unit; do
+    nice "$bin" phase --act tanh "${cross[@]}" --samples 4 --probes 0 --pairs 0 --no-dynamic-range --inputs "$inputs" \
+        --seed 1 --quiet --out "$out/crossing-$inputs" >/dev/null
+done
 for r in "${responses[@]}"; do
     nice "$bin" phase --act tanh "${grid[@]}" --response "$r" --seed 1 --quiet --out "$out/$r" >/dev/null
 done

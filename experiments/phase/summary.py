@@ -65,3 +65,17 @@ for resp in responses:
 print()
 for resp, h in hits.items():
     print(f"{resp}: Delta peaks within 10% of the critical sigma_w in {sum(h)} of {len(h)} (depth, sigma_b) cases")
+
+# lambda_0's zero crossing at width 500, depth 50 (OUT/crossing-INPUTS/phase.csv), if run.sh made them
+print()
+print("| inputs | sigma_b | critical sigma_w | lambda_0 = 0 at | off |")
+print("|---|---|---|---|---|")
+for inputs in ("fixed-point", "unit"):
+    path = os.path.join(out, "crossing-" + inputs, "phase.csv")
+    if not os.path.exists(path):
+        continue
+    rows = [{k: num(v) for k, v in r.items()} for r in csv.DictReader(open(path))]
+    for sb in sorted({r["sigma_b"] for r in rows}):
+        sub = sorted((r for r in rows if r["sigma_b"] == sb), key=lambda r: r["sigma_w"])
+        crit, lam = sub[0]["sigma_w_critical"], crossing(sub)
+        print(f"| {inputs} | {sb:g} | {crit:.4f} | {lam:.4f} | {rel(lam, crit)} |")
