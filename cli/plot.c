@@ -315,7 +315,7 @@ int cli_plot_heatmap(const char *path, const cli_plot_opts *o, const double *x, 
         plline(cn, (PLFLT *)cx, (PLFLT *)cy);
         pllsty(1);
         plwidth(1);
-        if (clabel) plmtex("b", 3.2, 1.0, 1.0, clabel); /* under the axis label, at the right */
+        if (clabel) plmtex("t", 0.8, 0.5, 0.5, clabel); /* between the title and the frame */
     }
     /* the colour bar beside the frame */
     PLFLT cw, ch;

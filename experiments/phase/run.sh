@@ -26,7 +26,7 @@ if [ -z "$out" ]; then
 fi
 if [ $short = 1 ]; then
     grid=(--sigma-w 0.6:2.2:5 --sigma-b 0.05:0.3:2 --depth 4,8 --width 32 --samples 4 --pairs 4 --dr-points 16)
-    diagram=(--sigma-w 0.6:2.2:5 --sigma-b 0:0.3:3 --depth 8 --width 32 --samples 4 --pairs 4 --dr-points 16)
+    diagram=(--sigma-w 0.6:2.2:5 --sigma-b 0.05:0.3:3 --depth 8 --width 32 --samples 4 --pairs 4 --dr-points 16)
     cross=(--sigma-w 1:1.6:4 --sigma-b 0.05:0.3:2 --depth 8 --width 32)
 else
     grid=(--sigma-w 0.5:2.5:21 --sigma-b 0.05:0.3:2 --depth 10,20,40 --width 128 --samples 20 --pairs 8 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
@@ -40,12 +40,16 @@ t0=$(date +%s)
 nice "$bin" phase --act tanh "${diagram[@]}" --seed 1 --quiet --out "$out/diagram" >/dev/null
 # where lambda_0 crosses zero (test_phase's setting: width 500, depth 50, 4 inputs), with the inputs on the
 # length map's fixed point and with inputs of mean square 1
+# (the short mode draws only the diagram's figures: each critical line costs 20 bisections, slow near sigma_b = 0)
+dest() { if [ $short = 1 ]; then mkdir -p "$1"; echo "--csv $1/phase.csv --json $1/phase.json"; else echo "--out $1"; fi; }
 for inputs in fixed-point unit; do
+    # shellcheck disable=SC2046
     nice "$bin" phase --act tanh "${cross[@]}" --samples 4 --probes 0 --pairs 0 --no-dynamic-range --inputs "$inputs" \
-        --seed 1 --quiet --out "$out/crossing-$inputs" >/dev/null
+        --seed 1 --quiet $(dest "$out/crossing-$inputs") >/dev/null
 done
 for r in "${responses[@]}"; do
-    nice "$bin" phase --act tanh "${grid[@]}" --response "$r" --seed 1 --quiet --out "$out/$r" >/dev/null
+    # shellcheck disable=SC2046
+    nice "$bin" phase --act tanh "${grid[@]}" --response "$r" --seed 1 --quiet $(dest "$out/$r") >/dev/null
 done
 secs=$(($(date +%s) - t0))
 /usr/bin/python3 "$here/summary.py" "$out" "${responses[@]}" | tee "$out/summary.md"
