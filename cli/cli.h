@@ -153,6 +153,8 @@ char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, co
 /* dr_opts.c: --dr-points, --dr-smin, --dr-smax, --stimulus, --response (name without dashes) into m: 1 if
  * handled, 0 if the name is none of them, -1 on a bad value (message printed) */
 int cli_dr_option(cn_measure_cfg *m, const char *name, const char *arg);
+/* 0, or -1 after a message when the stimulus grid is empty (--dr-smax not above --dr-smin) */
+int cli_dr_check(const cn_measure_cfg *m);
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

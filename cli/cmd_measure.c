@@ -114,11 +114,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
         return -1;
     }
-    if (o->m.dynamic_range && !(o->m.dr_smax > o->m.dr_smin)) {
-        cli_error("--dr-smax must exceed --dr-smin");
-        return -1;
-    }
-    return 0;
+    return cli_dr_check(&o->m);
 }
 
 /* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */

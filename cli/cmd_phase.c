@@ -188,11 +188,7 @@ static int parse(phase_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet phase --help)", argv[optind]);
         return -1;
     }
-    if (p->m.dynamic_range && !(p->m.dr_smax > p->m.dr_smin)) {
-        cli_error("--dr-smax must exceed --dr-smin");
-        return -1;
-    }
-    return 0;
+    return cli_dr_check(&p->m);
 }
 
 static int mean_field_applies(const cn_phase_cfg *p) { return !strcmp(p->arch.arch, "mlp") && !strcmp(p->arch.norm, "none"); }

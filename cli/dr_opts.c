@@ -21,3 +21,12 @@ int cli_dr_option(cn_measure_cfg *m, const char *name, const char *arg)
     }
     return 0;
 }
+
+int cli_dr_check(const cn_measure_cfg *m)
+{
+    if (m->dynamic_range && !(m->dr_smax > m->dr_smin)) {
+        cli_error("--dr-smax must exceed --dr-smin");
+        return -1;
+    }
+    return 0;
+}
