@@ -86,8 +86,8 @@ static void fit_line(const double *y, int first, int last, double *slope, double
 /* The fit: ln d_l = ln |c_l - c*| against l over the window that starts `skip` blocks in (the length q_l is
  * still settling there) and ends before d_l first falls to the floor, which is rounding (1e-10) when c* = 1
  * and, when c* is estimated from the tail, three standard deviations of the tail's c_l about it (there the
- * window also starts only once d_l has halved, see below). d_l is
- * computed as |(1 - c*) - (1 - c_l)| from the stored 1 - c_l, which keeps its digits when c* = 1. */
+ * window also starts only once d_l has halved, see below). d_l is computed as |(1 - c*) - (1 - c_l)| from
+ * the stored 1 - c_l, which keeps its digits when c* = 1. */
 int cn_corr_fit(cn_corr_result *r, double c_star, int skip)
 {
     int L = r->nblocks;
