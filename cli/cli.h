@@ -164,12 +164,19 @@ int cli_train_option_arg(const char *name);
  * settings it resolves to; caller frees. */
 char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, const cn_net *net);
 
+/* dr_opts.c: --dr-points, --dr-smin, --dr-smax, --stimulus, --response (name without dashes) into m: 1 if
+ * handled, 0 if the name is none of them, -1 on a bad value (message printed) */
+int cli_dr_option(cn_measure_cfg *m, const char *name, const char *arg);
+/* 0, or -1 after a message when the stimulus grid is empty (--dr-smax not above --dr-smin) */
+int cli_dr_check(const cn_measure_cfg *m);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);
+int cmd_phase(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
 int cmd_zoo(int argc, char **argv);

@@ -30,7 +30,9 @@ static const char *usage =
     "  --dynamic-range         also measure Delta\n"
     "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (60 points over [1e-4, 1e2])\n"
     "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
-    "  --response tv|activity  softmax total variation (default) or RMS activity of a block\n"
+    "  --response R            tv: softmax total variation (default); activity: RMS activity of a block;\n"
+    "                          hidden: RMS distance of its hidden state from the reference's; hidden-rel:\n"
+    "                          that distance over the reference's RMS activity (docs/phase.md)\n"
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
@@ -70,7 +72,8 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"max-bytes", required_argument, 0, O_MAXBYTES}, {0, 0, 0, 0}};
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    int li = 0;
+    while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg), bad = 0;
         if (r < 0) return -1;
         if (r > 0) continue;
@@ -94,19 +97,11 @@ static int parse(measure_opts *o, int argc, char **argv)
         case O_BLOCKS: o->mo.blocks = optarg; break;
         case O_MAXBYTES: bad = cli_parse_size("max-bytes", optarg, &o->mo.max_bytes); break;
         case O_DR: m->dynamic_range = 1; break;
-        case O_DRN: bad = cli_parse_int("dr-points", optarg, 2, 100000, &m->dr_points); break;
-        case O_DRMIN: bad = cli_parse_real("dr-smin", optarg, 1e-300, 1e300, &m->dr_smin); break;
-        case O_DRMAX: bad = cli_parse_real("dr-smax", optarg, 1e-300, 1e300, &m->dr_smax); break;
+        case O_DRN:
+        case O_DRMIN:
+        case O_DRMAX:
         case O_STIM:
-            if (!strcmp(optarg, "additive")) m->dr_stimulus = CN_STIM_ADDITIVE;
-            else if (!strcmp(optarg, "contrast")) m->dr_stimulus = CN_STIM_CONTRAST;
-            else bad = 1, cli_error("--stimulus %s: expected additive or contrast", optarg);
-            break;
-        case O_RESP:
-            if (!strcmp(optarg, "tv")) m->dr_response = CN_RESP_TV;
-            else if (!strcmp(optarg, "activity")) m->dr_response = CN_RESP_ACTIVITY;
-            else bad = 1, cli_error("--response %s: expected tv or activity", optarg);
-            break;
+        case O_RESP: bad = cli_dr_option(&o->m, long_opts[li].name, optarg) < 0; break;
         case O_DRBLOCK: bad = cli_parse_int("dr-block", optarg, 0, 1 << 20, &m->dr_block); break;
         case O_JSON: o->json = optarg; break;
         case O_CSV: o->csv = optarg; break;
@@ -119,11 +114,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
         return -1;
     }
-    if (o->m.dynamic_range && !(o->m.dr_smax > o->m.dr_smin)) {
-        cli_error("--dr-smax must exceed --dr-smin");
-        return -1;
-    }
-    return 0;
+    return cli_dr_check(&o->m);
 }
 
 /* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */
@@ -148,6 +139,9 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     cJSON_AddItemToObject(s, "stderr", cli_json_num(r->sigma_se));
     cJSON_AddItemToObject(s, "per_layer", cli_json_numbers(r->sigma_block, r->nblocks));
     cJSON_AddItemToObject(s, "per_layer_stderr", cli_json_numbers(r->sigma_block_se, r->nblocks));
+    /* two distances from criticality: of the geometric mean, and per block (no cancellation) */
+    cJSON_AddItemToObject(s, "abs_ln", cli_json_num(fabs(log(r->sigma))));
+    cJSON_AddItemToObject(s, "mean_abs_ln_per_block", cli_json_num(r->mean_abs_ln_sigma_block));
     cJSON_AddItemToObject(root, "sigma", s);
     cJSON *lm = cJSON_CreateObject();
     cJSON_AddItemToObject(lm, "value", cli_json_num(r->lambda_max));
@@ -166,6 +160,9 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON *d = cJSON_CreateObject(), *curve = cJSON_CreateArray();
         cJSON_AddItemToObject(d, "delta_db", r->has_dr ? cli_json_num(r->dr.delta_db) : cJSON_CreateNull());
         cJSON_AddBoolToObject(d, "saturated", r->has_dr && r->dr.saturated);
+        /* a curve cut off at either end of the stimulus grid: Delta then says more about the grid than the net */
+        cJSON_AddBoolToObject(d, "truncated_low", r->has_dr && r->dr.truncated_low);
+        cJSON_AddBoolToObject(d, "truncated_high", r->has_dr && !r->dr.saturated);
         cJSON_AddItemToObject(d, "s10", r->has_dr ? cli_json_num(r->dr.s10) : cJSON_CreateNull());
         cJSON_AddItemToObject(d, "s90", r->has_dr ? cli_json_num(r->dr.s90) : cJSON_CreateNull());
         for (int i = 0; i < r->dr_n; i++) {
@@ -223,7 +220,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON_AddNumberToObject(set, "dr_smin", o->m.dr_smin);
         cJSON_AddNumberToObject(set, "dr_smax", o->m.dr_smax);
         cJSON_AddStringToObject(set, "stimulus", o->m.dr_stimulus == CN_STIM_CONTRAST ? "contrast" : "additive");
-        cJSON_AddStringToObject(set, "response", o->m.dr_response == CN_RESP_ACTIVITY ? "activity" : "tv");
+        cJSON_AddStringToObject(set, "response", cn_response_name(o->m.dr_response));
     }
     if (spec) cJSON_AddStringToObject(set, "model_spec", spec);
     cJSON_AddStringToObject(set, "critnet_version", CRITNET_VERSION);
@@ -296,6 +293,8 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
 {
     printf("critnet measure: %s, %d blocks, on %d %s inputs of %s\n", what, r->nblocks, r->inputs, o->split, data_name);
     printf("  sigma       %9.4f +- %.4f   (critical at 1; ln sigma = %+.4f)\n", r->sigma, r->sigma_se, log(r->sigma));
+    printf("  distance    |ln sigma| %.4f, mean over blocks of |ln sigma_l| %.4f\n", fabs(log(r->sigma)),
+           r->mean_abs_ln_sigma_block);
     if (r->k) {
         printf("  lambda_0    %+9.4f +- %.4f   (critical at 0)\n", r->lambda_max, r->lambda_max_se);
         if (r->k > 1) {
@@ -308,8 +307,9 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
     printf("  sigma_act   %9.4f\n", r->sigma_act);
     if (o->m.dynamic_range) {
         if (r->has_dr)
-            printf("  Delta       %9.2f dB  (s10 %.3g, s90 %.3g%s)\n", r->dr.delta_db, r->dr.s10, r->dr.s90,
-                   r->dr.saturated ? "" : "; F has NOT saturated by s_max");
+            printf("  Delta       %9.2f dB  (s10 %.3g, s90 %.3g%s%s)\n", r->dr.delta_db, r->dr.s10, r->dr.s90,
+                   r->dr.saturated ? "" : "; F has NOT saturated by s_max",
+                   r->dr.truncated_low ? "; F is still rising at s_min: cut off at the low end" : "");
         else printf("  Delta       undefined: the response does not rise over the stimulus range\n");
     }
     if (mf)

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"measure", cmd_measure, "criticality: sigma, Lyapunov spectrum, sigma_act, dynamic range (+ mean field)"},
     {"robustness", cmd_robustness, "accuracy under Gaussian noise, FGSM and PGD attacks"},
     {"theory", cmd_theory, "mean-field prediction (q*, chi1, xi_c, lambda_0) for random MLPs; critical line"},
+    {"phase", cmd_phase, "phase diagram of random networks: sigma, lambda_0, Delta, xi against the mean-field line"},
     {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
     {"continual", cmd_continual, "Online Permuted MNIST (Dohare et al.): bp, adam, l2, snp, cbp, l2init, crit"},
     {"zoo", cmd_zoo, "train and measure a population of models (a spec or a preset); over MPI ranks if built with it"},

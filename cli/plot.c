@@ -272,3 +272,62 @@ done:
     free(sym);
     return rc;
 }
+
+int cli_plot_heatmap(const char *path, const cli_plot_opts *o, const double *x, int nx, const double *y, int ny,
+                     const double *z, const char *zlabel, const double *cx, const double *cy, int cn,
+                     const char *clabel)
+{
+    double zmin = INFINITY, zmax = -INFINITY;
+    for (int k = 0; k < nx * ny; k++)
+        if (isfinite(z[k])) zmin = fmin(zmin, z[k]), zmax = fmax(zmax, z[k]);
+    if (!isfinite(zmin)) zmin = 0, zmax = 1; /* nothing to show: still a valid, empty plot */
+    if (!(zmax > zmin)) zmin -= 0.5, zmax += 0.5;
+    /* cells centred on the grid points; a single row or column gets a nominal width */
+    double dx = nx > 1 ? (x[nx - 1] - x[0]) / (nx - 1) : 0.1 * fmax(fabs(x[0]), 1);
+    double dy = ny > 1 ? (y[ny - 1] - y[0]) / (ny - 1) : 0.1 * fmax(fabs(y[0]), 1);
+    double x0 = x[0] - dx / 2, x1 = x[nx - 1] + dx / 2, y0 = y[0] - dy / 2, y1 = y[ny - 1] + dy / 2;
+    PLFLT **cells = NULL;
+    plAlloc2dGrid(&cells, nx, ny);
+    if (!cells) {
+        cli_error("%s: out of memory", path);
+        return -1;
+    }
+    /* an empty cell lies above zmax, and plimage leaves values outside [zmin, zmax] undrawn */
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++) cells[i][j] = isfinite(z[j * nx + i]) ? z[j * nx + i] : zmax + (zmax - zmin) + 1;
+    if (begin_page(path, 1)) {
+        plFree2dGrid(cells, nx, ny);
+        return -1;
+    }
+    plspal1("cmap1_blue_red.pal", 1);
+    pladv(0);
+    plvpor(0.1, 0.78, 0.12, 0.9);
+    plwind(x0, x1, y0, y1);
+    plimage((PLFLT_MATRIX)cells, nx, ny, x0, x1, y0, y1, zmin, zmax, x0, x1, y0, y1);
+    plcol0(15);
+    plwidth(1);
+    plbox("bcnst", 0, 0, "bcnstv", 0, 0);
+    pllab(o->xlabel, o->ylabel, o->title);
+    if (cn > 1) {
+        plcol0(15);
+        plwidth(3);
+        pllsty(2);
+        plline(cn, (PLFLT *)cx, (PLFLT *)cy);
+        pllsty(1);
+        plwidth(1);
+        if (clabel) plmtex("t", 0.8, 0.5, 0.5, clabel); /* between the title and the frame */
+    }
+    /* the colour bar beside the frame */
+    PLFLT cw, ch;
+    PLINT n_label = 1, lopt = PL_COLORBAR_LABEL_RIGHT, n_axis = 1, n_values = 2;
+    const char *labels[1] = {zlabel}, *axis_opts[1] = {"bcvtm"};
+    PLFLT ticks[1] = {0}, values_row[2] = {zmin, zmax};
+    PLINT sub[1] = {0};
+    const PLFLT *values[1] = {values_row};
+    plcolorbar(&cw, &ch, PL_COLORBAR_IMAGE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE, 0.03, 0, 0.04, 0.78, 0, 15, 1,
+               0, 0, 0, 0, n_label, &lopt, labels, n_axis, axis_opts, ticks, sub, &n_values,
+               (PLFLT_MATRIX)values);
+    plend();
+    plFree2dGrid(cells, nx, ny);
+    return 0;
+}

@@ -52,4 +52,12 @@ typedef struct {
 int cli_plot_scatter(const char *path, const cli_plot_opts *o, const cli_scatter_group *g, int ngroups,
                      const char *note);
 
+/* A heatmap of z over a grid, z[j * nx + i] at (x[i], y[j]) (x and y increasing and evenly spaced; NaN: an
+ * empty cell), with a colour bar labelled zlabel, and an optional curve (cx, cy, cn points; cn 0: none)
+ * drawn over it, e.g. the mean-field critical line, named in the legend by clabel. o's logx and hline are
+ * not used. Writes path (PNG); 0, or -1 (message printed). */
+int cli_plot_heatmap(const char *path, const cli_plot_opts *o, const double *x, int nx, const double *y, int ny,
+                     const double *z, const char *zlabel, const double *cx, const double *cy, int cn,
+                     const char *clabel);
+
 #endif

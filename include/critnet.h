@@ -311,10 +311,13 @@ int cn_meanfield_critical_sigma_w(double *out, cn_act act, double sigma_b, doubl
 /* Dynamic range of a response curve (Kinouchi & Copelli 2006): s (increasing, > 0) and F, n points.
  * F0 = F[0], Fmax = F[n-1]; s_p solves F(s_p) = F0 + p (Fmax - F0) by interpolation linear in log s.
  * delta_db = 10 log10(s_0.9 / s_0.1). saturated = 1 when F has levelled off by s_max (the last decade
- * of s adds less than 5% of the total rise). CN_ERR_ARG if the curve does not rise. */
+ * of s adds less than 5% of the total rise); truncated_low = 1 when its first decade adds 5% or more.
+ * CN_ERR_ARG if the curve does not rise. */
 typedef struct {
     double delta_db, s10, s90, f0, fmax;
     int saturated;
+    int truncated_low; /* the curve is cut at the low end: its first decade of s already adds 5% or more of the
+                        * total rise (F0 is no baseline), the mirror image of `saturated` */
 } cn_dynrange;
 int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n);
 
@@ -338,7 +341,11 @@ typedef struct {
 int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int *count);
 
 typedef enum { CN_STIM_ADDITIVE = 0, CN_STIM_CONTRAST, CN_STIM_COUNT } cn_stimulus;
-typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_COUNT } cn_response;
+/* responses: softmax total variation; RMS activity |h_l|; RMS distance |h_l(x') - h_l(x_ref)| of the block's
+ * hidden state from the reference's; the same divided by the reference's RMS activity |h_l(x_ref)| */
+typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_HIDDEN, CN_RESP_HIDDEN_REL, CN_RESP_COUNT } cn_response;
+const char *cn_response_name(cn_response r); /* "tv", "activity", "hidden", "hidden-rel" */
+int cn_response_from_name(const char *name, cn_response *out); /* CN_ERR_ARG if unknown */
 
 typedef struct {
     int probes;           /* Gaussian probes per block for sigma (default 8; 0: no sigma, it is NaN) */
@@ -381,12 +388,70 @@ typedef struct {
     cn_dynrange dr;
     int dr_n;
     double *dr_s, *dr_F;
+    /* the distance from criticality per block: the mean over blocks of |ln sigma_l|, beside |ln sigma| of the
+     * geometric mean, in which expanding and contracting blocks cancel */
+    double mean_abs_ln_sigma_block;
 } cn_measure_result;
 
 /* Measures net (eval mode) on n inputs x (n, in). */
 int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, cn_measure_result *res,
                cn_error *err);
 void cn_measure_result_free(cn_measure_result *res);
+
+/* ---------------------------------------------------------------- phase diagram (measure/corrlength.c, phase.c) */
+
+/* The correlation length: pairs of inputs (x_a from x, x_b = c0 x_a + sqrt(1 - c0^2) u of the same length) go
+ * through the network; c_l is the mean over pairs of the cosine of their block outputs. xi = -1/slope of the
+ * least-squares line of ln |c_l - c*| on l, over blocks skip.. up to the first that reaches the noise floor
+ * (docs/phase.md). c*: cfg->c_star when finite (1 in the ordered phase), else the mean of the last quarter. */
+typedef struct {
+    int pairs;     /* default 8 */
+    double c0;     /* the inputs' cosine (default 0.999: the pair starts where the correlation map is linear) */
+    int skip;      /* blocks left out at the start, where the length q_l settles (default 2) */
+    double c_star; /* NAN (default): estimated from the tail */
+    uint64_t seed; /* the partners' directions */
+} cn_corr_cfg;
+typedef struct {
+    int nblocks;
+    double *c, *omc;         /* nblocks + 1 values, l = 0 the inputs: c_l and 1 - c_l (to full precision) */
+    double *dist, *lnd;      /* |c_l - c*| as fitted, and scratch */
+    double c_star, xi, xi_se; /* xi NAN when fewer than 3 blocks are in the window or c_l does not approach c* */
+    int fit_first, fit_last; /* the window, in block numbers (0: the input) */
+} cn_corr_result;
+void cn_corr_defaults(cn_corr_cfg *cfg);
+/* x: at least `pairs` inputs (pairs, in) */
+int cn_corr_length(cn_net *net, const cn_real *x, int pairs, const cn_corr_cfg *cfg, cn_corr_result *res,
+                   cn_error *err);
+void cn_corr_result_free(cn_corr_result *r);
+/* for pooling several runs: allocate, fill omc, then fit (c_star NAN: estimated from the tail) */
+int cn_corr_alloc(cn_corr_result *r, int nblocks);
+int cn_corr_fit(cn_corr_result *r, double c_star, int skip);
+
+/* One point of the phase diagram: a random network of the given architecture, W ~ N(0, sigma_w^2/fan_in),
+ * b ~ N(0, sigma_b^2), drawn from `seed` so that every point scales the same draw (common random numbers),
+ * measured on `samples` Gaussian inputs of mean square input_q: sigma, lambda_0, Delta (m.dynamic_range),
+ * the correlation length, and the mean-field q*, chi1, xi_c where they apply (an MLP without normalisation). */
+typedef struct {
+    cn_arch arch;          /* arch, width, depth, act, norm, in_c/in_h/in_w, classes */
+    double sigma_w, sigma_b;
+    int samples;           /* inputs for sigma, lambda_0 and Delta (default 20) */
+    int draws;             /* independent networks, pooled (default 1; draw d uses seed + 1000 d) */
+    double input_q;        /* their mean square (default 1) */
+    cn_measure_cfg m;      /* probes, spectrum, dynamic range */
+    cn_corr_cfg corr;      /* pairs 0: no correlation length */
+    uint64_t seed;
+} cn_phase_cfg;
+typedef struct {
+    double sigma, sigma_se, lambda0, lambda0_se;
+    int has_dr;
+    cn_dynrange dr;
+    double xi, xi_se, c_star, c_last; /* c_last: the pairs' correlation at the last block */
+    int has_mf;
+    cn_meanfield mf;
+    int nblocks;
+} cn_phase_point;
+void cn_phase_defaults(cn_phase_cfg *cfg);
+int cn_phase_point_run(cn_phase_point *out, const cn_phase_cfg *cfg, cn_error *err);
 
 /* ---------------------------------------------------------------- robustness (robust/) */
 

@@ -15,11 +15,22 @@ static double crossing(const double *s, const double *F, int n, double level)
     return exp(ls);
 }
 
+/* F at s[0] < v < s[n-1], linear in log s like s_p, so that the verdicts below do not depend on where the
+ * grid points happen to fall */
+static double interp_log(const double *s, const double *F, int n, double v)
+{
+    int j = 1;
+    while (j < n - 1 && s[j] < v) j++;
+    double w = log(s[j]) - log(s[j - 1]); /* 0 only for neighbouring doubles */
+    double t = w > 0 ? (log(v) - log(s[j - 1])) / w : 1.0;
+    return F[j - 1] + t * (F[j] - F[j - 1]);
+}
+
 int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n)
 {
     if (!out) return CN_ERR_ARG;
     out->delta_db = out->s10 = out->s90 = out->f0 = out->fmax = NAN;
-    out->saturated = 0;
+    out->saturated = out->truncated_low = 0;
     if (!s || !F || n < 2) return CN_ERR_ARG;
     for (int i = 0; i < n; i++) {
         if (!isfinite(s[i]) || !isfinite(F[i]) || !(s[i] > 0)) return CN_ERR_ARG;
@@ -37,15 +48,14 @@ int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n)
     /* Saturation: how much F still rises over the last decade, F(s_max) - F(s_max/10), with F at
      * s_max/10 interpolated linearly in log s like s_p above, so the verdict does not depend on where
      * the grid points happen to fall. A grid shorter than a decade cannot show a plateau: not saturated. */
-    double s_dec = s[n - 1] / 10.0, f_dec = f0;
-    if (s[0] < s_dec) {
-        int j = 1;
-        while (s[j] < s_dec) j++;
-        double w = log(s[j]) - log(s[j - 1]); /* 0 only for neighbouring doubles */
-        double t = w > 0 ? (log(s_dec) - log(s[j - 1])) / w : 1.0;
-        f_dec = F[j - 1] + t * (F[j] - F[j - 1]);
-    }
+    double s_dec = s[n - 1] / 10.0;
+    double f_dec = s[0] < s_dec ? interp_log(s, F, n, s_dec) : f0;
     out->saturated = (fmax - f_dec) < 0.05 * (fmax - f0);
+    /* The same at the low end: how much F rises over the first decade, F(10 s_min) - F(s_min). A curve that
+     * is still rising there was cut off: F0 is no baseline, and s10 sits near the grid's minimum. */
+    double s_up = s[0] * 10.0;
+    double f_up = s_up < s[n - 1] ? interp_log(s, F, n, s_up) : fmax;
+    out->truncated_low = (f_up - f0) >= 0.05 * (fmax - f0);
 
     out->f0 = f0;
     out->fmax = fmax;

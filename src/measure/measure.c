@@ -17,6 +17,21 @@
 
 #define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
 
+static const char *const response_names[] = {"tv", "activity", "hidden", "hidden-rel"};
+_Static_assert(sizeof response_names / sizeof *response_names == CN_RESP_COUNT, "a name for every response");
+
+const char *cn_response_name(cn_response r) { return (unsigned)r < CN_RESP_COUNT ? response_names[r] : "?"; }
+
+int cn_response_from_name(const char *name, cn_response *out)
+{
+    for (int i = 0; i < CN_RESP_COUNT; i++)
+        if (name && !strcmp(name, response_names[i])) {
+            *out = (cn_response)i;
+            return CN_OK;
+        }
+    return CN_ERR_ARG;
+}
+
 void cn_measure_defaults(cn_measure_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -240,6 +255,10 @@ static void measure_dynamic_range(ctx *c, const cn_real *x, int B)
     else memcpy(c->xp, x, (size_t)B * n0 * sizeof *c->xp);
     cn_net_forward(c->net, c->xp, B, 0);
     softmax_rows(c->probs, cn_net_output(c->net), B, C);
+    const cn_block *bk = &c->blocks[blk];
+    int hidden = cfg->dr_response == CN_RESP_HIDDEN || cfg->dr_response == CN_RESP_HIDDEN_REL;
+    cn_real *href = c->tb; /* the reference's hidden state (B, n_out): tb is free while Delta is measured */
+    if (hidden) memcpy(href, cn_net_layer_output(c->net, bk->last), (size_t)B * bk->n_out * sizeof *href);
     cn_real *p = c->td;
     for (int i = 0; i < cfg->dr_points; i++) {
         double s = dr_stimulus_value(cfg, i);
@@ -255,9 +274,26 @@ static void measure_dynamic_range(ctx *c, const cn_real *x, int B)
         }
         cn_net_forward(c->net, c->xp, B, 0);
         if (cfg->dr_response == CN_RESP_ACTIVITY) {
-            const cn_block *bk = &c->blocks[blk];
             const cn_real *h = cn_net_layer_output(c->net, bk->last);
             for (int b = 0; b < B; b++) c->dr_sum[i] += sqrt(rms2(h + (size_t)b * bk->n_out, bk->n_out));
+            continue;
+        }
+        if (hidden) {
+            /* the hidden state's RMS distance from the reference's; -rel: in units of the reference's own RMS
+             * activity, so that every input's curve rises to about the same height */
+            const cn_real *h = cn_net_layer_output(c->net, bk->last);
+            int n = bk->n_out;
+            for (int b = 0; b < B; b++) {
+                double d2 = 0, a2 = 0;
+                for (int j = 0; j < n; j++) {
+                    double d = (double)h[(size_t)b * n + j] - href[(size_t)b * n + j];
+                    d2 += d * d;
+                    a2 += (double)href[(size_t)b * n + j] * href[(size_t)b * n + j];
+                }
+                double r = sqrt(d2 / n);
+                if (cfg->dr_response == CN_RESP_HIDDEN_REL) r = a2 > 0 ? r / sqrt(a2 / n) : 0;
+                c->dr_sum[i] += r;
+            }
             continue;
         }
         softmax_rows(p, cn_net_output(c->net), B, C);
@@ -357,9 +393,11 @@ static void fill_result(ctx *c, cn_measure_result *res, int n)
     double ln = moments_mean(&c->ln_sigma_net);
     res->sigma = exp(ln);
     res->sigma_se = res->sigma * moments_se(&c->ln_sigma_net);
+    res->mean_abs_ln_sigma_block = 0;
     for (int l = 0; l < L; l++) {
         res->sigma_block[l] = exp(moments_mean(&c->ln_sigma_block[l]));
         res->sigma_block_se[l] = res->sigma_block[l] * moments_se(&c->ln_sigma_block[l]);
+        res->mean_abs_ln_sigma_block += fabs(moments_mean(&c->ln_sigma_block[l])) / L;
     }
     for (int j = 0; j < k; j++) {
         res->spectrum[j] = moments_mean(&c->lambda[j]);
