@@ -91,7 +91,7 @@ static void models_paragraph(FILE *f, const zr_data *d)
     }
     fprintf(f, "\n\nThe measures, against test_accuracy (on the whole test split): abs_ln_sigma = |ln sigma| and "
                "abs_lambda0 = |lambda_0|, the distances from criticality (0 at it); delta = Delta, the dynamic range "
-               "in dB, which is largest at criticality.\n");
+               "in dB, which the paper takes to be largest at criticality (on random networks it is not: docs/phase.md).\n");
 }
 
 static void correlation_table(FILE *f, const zr_data *d, const zr_opts *o)
