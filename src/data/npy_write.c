@@ -1,12 +1,10 @@
 /* npy_write.c: writes a float32 .npy file (NumPy format 1.0), so that critnet's outputs (a model's logits)
  * load in NumPy with np.load and compare directly with another framework's. The file appears whole or not at
- * all: it is written beside the target, flushed and renamed over it, so a full disk or a kill mid-write
- * leaves any earlier file in place. */
+ * all (core/atomic_file.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include "critnet.h"
+#include "core/atomic_file.h"
 
 /* NumPy pads the header with spaces so that the data starts at a multiple of 64 bytes */
 #define NPY_ALIGN 64
@@ -37,11 +35,10 @@ int cn_npy_write(const char *path, const cn_real *v, int ndim, const int64_t *di
     memset(header + n, ' ', hlen - 1 - (size_t)n);
     header[hlen - 1] = '\n';
 
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return cn_error_set(err, CN_ERR_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot create", tmp);
+    cn_atomic_file out;
+    int rc = cn_atomic_open(&out, path, err);
+    if (rc) return rc;
+    FILE *f = out.f;
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
     int failed = fwrite(pre, 1, sizeof pre, f) != sizeof pre || fwrite(header, 1, hlen, f) != hlen;
@@ -51,15 +48,5 @@ int cn_npy_write(const char *path, const cn_real *v, int ndim, const int64_t *di
         for (size_t j = 0; j < m; j++) put_f32_le(buf + 4 * j, (float)v[i + j]);
         failed = fwrite(buf, 4, m, f) != m;
     }
-    failed |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    failed |= fclose(f) != 0;
-    if (failed) {
-        remove(tmp);
-        return cn_error_set(err, CN_ERR_IO, "%s: write failed (disk full?)", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return cn_error_set(err, CN_ERR_IO, "%s: cannot replace", path);
-    }
-    return CN_OK;
+    return cn_atomic_commit(&out, failed, err);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <math.h>
 #include <zlib.h>
+#include "core/atomic_file.h"
 #include "net/net_internal.h"
 
 #define CK_MAGIC "CRITNET"
@@ -69,19 +70,18 @@ int cn_checkpoint_save(const char *path, cn_net *net, cn_optim *opt, const cn_rn
 int cn_checkpoint_save_ext(const char *path, cn_net *net, cn_optim *opt, const cn_rng *rng, int epoch,
                            const char *settings, const void *ext, size_t ext_size, cn_error *err)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return cn_error_set(err, CN_ERR_ARG, "%s: path too long", path);
     if (cn_net_inference_only(net))
         return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: an imported ONNX model is not saved as a checkpoint; keep "
                             "the .onnx file", path);
     char *spec = cn_net_spec(net);
     if (!spec) return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
-    writer w = {fopen(tmp, "wb"), crc32(0, NULL, 0), 0};
-    if (!w.f) {
+    cn_atomic_file out;
+    int rc = cn_atomic_open(&out, path, err);
+    if (rc) {
         cn_free(spec);
-        return cn_error_set(err, CN_ERR_IO, "%s: cannot create", tmp);
+        return rc;
     }
+    writer w = {out.f, crc32(0, NULL, 0), 0};
     put(&w, CK_MAGIC, 8);
     put_u32(&w, ext_size ? CK_VERSION_EXT : CK_VERSION);
     put_u32(&w, (uint32_t)epoch);
@@ -101,16 +101,7 @@ int cn_checkpoint_save_ext(const char *path, cn_net *net, cn_optim *opt, const c
     uint32_t crc = (uint32_t)w.crc;
     put_u32(&w, crc);
     cn_free(spec);
-    int failed = w.failed | (fclose(w.f) != 0);
-    if (failed) {
-        remove(tmp);
-        return cn_error_set(err, CN_ERR_IO, "%s: write failed (disk full?)", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return cn_error_set(err, CN_ERR_IO, "%s: cannot replace", path);
-    }
-    return CN_OK;
+    return cn_atomic_commit(&out, w.failed, err);
 }
 
 typedef struct {
