@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/norm.h"
 #include "layers/layer.h"
 
 #define LN_EPS 1e-5
@@ -27,29 +28,17 @@ static int ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int trai
     cn_real *z = L->act == CN_ACT_IDENTITY ? y : d->z;
     /* row by row, reading all of row i before writing it, so y may alias x */
     for (int b = 0; b < B; b++) {
-        const cn_real *xr = x + (size_t)b * n;
         cn_real *xh = d->xhat + (size_t)b * n, *zr = z + (size_t)b * n;
-        double s = 0, ss = 0;
-        for (int j = 0; j < n; j++) s += xr[j];
-        const double mean = s / n;
-        for (int j = 0; j < n; j++) {
-            double u = xr[j] - mean;
-            ss += u * u;
-        }
-        const double is = 1.0 / sqrt(ss / n + d->eps); /* biased variance, as torch */
-        d->inv_std[b] = (cn_real)is;
-        for (int j = 0; j < n; j++) {
-            double h = (xr[j] - mean) * is;
-            xh[j] = (cn_real)h;
-            zr[j] = (cn_real)(gamma[j] * h + beta[j]);
-        }
+        d->inv_std[b] = cn_norm_row(x + (size_t)b * n, xh, (size_t)n, d->eps).inv_std;
+        memcpy(zr, xh, (size_t)n * sizeof *zr);
+        cn_norm_affine_periodic(zr, (size_t)n, gamma, beta, (size_t)n);
     }
     if (z != y) cn_act_forward(L->act, z, y, (size_t)B * n);
     return CN_OK;
 }
 
-/* dy (B,n) -> dgamma, dbeta (n) accumulated, dx (B,n). With g = dz * gamma, per example:
- *   dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) */
+/* dy (B,n) -> dgamma, dbeta (n) accumulated, dx (B,n): with g = dz * gamma, per example, the normalisation's
+ * (symmetric) Jacobian applied to g, dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)) */
 static int ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     ln_impl *d = L->impl;
@@ -63,18 +52,11 @@ static int ln_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn
     }
     for (int b = 0; b < B; b++) {
         const cn_real *dr = dz + (size_t)b * n, *xh = d->xhat + (size_t)b * n;
-        double sg = 0, sgx = 0;
         for (int j = 0; j < n; j++) {
-            double g = (double)dr[j] * gamma[j];
-            sg += g;
-            sgx += g * xh[j];
             dgamma[j] += dr[j] * xh[j];
             dbeta[j] += dr[j];
         }
-        if (!dx) continue;
-        const double is = d->inv_std[b], a = sg / n, e = sgx / n;
-        cn_real *dxr = dx + (size_t)b * n;
-        for (int j = 0; j < n; j++) dxr[j] = (cn_real)(is * ((double)dr[j] * gamma[j] - a - xh[j] * e));
+        if (dx) cn_norm_row_project(xh, d->inv_std[b], dr, gamma, dx + (size_t)b * n, (size_t)n);
     }
     return CN_OK;
 }
@@ -87,15 +69,9 @@ static int ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
     const cn_real *gamma = L->p;
     for (int r = 0; r < K * B; r++) {
         const int b = r % B;
-        const cn_real *t = tx + (size_t)r * n, *xh = d->xhat + (size_t)b * n;
         cn_real *u = ty + (size_t)r * n;
-        double st = 0, stx = 0;
-        for (int j = 0; j < n; j++) {
-            st += t[j];
-            stx += (double)t[j] * xh[j];
-        }
-        const double is = d->inv_std[b], a = st / n, e = stx / n;
-        for (int j = 0; j < n; j++) u[j] = (cn_real)(gamma[j] * is * (t[j] - a - xh[j] * e));
+        cn_norm_row_project(d->xhat + (size_t)b * n, d->inv_std[b], tx + (size_t)r * n, NULL, u, (size_t)n);
+        cn_norm_affine_periodic(u, (size_t)n, gamma, NULL, (size_t)n);
     }
     cn_act_jvp(L->act, d->z, ty, (size_t)B * n, K);
     return CN_OK;

@@ -1,26 +1,16 @@
 /* ops_norm.c: ONNX BatchNormalization (inference form), LayerNormalization (opset 17) and
  * InstanceNormalization, with their Jacobian-vector products. BatchNormalization with stored statistics is a
  * fixed affine map per channel, so forward and jvp fold it into one multiplier (and an offset) per channel.
- * The other two normalise rows of the input by their own mean and standard deviation, so they share one row
- * kernel: sums in double and a two-pass variance (one pass over squares would lose the variance of rows whose
- * mean is large), then the scale and bias in a separate pass that suits both LayerNorm's per-element and
- * InstanceNorm's per-channel parameters. The forward keeps each row's mean and 1/sqrt(var + eps) in the node's
- * scratch; the jvp recomputes xhat from them and the input, and applies
- * d xhat = (t - mean(t) - xhat * mean(t * xhat)) / s. Scale, bias and the statistics must be constants. */
+ * The other two normalise rows of the input by their own mean and standard deviation with the shared row
+ * kernels of kernels/norm.h, then apply the scale and bias periodically, which suits both LayerNorm's
+ * per-element and InstanceNorm's per-channel parameters. The forward keeps each row's statistics and xhat in
+ * the node's scratch for the jvp. Scale, bias and the statistics must be constants. */
 #include <math.h>
 #include <string.h>
+#include "kernels/norm.h"
+#include "kernels/simd.h"
 #include "onnx/graph.h"
 
-/* Vectorise the loop that follows. The library is built with OpenMP, whose simd pragma lifts -O2's
- * refusal to vectorise loops of unknown trip count; without OpenMP these expand to nothing, not a warning. */
-#ifdef _OPENMP
-#define PRAGMA(x) _Pragma(#x)
-#define SIMD PRAGMA(omp simd)
-#define SIMD_REDUCE(op, ...) PRAGMA(omp simd reduction(op : __VA_ARGS__))
-#else
-#define SIMD
-#define SIMD_REDUCE(op, ...)
-#endif
 
 static int float_input(cn_graph *g, const cn_node *n, int i, const char *what, const cn_tensor **t)
 {
@@ -119,7 +109,7 @@ static void bn_apply(const bn_args *a, const cn_real *x, cn_real *y, int with_of
             const size_t off = (b * a->channels + c) * a->plane;
             const cn_real *xp = x + off;
             cn_real *yp = y + off;
-            SIMD
+            CN_SIMD
             for (size_t i = 0; i < a->plane; i++) yp[i] = xp[i] * mul + add;
         }
     }
@@ -147,48 +137,24 @@ static int bn_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-/* ------------------------------------------------------------------ the row kernel */
+/* ------------------------------------------------------------------ the rows' statistics */
 
-/* Per row: mean and 1/sqrt(var + eps) */
-typedef struct {
-    double mean, inv_std;
-} row_stats;
-
-/* xhat = (x - mean) / sqrt(var + eps) of one row into y. */
-static row_stats normalise_row(const cn_real *x, cn_real *y, size_t d, double eps)
+/* The forward's record for the jvp, in the node's scratch: each row's statistics, then xhat (rows, d). */
+static int row_record(cn_graph *g, cn_node *n, size_t rows, size_t d, cn_norm_stats **stats, cn_real **xhat)
 {
-    double sum = 0, sq = 0;
-    SIMD_REDUCE(+, sum)
-    for (size_t j = 0; j < d; j++) sum += x[j];
-    const double mean = d ? sum / (double)d : 0;
-    SIMD_REDUCE(+, sq)
-    for (size_t j = 0; j < d; j++) {
-        double e = x[j] - mean;
-        sq += e * e;
-    }
-    row_stats r = {mean, 1 / sqrt((d ? sq / (double)d : 0) + eps)};
-    const cn_real m = (cn_real)r.mean, s = (cn_real)r.inv_std;
-    SIMD
-    for (size_t j = 0; j < d; j++) y[j] = (x[j] - m) * s;
-    return r;
+    size_t head = (rows * sizeof **stats + 63) / 64 * 64;
+    char *s = cn_node_scratch(g, n, head + rows * d * sizeof **xhat);
+    if (!s) return CN_ERR_NOMEM;
+    *stats = (cn_norm_stats *)s;
+    *xhat = (cn_real *)(s + head);
+    return CN_OK;
 }
 
-/* The tangent of xhat for one row with input x and input tangent t, into dy. */
-static void normalise_row_jvp(const cn_real *x, const cn_real *t, cn_real *dy, size_t d, row_stats r)
+static void row_record_view(const cn_node *n, size_t rows, const cn_norm_stats **stats, const cn_real **xhat)
 {
-    double st = 0, stx = 0;
-    SIMD_REDUCE(+, st, stx)
-    for (size_t j = 0; j < d; j++) {
-        double xhat = (x[j] - r.mean) * r.inv_std;
-        st += t[j];
-        stx += t[j] * xhat;
-    }
-    const double mt = d ? st / (double)d : 0, mtx = d ? stx / (double)d : 0;
-    SIMD
-    for (size_t j = 0; j < d; j++) {
-        double xhat = (x[j] - r.mean) * r.inv_std;
-        dy[j] = (cn_real)((t[j] - mt - xhat * mtx) * r.inv_std);
-    }
+    size_t head = (rows * sizeof **stats + 63) / 64 * 64;
+    *stats = n->scratch;
+    *xhat = (const cn_real *)((const char *)n->scratch + head);
 }
 
 /* ------------------------------------------------------------------ LayerNormalization */
@@ -242,40 +208,21 @@ static int ln_read(cn_graph *g, const cn_node *n, ln_args *a)
     return CN_OK;
 }
 
-/* y = y * scale + bias along a row, the parameters repeating every `period` entries; bias may be NULL. */
-static void affine_periodic(cn_real *y, size_t d, const cn_real *scale, const cn_real *bias, size_t period)
-{
-    if (period == 1) {
-        const cn_real s = scale[0], b = bias ? bias[0] : 0;
-        SIMD
-        for (size_t j = 0; j < d; j++) y[j] = y[j] * s + b;
-        return;
-    }
-    for (size_t j0 = 0; j0 < d; j0 += period) {
-        cn_real *yb = y + j0;
-        if (bias) {
-            SIMD
-            for (size_t k = 0; k < period; k++) yb[k] = yb[k] * scale[k] + bias[k];
-        } else {
-            SIMD
-            for (size_t k = 0; k < period; k++) yb[k] *= scale[k];
-        }
-    }
-}
-
 static int ln_forward(cn_graph *g, cn_node *n)
 {
     ln_args a;
     cn_tensor *y = NULL;
     int st = ln_read(g, n, &a);
     if (st || (st = set_output_like(g, n, a.x, &y)) || a.rows == 0) return st;
-    row_stats *stats = cn_node_scratch(g, n, a.rows * sizeof *stats);
-    if (!stats) return CN_ERR_NOMEM;
+    cn_norm_stats *stats;
+    cn_real *xhat;
+    if ((st = row_record(g, n, a.rows, a.d, &stats, &xhat))) return st;
     const cn_real *x = a.x->data, *scale = a.scale->data, *bias = a.bias ? a.bias->data : NULL;
     cn_real *yd = y->data;
     for (size_t i = 0; i < a.rows; i++) {
-        stats[i] = normalise_row(x + i * a.d, yd + i * a.d, a.d, a.eps);
-        affine_periodic(yd + i * a.d, a.d, scale, bias, a.period);
+        stats[i] = cn_norm_row(x + i * a.d, xhat + i * a.d, a.d, a.eps);
+        memcpy(yd + i * a.d, xhat + i * a.d, a.d * sizeof *yd);
+        cn_norm_affine_periodic(yd + i * a.d, a.d, scale, bias, a.period);
     }
     return CN_OK;
 }
@@ -288,11 +235,12 @@ static int ln_jvp(cn_graph *g, cn_node *n)
     if (st || !y || !tx) return st;
     ln_args a;
     if ((st = ln_read(g, n, &a))) return st;
-    const row_stats *stats = n->scratch;
-    const cn_real *x = a.x->data, *scale = a.scale->data;
+    const cn_norm_stats *stats;
+    const cn_real *xhat, *scale = a.scale->data;
+    row_record_view(n, a.rows, &stats, &xhat);
     for (size_t i = 0; i < a.rows; i++) {
-        normalise_row_jvp(x + i * a.d, tx + i * a.d, y->tan + i * a.d, a.d, stats[i]);
-        affine_periodic(y->tan + i * a.d, a.d, scale, NULL, a.period);
+        cn_norm_row_project(xhat + i * a.d, stats[i].inv_std, tx + i * a.d, NULL, y->tan + i * a.d, a.d);
+        cn_norm_affine_periodic(y->tan + i * a.d, a.d, scale, NULL, a.period);
     }
     return CN_OK;
 }
@@ -330,14 +278,16 @@ static int in_forward(cn_graph *g, cn_node *n)
     if (st || (st = set_output_like(g, n, a.x, &y))) return st;
     size_t rows = a.batch * a.channels;
     if (rows == 0) return CN_OK;
-    row_stats *stats = cn_node_scratch(g, n, rows * sizeof *stats);
-    if (!stats) return CN_ERR_NOMEM;
+    cn_norm_stats *stats;
+    cn_real *xhat;
+    if ((st = row_record(g, n, rows, a.plane, &stats, &xhat))) return st;
     const cn_real *x = a.x->data, *scale = a.scale->data, *bias = a.bias->data;
     cn_real *yd = y->data;
     for (size_t i = 0; i < rows; i++) {
-        stats[i] = normalise_row(x + i * a.plane, yd + i * a.plane, a.plane, a.eps);
+        stats[i] = cn_norm_row(x + i * a.plane, xhat + i * a.plane, a.plane, a.eps);
+        memcpy(yd + i * a.plane, xhat + i * a.plane, a.plane * sizeof *yd);
         const size_t c = i % a.channels;
-        affine_periodic(yd + i * a.plane, a.plane, scale + c, bias + c, 1);
+        cn_norm_affine_periodic(yd + i * a.plane, a.plane, scale + c, bias + c, 1);
     }
     return CN_OK;
 }
@@ -350,11 +300,14 @@ static int in_jvp(cn_graph *g, cn_node *n)
     if (st || !y || !tx) return st;
     in_args a;
     if ((st = in_read(g, n, &a))) return st;
-    const row_stats *stats = n->scratch;
-    const cn_real *x = a.x->data, *scale = a.scale->data;
-    for (size_t i = 0; i < a.batch * a.channels; i++) {
-        normalise_row_jvp(x + i * a.plane, tx + i * a.plane, y->tan + i * a.plane, a.plane, stats[i]);
-        affine_periodic(y->tan + i * a.plane, a.plane, scale + i % a.channels, NULL, 1);
+    const cn_norm_stats *stats;
+    const cn_real *xhat, *scale = a.scale->data;
+    const size_t rows = a.batch * a.channels;
+    row_record_view(n, rows, &stats, &xhat);
+    for (size_t i = 0; i < rows; i++) {
+        cn_norm_row_project(xhat + i * a.plane, stats[i].inv_std, tx + i * a.plane, NULL, y->tan + i * a.plane,
+                            a.plane);
+        cn_norm_affine_periodic(y->tan + i * a.plane, a.plane, scale + i % a.channels, NULL, 1);
     }
     return CN_OK;
 }
