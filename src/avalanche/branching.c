@@ -112,11 +112,7 @@ static double quantile_sorted(const double *s, int n, double q)
 static int bootstrap(cn_branching_fit *out, const double *a, int n, double mean, const cn_branching_opts *o,
                      cn_error *err)
 {
-    int kmax = o->kmax, B = o->blocks;
-    int len = n / B;
-    if (len < 4 * kmax)
-        return cn_error_set(err, CN_ERR_ARG, "branching bootstrap: %d blocks of %d steps; each needs >= 4 kmax = %d "
-                            "(fewer blocks or a smaller kmax)", B, len, 4 * kmax);
+    int kmax = o->kmax, B = o->blocks, len = n / B;
     /* per block and lag: sum (x - mean)(y - mean) and sum (x - mean)^2 over the pairs inside the block */
     double *sxy = cn_malloc(sizeof(double) * (size_t)B * kmax), *sxx = cn_malloc(sizeof(double) * (size_t)B * kmax);
     double *r = cn_malloc(sizeof(double) * (size_t)kmax), *ms = cn_malloc(sizeof(double) * (size_t)o->bootstrap);
@@ -183,6 +179,9 @@ int cn_branching_estimate(cn_branching_fit *out, const double *a, int n, const c
     if (!(o->level > 0 && o->level < 1)) return cn_error_set(err, CN_ERR_ARG, "level %g: must be in (0, 1)", o->level);
     if (n < o->kmax + 10)
         return cn_error_set(err, CN_ERR_ARG, "%d time steps; at least kmax + 10 = %d are needed", n, o->kmax + 10);
+    if (o->bootstrap > 0 && n / o->blocks < 4 * o->kmax)
+        return cn_error_set(err, CN_ERR_ARG, "bootstrap: %d blocks of %d steps; each needs >= 4 kmax = %d "
+                            "(fewer blocks or a smaller kmax)", o->blocks, n / o->blocks, 4 * o->kmax);
     double mean = 0;
     for (int t = 0; t < n; t++) {
         if (!isfinite(a[t])) return cn_error_set(err, CN_ERR_NONFINITE, "time step %d is %g", t + 1, a[t]);
