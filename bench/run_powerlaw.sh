@@ -23,7 +23,7 @@ OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/results}
 PY=/usr/bin/python3
 N=100000
 BOOT=1000
-REF_REPS=3
+REF_REPS=2
 SUFFIX=
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -54,16 +54,14 @@ with open(sys.argv[1] + "/x.csv", "w") as f:
     f.write("size\n" + "".join("%.17g\n" % v for v in x))
 PY
 
-now() { date +%s.%N; }
-# critnet: the full fit with the default candidates at 1 and 2 threads, then the paper's full scan once
+# critnet: the full fit with the default candidates at 1 and 2 threads, then the paper's full scan once;
+# /usr/bin/time records wall-clock and CPU (user + system) seconds
+timed() { /usr/bin/time -f "%e %U %S" -o "$1" "${@:2}"; }
 for t in 1 2; do
-    t0=$(now)
-    "$BIN" powerlaw --csv "$TMP/x.csv" --bootstrap "$BOOT" --seed 1 --threads $t --json "$TMP/c$t.json" >"$TMP/c$t.txt"
-    echo "$t0 $(now)" >"$TMP/c$t.time"
+    timed "$TMP/c$t.time" "$BIN" powerlaw --csv "$TMP/x.csv" --bootstrap "$BOOT" --seed 1 --threads $t \
+        --json "$TMP/c$t.json" >"$TMP/c$t.txt"
 done
-t0=$(now)
-"$BIN" powerlaw --csv "$TMP/x.csv" --candidates all --threads 1 --json "$TMP/call.json" >/dev/null
-echo "$t0 $(now)" >"$TMP/call.time"
+timed "$TMP/call.time" "$BIN" powerlaw --csv "$TMP/x.csv" --candidates all --threads 1 --json "$TMP/call.json" >/dev/null
 cat "$TMP/c2.txt" >&2
 echo "reference: fit + $REF_REPS replicates of $N values ..." >&2
 "$PY" "$ROOT/tests/powerlaw_ref.py" "$TMP/x.txt" --bootstrap "$REF_REPS" --seed 1 >"$TMP/ref.json"
@@ -73,25 +71,33 @@ import json, os, platform, subprocess, sys
 tmp, out_json, out_md = sys.argv[1:4]
 n, boot, reps = map(int, sys.argv[4:7])
 rd = lambda p: json.load(open(os.path.join(tmp, p)))
-el = lambda p: (lambda a, b: b - a)(*map(float, open(os.path.join(tmp, p)).read().split()))
+tm = lambda p: list(map(float, open(os.path.join(tmp, p)).read().split()[-3:]))  # wall, user, sys
+el = lambda p: tm(p)[0]
+cpu_of = lambda p: tm(p)[1] + tm(p)[2]
 c1, c2, call, ref = rd("c1.json")["fit"], rd("c2.json")["fit"], rd("call.json")["fit"], rd("ref.json")
 t1, t2, tall = el("c1.time"), el("c2.time"), el("call.time")
 ref_fit, ref_rep = ref["seconds_fit"], ref["seconds_bootstrap"] / reps
 ref_total = ref_fit + boot * ref_rep
+ref_cpu = ref["cpu_fit"] + boot * ref["cpu_bootstrap"] / reps
+c1cpu, c2cpu, callcpu = cpu_of("c1.time"), cpu_of("c2.time"), cpu_of("call.time")
 agree = call["xmin"] == ref["xmin"] and abs(call["alpha"] - ref["alpha"]) < 1e-6 and abs(call["ks"] - ref["ks"]) < 1e-7
 same_p = c1["p_value"] == c2["p_value"]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
                      text=True).stdout.strip()
 res = dict(n=n, bootstrap=boot, cpu=cpu, nproc=os.cpu_count(),
            critnet=dict(seconds_1_thread=t1, seconds_2_threads=t2, seconds_fit_all_candidates=tall,
+                        cpu_seconds_1_thread=c1cpu, cpu_seconds_2_threads=c2cpu, cpu_seconds_fit_all_candidates=callcpu,
                         alpha=c1["alpha"], xmin=c1["xmin"], ks=c1["ks"], p_value=c1["p_value"],
                         candidates=c1["candidates"], p_same_at_1_and_2_threads=same_p,
                         all_candidates=dict(alpha=call["alpha"], xmin=call["xmin"], ks=call["ks"],
                                             candidates=call["candidates"])),
            reference=dict(seconds_fit=ref_fit, seconds_per_replicate=ref_rep, replicates_run=reps,
-                          seconds_extrapolated=ref_total, alpha=ref["alpha"], xmin=ref["xmin"], ks=ref["ks"],
+                          seconds_extrapolated=ref_total, cpu_seconds_fit=ref["cpu_fit"],
+                          cpu_seconds_per_replicate=ref["cpu_bootstrap"] / reps, cpu_seconds_extrapolated=ref_cpu,
+                          alpha=ref["alpha"], xmin=ref["xmin"], ks=ref["ks"],
                           candidates=ref["candidates"]),
-           ratio_1_thread=ref_total / t1, ratio_2_threads=ref_total / t2, full_scan_agrees=agree)
+           ratio_1_thread=ref_total / t1, ratio_2_threads=ref_total / t2, ratio_cpu_1_thread=ref_cpu / c1cpu,
+           full_scan_agrees=agree)
 json.dump(res, open(out_json, "w"), indent=1)
 md = f"""# Power-law fit: critnet against a numpy/scipy reference (bench/run_powerlaw.sh)
 
@@ -101,16 +107,17 @@ p-value from {boot} semi-parametric bootstrap replicates (each with its own x_mi
 CSV and its four likelihood-ratio tests (log-normal, stretched exponential and truncated power law fitted by
 Nelder-Mead on the tail), which the reference does not run.
 
-| | time | alpha | x_min | KS | candidates |
-|---|---|---|---|---|---|
-| critnet, 1 thread, fit + {boot} replicates | {t1:.1f} s | {c1['alpha']:.5f} | {c1['xmin']:.6g} | {c1['ks']:.5f} | {c1['candidates']} |
-| critnet, 2 threads, the same | {t2:.1f} s | | | | |
-| critnet, fit only, every distinct value a candidate (`--candidates all`) | {tall:.2f} s | {call['alpha']:.7f} | {call['xmin']:.6g} | {call['ks']:.6f} | {call['candidates']} |
-| reference (tests/powerlaw_ref.py), fit only | {ref_fit:.1f} s | {ref['alpha']:.7f} | {ref['xmin']:.6g} | {ref['ks']:.6f} | {ref['candidates']} |
-| reference, one replicate (mean of {reps}) | {ref_rep:.1f} s | | | | |
-| reference, fit + {boot} replicates (extrapolated) | {ref_total:.0f} s ({ref_total/60:.1f} min) | | | | |
+| | wall | CPU | alpha | x_min | KS | candidates |
+|---|---|---|---|---|---|---|
+| critnet, 1 thread, fit + {boot} replicates | {t1:.1f} s | {c1cpu:.1f} s | {c1['alpha']:.5f} | {c1['xmin']:.6g} | {c1['ks']:.5f} | {c1['candidates']} |
+| critnet, 2 threads, the same | {t2:.1f} s | {c2cpu:.1f} s | | | | |
+| critnet, fit only, every distinct value a candidate (`--candidates all`) | {tall:.2f} s | {callcpu:.2f} s | {call['alpha']:.7f} | {call['xmin']:.6g} | {call['ks']:.6f} | {call['candidates']} |
+| reference (tests/powerlaw_ref.py), fit only | {ref_fit:.1f} s | {ref['cpu_fit']:.1f} s | {ref['alpha']:.7f} | {ref['xmin']:.6g} | {ref['ks']:.6f} | {ref['candidates']} |
+| reference, one replicate (mean of {reps}) | {ref_rep:.1f} s | {ref['cpu_bootstrap'] / reps:.1f} s | | | | |
+| reference, fit + {boot} replicates (extrapolated) | {ref_total:.0f} s ({ref_total/60:.1f} min) | {ref_cpu:.0f} s | | | | |
 
-- Speed-up: {ref_total / t1:.0f}x at 1 thread, {ref_total / t2:.0f}x at 2 threads (reference extrapolated).
+- Speed-up: {ref_total / t1:.0f}x at 1 thread, {ref_total / t2:.0f}x at 2 threads (wall clock, reference
+  extrapolated); {ref_cpu / c1cpu:.0f}x in CPU time at 1 thread, which depends less on the machine's load.
 - critnet's p-value: {c1['p_value']:.3f}; the same at 1 and 2 threads: {'yes' if same_p else 'NO'}.
 - critnet's full scan against the reference's (x_min equal, alpha within 1e-6, KS within 1e-7): {'agree' if agree else 'DISAGREE'}.
 - critnet's default scan thins the x_min candidates to {c1['candidates']} evenly spaced in log(tail size); its

@@ -59,15 +59,7 @@ static int parse(br_opts *o, int argc, char **argv)
         default: fputs(usage, stderr); return -1;
         }
     }
-    if (bad) return -1;
-    if (optind < argc) {
-        cli_error("unexpected argument '%s' (see critnet branching --help)", argv[optind]);
-        return -1;
-    }
-    if (!o->csv) {
-        cli_error("--csv FILE is required (see critnet branching --help)");
-        return -1;
-    }
+    if (bad || cli_series_args_done(argc, argv, o->csv)) return -1;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* cmd_powerlaw.c: `critnet powerlaw`: the power-law fit of Clauset, Shalizi & Newman (2009) on a column of a
  * CSV file (avalanche sizes or durations, or any positive sample): alpha and its standard error, x_min, the
  * KS distance, the bootstrap goodness-of-fit p-value and likelihood-ratio tests against four alternatives. */
+#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,26 +78,12 @@ static int parse(pl_opts *o, int argc, char **argv)
         default: fputs(usage, stderr); return -1;
         }
     }
-    if (bad) return -1;
-    if (optind < argc) {
-        cli_error("unexpected argument '%s' (see critnet powerlaw --help)", argv[optind]);
-        return -1;
-    }
-    if (!o->csv) {
-        cli_error("--csv FILE is required (see critnet powerlaw --help)");
-        return -1;
-    }
+    if (bad || cli_series_args_done(argc, argv, o->csv)) return -1;
     if (o->p.discrete && o->p.xmin > 0 && o->p.xmin != floor(o->p.xmin)) {
         cli_error("--xmin %g: --discrete needs an integer x_min", o->p.xmin);
         return -1;
     }
     return 0;
-}
-
-static int ascending(const void *a, const void *b)
-{
-    double u = *(const double *)a, v = *(const double *)b;
-    return (u > v) - (u < v);
 }
 
 /* The empirical CCDF at each distinct value of sorted x[0..n): cx, cy (count *m); the fit's, scaled to the
@@ -232,7 +219,7 @@ int cmd_powerlaw(int argc, char **argv)
             cli_error("%s, column '%s': %s", o.csv, name, err.msg);
             goto done;
         }
-    qsort(x, (size_t)n, sizeof *x, ascending);
+    gsl_sort(x, 1, (size_t)n);
     if ((o.csv_out || o.plot) && ccdf(x, n, &f, &cx, &cy, &cf, &m)) {
         cli_error("out of memory");
         goto done;

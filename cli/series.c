@@ -50,3 +50,16 @@ int cli_read_series(const char *path, const char *column, double **out, int *n, 
     if (name) *name = t.header[col];
     return 0;
 }
+
+int cli_series_args_done(int argc, char **argv, const char *csv)
+{
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (see critnet %s --help)", argv[optind], cli_command);
+        return -1;
+    }
+    if (!csv) {
+        cli_error("--csv FILE is required (see critnet %s --help)", cli_command);
+        return -1;
+    }
+    return 0;
+}

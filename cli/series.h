@@ -9,4 +9,7 @@
  * a first row that is all numbers is refused as data, not names. 0, or -1 (message printed). */
 int cli_read_series(const char *path, const char *column, double **out, int *n, const char **name);
 
+/* After getopt: -1 (message printed) for a leftover argument or a missing --csv FILE, else 0. */
+int cli_series_args_done(int argc, char **argv, const char *csv);
+
 #endif

@@ -10,6 +10,8 @@
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,20 +97,6 @@ static int fit_exponential(const double *r, int kmax, double *b_out, double *m_o
 
 /* ---------------------------------------------------------------- bootstrap over blocks */
 
-static int ascending(const void *a, const void *b)
-{
-    double u = *(const double *)a, v = *(const double *)b;
-    return (u > v) - (u < v);
-}
-
-static double quantile_sorted(const double *s, int n, double q)
-{
-    double v = q * (n - 1);
-    int i = (int)floor(v);
-    if (i >= n - 1) return s[n - 1];
-    return s[i] + (v - i) * (s[i + 1] - s[i]);
-}
-
 static int bootstrap(cn_branching_fit *out, const double *a, int n, double mean, const cn_branching_opts *o,
                      cn_error *err)
 {
@@ -147,10 +135,10 @@ static int bootstrap(cn_branching_fit *out, const double *a, int n, double mean,
             rc = cn_error_set(err, CN_ERR_ARG, "branching bootstrap: only %d of %d replicates could be fitted", kept,
                               o->bootstrap);
         } else {
-            qsort(ms, (size_t)kept, sizeof(double), ascending);
+            gsl_sort(ms, 1, (size_t)kept);
             double q = (1 - o->level) / 2;
-            out->m_lo = quantile_sorted(ms, kept, q);
-            out->m_hi = quantile_sorted(ms, kept, 1 - q);
+            out->m_lo = gsl_stats_quantile_from_sorted_data(ms, 1, (size_t)kept, q);
+            out->m_hi = gsl_stats_quantile_from_sorted_data(ms, 1, (size_t)kept, 1 - q);
             out->replicates = kept;
         }
     } else {

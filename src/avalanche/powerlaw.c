@@ -11,6 +11,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_min.h>
 #include <gsl/gsl_sf_zeta.h>
+#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,12 +319,6 @@ int pl_fit_sorted(cn_powerlaw_fit *out, pl_work *w, const cn_powerlaw_opts *o, c
     return CN_OK;
 }
 
-static int ascending(const void *a, const void *b)
-{
-    double u = *(const double *)a, v = *(const double *)b;
-    return (u > v) - (u < v);
-}
-
 static int check_opts(const cn_powerlaw_opts *o, cn_error *err)
 {
     if (!(o->xmin >= 0) || !isfinite(o->xmin)) return cn_error_set(err, CN_ERR_ARG, "x_min %g: must be >= 0", o->xmin);
@@ -353,7 +348,7 @@ int cn_powerlaw_estimate(cn_powerlaw_fit *out, const double *x, int n, const cn_
     pl_work w;
     if ((rc = pl_work_init(&w, n, o->discrete))) return cn_error_set(err, rc, "power-law fit: out of memory");
     memcpy(w.z, x, sizeof(double) * (size_t)n);
-    qsort(w.z, (size_t)n, sizeof(double), ascending);
+    gsl_sort(w.z, 1, (size_t)n);
     if (w.z[0] == w.z[n - 1]) {
         double v = w.z[0];
         pl_work_free(&w);

@@ -13,6 +13,7 @@
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_erf.h>
 #include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sort.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,12 +159,6 @@ static int fit_nm(const lr_data *d, const double *start, double *p)
     return rc;
 }
 
-static int ascending(const void *a, const void *b)
-{
-    double u = *(const double *)a, v = *(const double *)b;
-    return (u > v) - (u < v);
-}
-
 static double pl_logp(const cn_powerlaw_fit *f, double lzeta, double x)
 {
     if (f->discrete) return -f->alpha * log(x) - lzeta;
@@ -194,7 +189,7 @@ int cn_powerlaw_compare(cn_powerlaw_lr *out, const double *x, int n, const cn_po
         return cn_error_set(err, CN_ERR_ARG, "likelihood-ratio test: %d values at or above x_min", m);
     }
     /* the distinct values with their counts: integer data have few, which makes every likelihood cheap */
-    qsort(tail, (size_t)m, sizeof *tail, ascending);
+    gsl_sort(tail, 1, (size_t)m);
     int nu = 0;
     for (int i = 0; i < m; i++) {
         if (nu == 0 || tail[i] != tail[nu - 1]) tail[nu] = tail[i], w[nu++] = 0;
