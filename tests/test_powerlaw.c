@@ -33,13 +33,13 @@ static int write_values(const char *path, const double *x, int n)
 }
 
 /* runs tests/powerlaw_ref.py on x; the parsed JSON (caller deletes) or NULL */
-static cJSON *reference(const double *x, int n, int discrete, double xmin)
+static cJSON *reference(const double *x, int n, int discrete, double xmin, const char *extra)
 {
     char path[256], cmd[512];
     snprintf(path, sizeof path, TMP_DIR "/cn_pl_ref_%d.txt", (int)getpid());
     if (write_values(path, x, n)) return NULL;
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/powerlaw_ref.py %s %s --xmin %.17g", path,
-             discrete ? "--discrete" : "", xmin);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/powerlaw_ref.py %s %s --xmin %.17g %s", path,
+             discrete ? "--discrete" : "", xmin, extra);
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
     static char buf[8192];
@@ -67,7 +67,7 @@ static void against_reference(const char *what, const double *x, int n, int disc
     cn_powerlaw_fit f;
     cn_error err = {0};
     CHECK_OK(cn_powerlaw_estimate(&f, x, n, &o, &err));
-    cJSON *r = reference(x, n, discrete, xmin_fixed);
+    cJSON *r = reference(x, n, discrete, xmin_fixed, "");
     CHECK(r != NULL, "%s: tests/powerlaw_ref.py failed (python3 with numpy and scipy needed)", what);
     if (!r) return;
     printf("%s: critnet x_min %g alpha %.8f ks %.6g sigma %.6g ll %.8g (%d candidates) | scipy x_min %g alpha %.8f "
@@ -178,6 +178,22 @@ static void test_lr(void)
     CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, CN_PL_TRUNCATED, &err));
     printf("  vs truncated power law: llr %.3f p %.3g\n", lr.llr, lr.p_value);
     CHECK(lr.llr < 0 && lr.p_value < 0.05, "log-normal data: truncated power law llr %.3f p %.3g", lr.llr, lr.p_value);
+
+    /* every alternative's R, llr and p against scipy's fits of the same tail (tests/powerlaw_ref.py --lr:
+     * Nelder-Mead from two starts, the truncated power law normalised by quadrature) */
+    cJSON *r = reference(x, N, 0, f.xmin, "--lr");
+    const cJSON *ref_lr = cJSON_GetObjectItemCaseSensitive(r, "lr");
+    CHECK(ref_lr != NULL, "tests/powerlaw_ref.py --lr failed");
+    for (int a = 0; ref_lr && a < CN_PL_ALT_COUNT; a++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref_lr, cn_powerlaw_alt_name(a));
+        CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, (cn_powerlaw_alt)a, &err));
+        double R = num(t, "R"), llr = num(t, "llr"), p = num(t, "p_value");
+        printf("  %-22s critnet R %.6f llr %.6f p %.6f | scipy R %.6f llr %.6f p %.6f\n", cn_powerlaw_alt_name(a), lr.R,
+               lr.llr, lr.p_value, R, llr, p);
+        CHECK(fabs(lr.R - R) < 1e-3 && fabs(lr.llr - llr) < 1e-3 && fabs(lr.p_value - p) < 1e-3,
+              "%s: R %.6f llr %.6f p %.6f, scipy %.6f %.6f %.6f", cn_powerlaw_alt_name(a), lr.R, lr.llr, lr.p_value, R, llr, p);
+    }
+    cJSON_Delete(r);
 
     /* power-law samples: no alternative is significantly better; the exponential is significantly worse */
     for (int discrete = 0; discrete < 2; discrete++) {
