@@ -163,21 +163,29 @@ static void test_lr(void)
     gsl_rng *g = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(g, 11);
     for (int i = 0; i < N; i++) x[i] = gsl_ran_lognormal(g, 2, 1.2);
+    /* With x_min at the median, the tail holds the log-normal's curvature and the test must prefer it (it did in
+     * 10 of 10 samples of 20000 tried by hand). With x_min searched, the scan keeps the upper tail, where the two
+     * laws look alike, and the test has little power (significant in 2 of 10 samples of 5000, 3 of 10 of 20000;
+     * docs/avalanches.md): that case is printed and compared with scipy below, not required to be significant. */
     cn_powerlaw_opts o;
     cn_powerlaw_opts_default(&o);
+    o.xmin = exp(2);
     cn_powerlaw_fit f;
     CHECK_OK(cn_powerlaw_estimate(&f, x, N, &o, NULL));
     cn_powerlaw_lr lr;
     cn_error err = {0};
     CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, CN_PL_LOGNORMAL, &err));
-    printf("log-normal(2, 1.2) samples: power law alpha %.3f above %.3g (%d); vs log-normal R %.3f p %.3g (mu %.3f s %.3f)\n",
-           f.alpha, f.xmin, f.n_tail, lr.R, lr.p_value, lr.param[0], lr.param[1]);
-    CHECK(lr.R < 0 && lr.p_value < 0.05, "log-normal data: R %.3f p %.3g, want R < 0 with p < 0.05", lr.R, lr.p_value);
-    CHECK(fabs(lr.param[0] - 2) < 0.5 && fabs(lr.param[1] - 1.2) < 0.3, "log-normal fit mu %.3f s %.3f, want 2, 1.2",
+    printf("log-normal(2, 1.2) samples, x_min e^2 (%d values): vs log-normal R %.3f p %.3g (mu %.3f s %.3f)\n", f.n_tail,
+           lr.R, lr.p_value, lr.param[0], lr.param[1]);
+    CHECK(lr.R < 0 && lr.p_value < 0.01, "log-normal data: R %.3f p %.3g, want R < 0 with p < 0.01", lr.R, lr.p_value);
+    CHECK(fabs(lr.param[0] - 2) < 0.2 && fabs(lr.param[1] - 1.2) < 0.1, "log-normal fit mu %.3f s %.3f, want 2, 1.2",
           lr.param[0], lr.param[1]);
     CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, CN_PL_TRUNCATED, &err));
     printf("  vs truncated power law: llr %.3f p %.3g\n", lr.llr, lr.p_value);
-    CHECK(lr.llr < 0 && lr.p_value < 0.05, "log-normal data: truncated power law llr %.3f p %.3g", lr.llr, lr.p_value);
+    CHECK(lr.llr < 0 && lr.p_value < 0.01, "log-normal data: truncated power law llr %.3f p %.3g", lr.llr, lr.p_value);
+    o.xmin = 0;
+    CHECK_OK(cn_powerlaw_estimate(&f, x, N, &o, NULL));
+    printf("the same, x_min searched: alpha %.3f above %.3g (%d values)\n", f.alpha, f.xmin, f.n_tail);
 
     /* every alternative's R, llr and p against scipy's fits of the same tail (tests/powerlaw_ref.py --lr:
      * Nelder-Mead from two starts, the truncated power law normalised by quadrature) */
