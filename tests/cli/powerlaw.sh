@@ -2,7 +2,8 @@
 # critnet powerlaw and critnet branching from the command line: a continuous power-law sample (alpha 2.5) and a
 # discrete one, whose printed and JSON fits must match tests/powerlaw_ref.py (numpy/scipy) on the same file;
 # --csv-out's CCDF against the sorted data; a PNG plot; a reproducible bootstrap p-value, the same at 1 and 2
-# threads; a subsampled branching process through critnet branching (MR m within 0.02 of 0.95, naive r_1 far
+# threads; a subsampled branching process through critnet branching (r_k and m as numpy/scipy compute them on
+# the same file, MR m within 0.02 of 0.95, naive r_1 far
 # below); and the error paths: each a message naming the file, line or option, a non-zero exit, no output.
 set -uo pipefail
 : "${CRITNET_BIN:?}"
@@ -87,7 +88,8 @@ p1=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["fit"]["p_value
 p2=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["fit"]["p_value"])' "$tmp/b2.json")
 [ -n "$p1" ] && [ "$p1" = "$p2" ] && ok || bad "bootstrap p $p1 at 1 thread, $p2 at 2"
 
-# critnet branching on a subsampled branching process (m = 0.95, 10% of units seen)
+# critnet branching on a subsampled branching process (m = 0.95, 10% of units seen): r_k and the fit against
+# numpy/scipy on the same file, m within 0.02 of the truth, the naive r_1 far below
 $py - "$tmp/act.csv" <<'PY'
 import sys, numpy as np
 r = np.random.default_rng(2)
@@ -99,9 +101,17 @@ open(sys.argv[1], "w").write("step,spikes\n" + "".join("%d,%d\n" % (i, v) for i,
 PY
 "$bin" branching --csv "$tmp/act.csv" --column spikes --bootstrap 100 --json "$tmp/br.json" --plot "$tmp/br.png" \
     >"$tmp/br.out" 2>"$tmp/br.err" && ok || bad "branching exited $?: $(cat "$tmp/br.err")"
-$py - "$tmp/br.json" <<'PY' && ok || bad "branching: $(cat "$tmp/br.out")"
+$py - "$tmp/br.json" "$tmp/act.csv" <<'PY' && ok || bad "branching: $(cat "$tmp/br.out")"
 import json, math, sys
+import numpy as np
+from scipy.optimize import curve_fit
 d = json.load(open(sys.argv[1]))
+# the same estimator in numpy/scipy: OLS slopes (np.polyfit) and an unweighted least-squares fit of b m^k
+a = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1)[:, 1]
+r = np.array([np.polyfit(a[:-k], a[k:], 1)[0] for k in range(1, 41)])
+(b, m), _ = curve_fit(lambda k, b, m: b * m ** k, np.arange(1, 41), r, p0=(r[0], 0.9))
+assert np.max(np.abs(r - d["r_k"])) < 1e-9, np.max(np.abs(r - d["r_k"]))
+assert abs(m - d["m"]) < 1e-6 and abs(b - d["b"]) < 1e-6, (m, b, d["m"], d["b"])
 assert abs(d["m"] - 0.95) < 0.02 and d["m_naive"] < 0.8, d
 assert d["m_ci"][0] < d["m"] < d["m_ci"][1] and len(d["r_k"]) == 40 and d["replicates"] == 100, d
 assert abs(d["tau"] + 1 / math.log(d["m"])) < 1e-9, d
