@@ -157,6 +157,10 @@ fails 1 "each needs >= 4 kmax" "$bin" branching --csv "$tmp/act.csv" --column sp
 fails 2 "\-\-kmax 1: expected an integer" "$bin" branching --csv "$tmp/act.csv" --kmax 1
 fails 2 "\-\-dt 0: expected a number" "$bin" branching --csv "$tmp/act.csv" --dt 0
 
+# the short mode of experiments/avalanches/lr_power.sh (the LR test's power on log-normal data) runs
+out=$(CRITNET_BIN=$bin bash "$src/experiments/avalanches/lr_power.sh" --short 2>&1) &&
+    grep -q "^| 2000 | e^2 (median) | 2 | " <<<"$out" && ok || bad "lr_power.sh --short: $out"
+
 "$bin" powerlaw --help | grep -q "Clauset, Shalizi & Newman" && ok || bad "powerlaw --help"
 "$bin" branching --help | grep -q "Wilting & Priesemann" && ok || bad "branching --help"
 
