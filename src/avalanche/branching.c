@@ -156,6 +156,7 @@ static int bootstrap(cn_branching_fit *out, const double *a, int n, double mean,
 
 int cn_branching_estimate(cn_branching_fit *out, const double *a, int n, const cn_branching_opts *o, cn_error *err)
 {
+    gsl_set_error_handler_off(); /* GSL's default handler aborts; we report through status codes */
     if (!out || !a || !o) return cn_error_set(err, CN_ERR_ARG, "branching ratio: no data or no options");
     memset(out, 0, sizeof *out);
     out->m = out->b = out->m_naive = out->tau = out->m_lo = out->m_hi = NAN;

@@ -333,6 +333,7 @@ static int check_opts(const cn_powerlaw_opts *o, cn_error *err)
 
 int cn_powerlaw_estimate(cn_powerlaw_fit *out, const double *x, int n, const cn_powerlaw_opts *o, cn_error *err)
 {
+    gsl_set_error_handler_off(); /* GSL's default handler aborts; zeta's underflows are reported as NaN */
     if (!out || !x || !o || n < 1) return cn_error_set(err, CN_ERR_ARG, "power-law fit: no data or no options");
     memset(out, 0, sizeof *out);
     out->p_value = NAN;

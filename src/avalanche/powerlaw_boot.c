@@ -8,6 +8,7 @@
  * exponentials) mapped through the inverse CDF, the part below x_min by counting draws per data value, so no
  * replicate is sorted. Replicate r uses its own MT19937 seeded from (seed, r), so the p-value is the same at
  * any thread count. */
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -40,6 +41,7 @@ static int check_law(double alpha, double xmin, int discrete)
 
 int cn_powerlaw_sample(double *out, int n, double alpha, double xmin, int discrete, cn_rng *rng)
 {
+    gsl_set_error_handler_off(); /* GSL's default handler aborts; we report through status codes */
     if (!out || !rng || n < 0 || check_law(alpha, xmin, discrete)) return CN_ERR_ARG;
     double log_norm = discrete ? pl_log_hzeta(alpha, xmin) : 0;
     if (discrete && isnan(log_norm)) return CN_ERR_ARG;

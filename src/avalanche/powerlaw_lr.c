@@ -168,6 +168,7 @@ static double pl_logp(const cn_powerlaw_fit *f, double lzeta, double x)
 int cn_powerlaw_compare(cn_powerlaw_lr *out, const double *x, int n, const cn_powerlaw_fit *fit, cn_powerlaw_alt alt,
                         cn_error *err)
 {
+    gsl_set_error_handler_off(); /* GSL's default handler aborts; we report through status codes */
     if (!out || !x || !fit || n < 1 || alt < 0 || alt >= CN_PL_ALT_COUNT || !(fit->alpha > 1))
         return cn_error_set(err, CN_ERR_ARG, "likelihood-ratio test: bad arguments");
     memset(out, 0, sizeof *out);
