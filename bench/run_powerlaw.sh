@@ -3,7 +3,8 @@
 # replicates) on 1e5 samples of a continuous power law (alpha 2.5, x_min 1), against tests/powerlaw_ref.py, a
 # numpy/scipy script that follows Clauset, Shalizi & Newman (2009) (the `powerlaw` pip package is not
 # installable here). Same data for both. Prints and records both times and the ratio, and checks that critnet's
-# full scan (--candidates all) finds the reference's x_min and alpha (to 1e-6).
+# full scan (--candidates all) finds the reference's x_min and alpha (to 1e-6). Also times critnet with the full scan
+# in every replicate (ALL_REPS replicates, extrapolated to 1000), the same algorithm as the reference.
 #
 # The reference's x_min scan is O(n^2) (every distinct value a candidate, each with an O(n) KS distance, as
 # in the paper), so it fits the data once and draws REF_REPS replicates; its time for 1000 replicates is
@@ -24,6 +25,7 @@ PY=/usr/bin/python3
 N=100000
 BOOT=1000
 REF_REPS=2
+ALL_REPS=5
 SUFFIX=
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -62,11 +64,14 @@ for t in 1 2; do
         --json "$TMP/c$t.json" >"$TMP/c$t.txt"
 done
 timed "$TMP/call.time" "$BIN" powerlaw --csv "$TMP/x.csv" --candidates all --threads 1 --json "$TMP/call.json" >/dev/null
+# the paper's full scan in every replicate too (the reference's algorithm): ALL_REPS replicates, timed
+timed "$TMP/callb.time" "$BIN" powerlaw --csv "$TMP/x.csv" --candidates all --bootstrap "$ALL_REPS" --seed 1 --threads 1 \
+    >/dev/null
 cat "$TMP/c2.txt" >&2
 echo "reference: fit + $REF_REPS replicates of $N values ..." >&2
 "$PY" "$ROOT/tests/powerlaw_ref.py" "$TMP/x.txt" --bootstrap "$REF_REPS" --seed 1 >"$TMP/ref.json"
 
-"$PY" - "$TMP" "$OUT_DIR/powerlaw$SUFFIX.json" "$OUT_DIR/powerlaw$SUFFIX.md" "$N" "$BOOT" "$REF_REPS" <<'PY'
+ALL_REPS=$ALL_REPS "$PY" - "$TMP" "$OUT_DIR/powerlaw$SUFFIX.json" "$OUT_DIR/powerlaw$SUFFIX.md" "$N" "$BOOT" "$REF_REPS" <<'PY'
 import json, os, platform, subprocess, sys
 tmp, out_json, out_md = sys.argv[1:4]
 n, boot, reps = map(int, sys.argv[4:7])
@@ -80,6 +85,9 @@ ref_fit, ref_rep = ref["seconds_fit"], ref["seconds_bootstrap"] / reps
 ref_total = ref_fit + boot * ref_rep
 ref_cpu = ref["cpu_fit"] + boot * ref["cpu_bootstrap"] / reps
 c1cpu, c2cpu, callcpu = cpu_of("c1.time"), cpu_of("c2.time"), cpu_of("call.time")
+all_reps = int(os.environ.get("ALL_REPS", "5"))
+all_rep_cpu = (cpu_of("callb.time") - callcpu) / all_reps    # one full-scan replicate, CPU seconds
+all_total_cpu = callcpu + boot * all_rep_cpu
 agree = call["xmin"] == ref["xmin"] and abs(call["alpha"] - ref["alpha"]) < 1e-6 and abs(call["ks"] - ref["ks"]) < 1e-7
 same_p = c1["p_value"] == c2["p_value"]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True,
@@ -87,6 +95,8 @@ cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d:
 res = dict(n=n, bootstrap=boot, cpu=cpu, nproc=os.cpu_count(),
            critnet=dict(seconds_1_thread=t1, seconds_2_threads=t2, seconds_fit_all_candidates=tall,
                         cpu_seconds_1_thread=c1cpu, cpu_seconds_2_threads=c2cpu, cpu_seconds_fit_all_candidates=callcpu,
+                        cpu_seconds_per_replicate_all_candidates=all_rep_cpu,
+                        cpu_seconds_extrapolated_all_candidates=all_total_cpu,
                         alpha=c1["alpha"], xmin=c1["xmin"], ks=c1["ks"], p_value=c1["p_value"],
                         candidates=c1["candidates"], p_same_at_1_and_2_threads=same_p,
                         all_candidates=dict(alpha=call["alpha"], xmin=call["xmin"], ks=call["ks"],
@@ -97,6 +107,7 @@ res = dict(n=n, bootstrap=boot, cpu=cpu, nproc=os.cpu_count(),
                           alpha=ref["alpha"], xmin=ref["xmin"], ks=ref["ks"],
                           candidates=ref["candidates"]),
            ratio_1_thread=ref_total / t1, ratio_2_threads=ref_total / t2, ratio_cpu_1_thread=ref_cpu / c1cpu,
+           ratio_cpu_same_algorithm=ref_cpu / all_total_cpu,
            full_scan_agrees=agree)
 json.dump(res, open(out_json, "w"), indent=1)
 md = f"""# Power-law fit: critnet against a numpy/scipy reference (bench/run_powerlaw.sh)
@@ -112,12 +123,16 @@ Nelder-Mead on the tail), which the reference does not run.
 | critnet, 1 thread, fit + {boot} replicates | {t1:.1f} s | {c1cpu:.1f} s | {c1['alpha']:.5f} | {c1['xmin']:.6g} | {c1['ks']:.5f} | {c1['candidates']} |
 | critnet, 2 threads, the same | {t2:.1f} s | {c2cpu:.1f} s | | | | |
 | critnet, fit only, every distinct value a candidate (`--candidates all`) | {tall:.2f} s | {callcpu:.2f} s | {call['alpha']:.7f} | {call['xmin']:.6g} | {call['ks']:.6f} | {call['candidates']} |
+| critnet, one full-scan replicate (mean of {all_reps}) | | {all_rep_cpu:.2f} s | | | | |
+| critnet, full-scan fit + {boot} full-scan replicates (extrapolated) | | {all_total_cpu:.0f} s | | | | |
 | reference (tests/powerlaw_ref.py), fit only | {ref_fit:.1f} s | {ref['cpu_fit']:.1f} s | {ref['alpha']:.7f} | {ref['xmin']:.6g} | {ref['ks']:.6f} | {ref['candidates']} |
 | reference, one replicate (mean of {reps}) | {ref_rep:.1f} s | {ref['cpu_bootstrap'] / reps:.1f} s | | | | |
 | reference, fit + {boot} replicates (extrapolated) | {ref_total:.0f} s ({ref_total/60:.1f} min) | {ref_cpu:.0f} s | | | | |
 
 - Speed-up: {ref_total / t1:.0f}x at 1 thread, {ref_total / t2:.0f}x at 2 threads (wall clock, reference
   extrapolated); {ref_cpu / c1cpu:.0f}x in CPU time at 1 thread, which depends less on the machine's load.
+- The same algorithm on both sides (every distinct value a candidate, in the fit and in every replicate):
+  {ref_cpu / all_total_cpu:.0f}x in CPU time (both extrapolated from a few replicates).
 - critnet's p-value: {c1['p_value']:.3f}; the same at 1 and 2 threads: {'yes' if same_p else 'NO'}.
 - critnet's full scan against the reference's (x_min equal, alpha within 1e-6, KS within 1e-7): {'agree' if agree else 'DISAGREE'}.
 - critnet's default scan thins the x_min candidates to {c1['candidates']} evenly spaced in log(tail size); its
