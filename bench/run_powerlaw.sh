@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --short) N=5000; BOOT=100; REF_REPS=1; SUFFIX=_short ;;
     --no-build) BUILD=0 ;;
-    -h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run_powerlaw.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
     shift
