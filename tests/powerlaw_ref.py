@@ -6,9 +6,12 @@ closed-form MLE (continuous) or the exact discrete MLE (scipy.special.zeta as th
 scipy.optimize.minimize_scalar); the KS distance is the largest gap between the CDFs, for integers at every
 integer from x_min to the largest value. Optionally the semi-parametric bootstrap p-value (section 4.1).
 
-With --lr (continuous data only), the likelihood-ratio tests of section 5 as well: each alternative fitted by
-maximum likelihood on the tail with scipy.optimize (Nelder-Mead from two starts, the better kept; the truncated
-power law normalised by scipy.integrate.quad, not by an incomplete gamma function), Vuong's R and p.
+With --lr, the likelihood-ratio tests of section 5 as well: each alternative fitted by maximum likelihood on
+the tail with scipy.optimize (Nelder-Mead from two starts, the better kept), Vuong's R and p. Continuous: the
+truncated power law normalised by scipy.integrate.quad (not by an incomplete gamma function). Discrete: the
+alternatives' continuous laws rounded down, (S(x) - S(x+1)) / S(xmin), the exponential by the optimiser too
+(not the closed form), and the truncated power law x^-a e^(-lam x) / Z with Z summed directly to where the
+terms are below e^-60 of the first (up to 10^7 terms).
 
 usage: powerlaw_ref.py FILE [--discrete] [--xmin X] [--bootstrap N] [--seed S] [--min-tail M] [--lr]
 FILE holds one value per line. Prints one JSON object: alpha, xmin, ks, sigma, loglik, n_tail, candidates,
@@ -119,7 +122,6 @@ def lr_tests(x, a, xmin):
         r = min(res, key=lambda r: r.fun)
         return to_p(r.x)
 
-    out = {}
     fits = {
         "exponential": (ln_exp, [1 / np.mean(t - xmin)]),
         "lognormal": (ln_lognorm, best(ln_lognorm, lambda v: (v[0], np.exp(v[1])),
@@ -129,14 +131,62 @@ def lr_tests(x, a, xmin):
         "truncated_power_law": (ln_tpl, best(ln_tpl, lambda v: (v[0], np.exp(v[1])),
                                              [[a, np.log(0.1 / np.mean(t))], [a - 0.5, np.log(1 / np.mean(t))]])),
     }
+    return vuong(lpl, fits, np.ones(m))
+
+
+def lr_tests_discrete(x, a, xmin):
+    u, w = np.unique(x[x >= xmin], return_counts=True)
+    m, lu = w.sum(), np.log(u)
+    lpl = -a * lu - np.log(special.zeta(a, xmin))
+
+    def rounded(lsurv):  # ln pmf of the law with ln-survival lsurv, rounded down, truncated at xmin
+        def f(p):
+            s0, s1 = lsurv(p, u), lsurv(p, u + 1)
+            return s0 + np.log1p(-np.exp(s1 - s0)) - lsurv(p, np.array([float(xmin)]))[0]
+        return f
+
+    ln_exp = rounded(lambda p, v: -p[0] * v)
+    ln_lognorm = rounded(lambda p, v: stats.norm.logsf(np.log(v), p[0], p[1]))
+    ln_stretched = rounded(lambda p, v: -(p[0] * v) ** p[1])
+
+    def ln_tpl(p):
+        al, lam = p
+        n_terms = int(min(np.ceil(60 / lam), 1e7))
+        k = xmin + np.arange(n_terms, dtype=float)
+        lt = -al * np.log(k) - lam * (k - xmin)
+        z = np.sum(np.exp(lt - lt[0])) * np.exp(lt[0])
+        return -al * lu - lam * (u - xmin) - np.log(z)
+
+    def best(fn, to_p, starts):
+        res = [optimize.minimize(lambda v: -np.sum(w * fn(to_p(v))) / m, s0, method="Nelder-Mead",
+                                 options=dict(xatol=1e-10, fatol=1e-14, maxiter=20000)) for s0 in starts]
+        return to_p(min(res, key=lambda r: r.fun).x)
+
+    mean, ml, sl = np.sum(w * u) / m, np.sum(w * lu) / m, np.sqrt(np.sum(w * lu**2) / m - (np.sum(w * lu) / m) ** 2)
+    fits = {
+        "exponential": (ln_exp, best(ln_exp, lambda v: (np.exp(v[0]),), [[-np.log(mean - xmin + 1)], [0.0]])),
+        "lognormal": (ln_lognorm, best(ln_lognorm, lambda v: (v[0], np.exp(v[1])), [[ml, np.log(sl)], [0.0, 0.0]])),
+        "stretched_exponential": (ln_stretched, best(ln_stretched, lambda v: (np.exp(v[0]), np.exp(v[1])),
+                                                     [[-np.log(mean), np.log(0.5)], [0.0, 0.0]])),
+        "truncated_power_law": (ln_tpl, best(ln_tpl, lambda v: (1 + np.exp(v[0]), np.exp(v[1])),
+                                             [[np.log(a - 1), np.log(0.1 / mean)], [0.0, np.log(1 / mean)]])),
+    }
+    return vuong(lpl, fits, w)
+
+
+def vuong(lpl, fits, w):
+    out = {}
+    m = np.sum(w)
     for name, (fn, p) in fits.items():
         l = lpl - fn(p)
-        R = np.sum(l) / (np.sqrt(m) * np.std(l))
+        s1 = np.sum(w * l)
+        sd = np.sqrt(np.sum(w * l * l) / m - (s1 / m) ** 2)
+        R = s1 / (np.sqrt(m) * sd)
         if name == "truncated_power_law":
-            pv = 0.5 * stats.chi2.sf(2 * abs(np.sum(l)), 1)
+            pv = 0.5 * stats.chi2.sf(2 * abs(s1), 1)
         else:
             pv = special.erfc(abs(R) / np.sqrt(2))
-        out[name] = dict(R=float(R), llr=float(np.sum(l)), p_value=float(pv), params=[float(v) for v in p])
+        out[name] = dict(R=float(R), llr=float(s1), p_value=float(pv), params=[float(v) for v in p])
     return out
 
 
@@ -190,7 +240,8 @@ def main():
             ge += fit(rep, discrete, xmin_fixed, min_tail)["ks"] >= f["ks"]
         f["p_value"] = ge / boot
     if "--lr" in args:
-        f["lr"] = lr_tests(np.asarray(x, dtype=float), f["alpha"], f["xmin"])
+        test = lr_tests_discrete if discrete else lr_tests
+        f["lr"] = test(np.asarray(x, dtype=float), f["alpha"], f["xmin"])
     f["seconds_bootstrap"], f["cpu_bootstrap"] = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps(f))
 

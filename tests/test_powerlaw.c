@@ -4,7 +4,7 @@
  *   the issue asks 0.01), and the true alpha within 3 standard errors;
  * - a critical Galton-Watson process (Poisson(1) offspring): sizes P(s) ~ s^-3/2, durations P(T) ~ T^-2;
  * - log-normal samples, which the likelihood-ratio test must prefer over a power law, and power-law samples,
- *   which it must not reject;
+ *   which it must not reject; every test's R, llr and p against scipy's fits (continuous and integer data);
  * - the bootstrap p-value: the same at 1 and 2 threads, and roughly uniform under the null over many runs;
  * - the failure paths: NaN, non-positive and non-integer values, constant data, too few points above x_min,
  *   bad options, and every allocation failing in turn (tests/alloc_hook.h). */
@@ -156,6 +156,27 @@ static void test_galton_watson(void)
 
 /* ---------------------------------------------------------------- likelihood-ratio tests */
 
+/* R, llr and p of every alternative against tests/powerlaw_ref.py --lr on the same tail */
+static void compare_lr(const char *what, const double *x, int n, const cn_powerlaw_fit *f)
+{
+    cJSON *r = reference(x, n, f->discrete, f->xmin, "--lr");
+    const cJSON *ref_lr = cJSON_GetObjectItemCaseSensitive(r, "lr");
+    CHECK(ref_lr != NULL, "%s: tests/powerlaw_ref.py --lr failed", what);
+    for (int a = 0; ref_lr && a < CN_PL_ALT_COUNT; a++) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref_lr, cn_powerlaw_alt_name(a));
+        cn_powerlaw_lr lr;
+        cn_error err = {0};
+        CHECK_OK(cn_powerlaw_compare(&lr, x, n, f, (cn_powerlaw_alt)a, &err));
+        double R = num(t, "R"), llr = num(t, "llr"), p = num(t, "p_value");
+        printf("  %s, %-22s critnet R %.6f llr %.6f p %.6f | scipy R %.6f llr %.6f p %.6f\n", what,
+               cn_powerlaw_alt_name(a), lr.R, lr.llr, lr.p_value, R, llr, p);
+        CHECK(fabs(lr.R - R) < 1e-3 && fabs(lr.llr - llr) < 1e-3 && fabs(lr.p_value - p) < 1e-3,
+              "%s, %s: R %.6f llr %.6f p %.6f, scipy %.6f %.6f %.6f", what, cn_powerlaw_alt_name(a), lr.R, lr.llr,
+              lr.p_value, R, llr, p);
+    }
+    cJSON_Delete(r);
+}
+
 static void test_lr(void)
 {
     enum { N = 5000 };
@@ -188,20 +209,20 @@ static void test_lr(void)
     printf("the same, x_min searched: alpha %.3f above %.3g (%d values)\n", f.alpha, f.xmin, f.n_tail);
 
     /* every alternative's R, llr and p against scipy's fits of the same tail (tests/powerlaw_ref.py --lr:
-     * Nelder-Mead from two starts, the truncated power law normalised by quadrature) */
-    cJSON *r = reference(x, N, 0, f.xmin, "--lr");
-    const cJSON *ref_lr = cJSON_GetObjectItemCaseSensitive(r, "lr");
-    CHECK(ref_lr != NULL, "tests/powerlaw_ref.py --lr failed");
-    for (int a = 0; ref_lr && a < CN_PL_ALT_COUNT; a++) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(ref_lr, cn_powerlaw_alt_name(a));
-        CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, (cn_powerlaw_alt)a, &err));
-        double R = num(t, "R"), llr = num(t, "llr"), p = num(t, "p_value");
-        printf("  %-22s critnet R %.6f llr %.6f p %.6f | scipy R %.6f llr %.6f p %.6f\n", cn_powerlaw_alt_name(a), lr.R,
-               lr.llr, lr.p_value, R, llr, p);
-        CHECK(fabs(lr.R - R) < 1e-3 && fabs(lr.llr - llr) < 1e-3 && fabs(lr.p_value - p) < 1e-3,
-              "%s: R %.6f llr %.6f p %.6f, scipy %.6f %.6f %.6f", cn_powerlaw_alt_name(a), lr.R, lr.llr, lr.p_value, R, llr, p);
-    }
-    cJSON_Delete(r);
+     * Nelder-Mead from two starts, the truncated power law normalised by quadrature); then the same for integer
+     * data, floor(log-normal) + 1 above a fixed x_min of 5, where the reference rounds the continuous laws down
+     * and sums the discrete truncated power law's normaliser directly */
+    compare_lr("continuous, x_min searched", x, N, &f);
+    for (int i = 0; i < N; i++) x[i] = floor(gsl_ran_lognormal(g, 2, 1.2)) + 1;
+    o.discrete = 1;
+    o.xmin = 5;
+    CHECK_OK(cn_powerlaw_estimate(&f, x, N, &o, NULL));
+    CHECK_OK(cn_powerlaw_compare(&lr, x, N, &f, CN_PL_LOGNORMAL, &err));
+    CHECK(lr.R < 0 && lr.p_value < 0.01, "integer log-normal data: R %.3f p %.3g, want R < 0 with p < 0.01", lr.R,
+          lr.p_value);
+    compare_lr("discrete, x_min 5", x, N, &f);
+    o.discrete = 0;
+    o.xmin = 0;
 
     /* power-law samples: no alternative is significantly better; the exponential is significantly worse */
     for (int discrete = 0; discrete < 2; discrete++) {
