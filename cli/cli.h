@@ -181,6 +181,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_continual(int argc, char **argv);
 int cmd_zoo(int argc, char **argv);
 int cmd_zoo_report(int argc, char **argv);
+int cmd_powerlaw(int argc, char **argv);
+int cmd_branching(int argc, char **argv);
 /* continual/continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
 int cli_continual_plot(const char *out, char *const *dirs, int n);
 

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"stats", cmd_stats, "per-run results (CSV) to mean +- sd, bootstrap CIs, paired Wilcoxon tests, plots"},
     {"continual", cmd_continual, "Online Permuted MNIST (Dohare et al.): bp, adam, l2, snp, cbp, l2init, crit"},
     {"zoo", cmd_zoo, "train and measure a population of models (a spec or a preset); over MPI ranks if built with it"},
+    {"powerlaw", cmd_powerlaw, "power-law fit of a CSV column (Clauset et al. 2009): alpha, x_min, bootstrap p, LR tests"},
+    {"branching", cmd_branching, "branching ratio of an activity time series (MR estimator, Wilting & Priesemann 2018)"},
     {"zoo-report", cmd_zoo_report, "statistics of a zoo run: does accuracy track criticality? (tests, stats.json, plots)"},
 };
 

@@ -492,8 +492,10 @@ int cn_attack_pgd_batch(cn_net *net, cn_real *xadv, const cn_real *x, const int3
 }
 #endif
 
-/* these build on the API above (and include this header themselves, so each can be included alone) */
+/* the headers of further concerns: onnx and continual build on the API above and include this header
+ * themselves, avalanche needs only the core; each can be included alone */
 #include "critnet_onnx.h"
 #include "critnet_continual.h"
+#include "critnet_avalanche.h"
 
 #endif /* CRITNET_H */
