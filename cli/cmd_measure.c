@@ -27,7 +27,8 @@ static const char *usage =
     "  --layers hidden|all     leave out (default) or include the readout block\n"
     "  --batch N               inputs per pass (default 100, 8 for ONNX models; memory does not grow with\n"
     "                          --samples)\n"
-    "  --dynamic-range         also measure Delta\n"
+    "  --dynamic-range         also measure Delta (which does not find criticality on random networks:\n"
+    "                          docs/phase.md)\n"
     "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (60 points over [1e-4, 1e2])\n"
     "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
     "  --response R            tv: softmax total variation (default); activity: RMS activity of a block;\n"
@@ -170,6 +171,8 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
             cJSON_AddItemToArray(curve, cli_json_numbers(pt, 2));
         }
         cJSON_AddItemToObject(d, "curve", curve);
+        cJSON_AddStringToObject(d, "note", "not a distance from criticality: on random networks Delta does not peak "
+                                           "on the critical line (docs/phase.md)");
         cJSON_AddItemToObject(root, "dynamic_range", d);
     } else {
         cJSON_AddNullToObject(root, "dynamic_range");
@@ -311,6 +314,8 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
                    r->dr.saturated ? "" : "; F has NOT saturated by s_max",
                    r->dr.truncated_low ? "; F is still rising at s_min: cut off at the low end" : "");
         else printf("  Delta       undefined: the response does not rise over the stimulus range\n");
+        printf("              (Delta is not a distance from criticality: on random networks it does not peak on\n"
+               "               the critical line, docs/phase.md)\n");
     }
     if (mf)
         printf("  mean field  q* %.4g  chi1 %.4f  xi_c %.3g  lambda_pred %+.4f\n", mf->q_star, mf->chi1, mf->xi_c,

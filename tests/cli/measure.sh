@@ -27,6 +27,7 @@ assert len(d["lyapunov_spectrum"]) == 4 and len(d["sigma"]["per_layer"]) == 3
 assert all(a >= b - 1e-9 for a, b in zip(d["lyapunov_spectrum"], d["lyapunov_spectrum"][1:])), "spectrum sorted"
 assert d["mean_field"] is None, "no mean field for a trained checkpoint"
 assert len(d["dynamic_range"]["curve"]) == 20 and isinstance(d["dynamic_range"]["saturated"], bool)
+assert "phase.md" in d["dynamic_range"]["note"], "Delta carries its caveat"
 s = d["settings"]
 assert s["samples"] == 200 and s["seed"] == 0 and s["spectrum"] == 4 and s["argv"]
 assert 0 < d["sigma"]["value"] < 10 and d["sigma"]["stderr"] > 0
