@@ -64,6 +64,47 @@ int main(void)
         for (int j = 0; j < D; j++) lhs += w[j] * u[j], rhs += v[j] * t[j];
         CHECK(fabs(lhs - rhs) < 1e-12, "not symmetric: %.17g vs %.17g", lhs, rhs);
     }
+    /* spans: batch norm's channel 1 of x (B=3, C=4, HW=5), moments against the naive twin, and the train-mode
+     * Jacobian (sums + combine) against central differences of moments + apply */
+    enum { SB = 3, SC = 4, SHW = 5, SN = SB * SC * SHW };
+    cn_real bx[SN], bt[SN], bh[SN], by[SN], bu[SN], bp[SN], bm[SN];
+    for (int i = 0; i < SN; i++) bx[i] = (cn_real)(2 + sin(0.37 * i * i)), bt[i] = (cn_real)cos(0.11 * i);
+    const cn_norm_span span = {SB, SHW, SC * SHW};
+    const size_t at = 1 * SHW, m = SB * SHW;
+    double mu, var, mu_ref, var_ref;
+    cn_norm_span_moments(bx + at, span, &mu, &var);
+    cn_norm_span_moments_naive(bx + at, span, &mu_ref, &var_ref);
+    CHECK(fabs(mu - mu_ref) < 1e-14 && fabs(var - var_ref) < 1e-14, "span moments %.17g %.17g vs %.17g %.17g", mu,
+          var, mu_ref, var_ref);
+    const double is = 1 / sqrt(var + EPS), gamma = 1.7, beta = -0.3;
+    memcpy(by, bx, sizeof by);
+    cn_norm_span_apply(bx + at, span, mu, is, gamma, beta, bh + at, by + at);
+    double st, stx;
+    cn_norm_span_sums(bt + at, bh + at, span, &st, &stx);
+    memcpy(bu, bt, sizeof bu);
+    cn_norm_span_combine(bt + at, bh + at, span, gamma * is, st / m, stx / m, bu + at);
+    const double h = 1e-6;
+    double worst = 0;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        cn_real xs[SN];
+        for (int i = 0; i < SN; i++) xs[i] = (cn_real)(bx[i] + sign * h * bt[i]);
+        double mu2, var2;
+        cn_norm_span_moments(xs + at, span, &mu2, &var2);
+        memcpy(sign < 0 ? bm : bp, xs, sizeof xs);
+        cn_norm_span_apply(xs + at, span, mu2, 1 / sqrt(var2 + EPS), gamma, beta, NULL, (sign < 0 ? bm : bp) + at);
+    }
+    for (size_t b = 0; b < SB; b++)
+        for (size_t i = 0; i < SHW; i++) {
+            size_t o = at + b * SC * SHW + i;
+            worst = fmax(worst, fabs((bp[o] - bm[o]) / (2 * h) - bu[o]));
+        }
+    CHECK(worst < 1e-7, "span Jacobian off its central difference by %.3g", worst);
+    /* the other channels are left alone */
+    int touched = 0;
+    for (int i = 0; i < SN; i++)
+        if ((size_t)(i % (SC * SHW)) / SHW != 1) touched += by[i] != bx[i] || bu[i] != bt[i];
+    CHECK(touched == 0, "the span kernels wrote %d values of other channels", touched);
+
     /* periodic affine: period 1 (instance norm), a period dividing D, and D (layer norm) */
     cn_real scale[D], bias[D], y[D];
     for (int j = 0; j < D; j++) scale[j] = (cn_real)(1 + j), bias[j] = (cn_real)(-j);

@@ -69,6 +69,96 @@ void cn_norm_affine_periodic(cn_real *y, size_t d, const cn_real *scale, const c
     }
 }
 
+void cn_norm_span_moments(const cn_real *x, cn_norm_span s, double *mean, double *var)
+{
+    const size_t m = s.segs * s.len;
+    double sum = 0, sq = 0;
+    for (size_t b = 0; b < s.segs; b++) {
+        const cn_real *xs = x + b * s.stride;
+        CN_SIMD_SUM(sum)
+        for (size_t i = 0; i < s.len; i++) sum += xs[i];
+    }
+    const double mu = m ? sum / (double)m : 0;
+    /* two passes: the one-pass formula loses the variance to cancellation when |mean| >> std */
+    for (size_t b = 0; b < s.segs; b++) {
+        const cn_real *xs = x + b * s.stride;
+        CN_SIMD_SUM(sq)
+        for (size_t i = 0; i < s.len; i++) {
+            double u = xs[i] - mu;
+            sq += u * u;
+        }
+    }
+    *mean = mu;
+    *var = m ? sq / (double)m : 0;
+}
+
+void cn_norm_span_apply(const cn_real *x, cn_norm_span s, double mean, double inv_std, double scale, double shift,
+                        cn_real *xhat, cn_real *y)
+{
+    for (size_t b = 0; b < s.segs; b++) {
+        const size_t o = b * s.stride;
+        for (size_t i = 0; i < s.len; i++) {
+            double h = (x[o + i] - mean) * inv_std;
+            if (xhat) xhat[o + i] = (cn_real)h;
+            y[o + i] = (cn_real)(scale * h + shift);
+        }
+    }
+}
+
+void cn_norm_span_affine(const cn_real *x, cn_norm_span s, cn_real mul, cn_real add, cn_real *y)
+{
+    for (size_t b = 0; b < s.segs; b++) {
+        const cn_real *xs = x + b * s.stride;
+        cn_real *ys = y + b * s.stride;
+        CN_SIMD
+        for (size_t i = 0; i < s.len; i++) ys[i] = xs[i] * mul + add;
+    }
+}
+
+void cn_norm_span_sums(const cn_real *t, const cn_real *xhat, cn_norm_span s, double *st, double *stx)
+{
+    double a = 0, e = 0;
+    for (size_t b = 0; b < s.segs; b++) {
+        const size_t o = b * s.stride;
+        CN_SIMD_REDUCE(+, a, e)
+        for (size_t i = 0; i < s.len; i++) {
+            a += t[o + i];
+            e += (double)t[o + i] * xhat[o + i];
+        }
+    }
+    *st = a;
+    *stx = e;
+}
+
+void cn_norm_span_combine(const cn_real *t, const cn_real *xhat, cn_norm_span s, double k, double a, double e,
+                          cn_real *u)
+{
+    for (size_t b = 0; b < s.segs; b++) {
+        const size_t o = b * s.stride;
+        if (e != 0) {
+            CN_SIMD
+            for (size_t i = 0; i < s.len; i++) u[o + i] = (cn_real)(k * (t[o + i] - a - xhat[o + i] * e));
+        } else {
+            CN_SIMD
+            for (size_t i = 0; i < s.len; i++) u[o + i] = (cn_real)(k * (t[o + i] - a));
+        }
+    }
+}
+
+void cn_norm_span_moments_naive(const cn_real *x, cn_norm_span s, double *mean, double *var)
+{
+    const size_t m = s.segs * s.len;
+    double mu = 0, v = 0;
+    for (size_t i = 0; i < m; i++) mu += x[(i / s.len) * s.stride + i % s.len];
+    mu /= (double)m;
+    for (size_t i = 0; i < m; i++) {
+        double u = x[(i / s.len) * s.stride + i % s.len] - mu;
+        v += u * u;
+    }
+    *mean = mu;
+    *var = v / (double)m;
+}
+
 cn_norm_stats cn_norm_row_naive(const cn_real *x, cn_real *xhat, size_t d, double eps)
 {
     double mean = 0, var = 0;

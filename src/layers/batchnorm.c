@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/norm.h"
 #include "layers/layer.h"
 
 #define BN_EPS 1e-5
@@ -32,24 +33,12 @@ static int bn_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int trai
     cn_real *z = L->act == CN_ACT_IDENTITY ? y : d->z;
     d->train = train != 0;
     /* Channel by channel, reading all of channel c before writing it, so y may alias x. */
+    const cn_norm_span span = {(size_t)B, (size_t)HW, (size_t)C * HW};
     for (int c = 0; c < C; c++) {
+        const size_t o = (size_t)c * HW;
         double mean, var;
         if (d->train) {
-            double s = 0, ss = 0;
-            for (int b = 0; b < B; b++) {
-                const cn_real *xc = x + ((size_t)b * C + c) * HW;
-                for (int i = 0; i < HW; i++) s += xc[i];
-            }
-            mean = s / (double)m;
-            /* two passes: the one-pass formula loses the variance to cancellation when |mean| >> std */
-            for (int b = 0; b < B; b++) {
-                const cn_real *xc = x + ((size_t)b * C + c) * HW;
-                for (int i = 0; i < HW; i++) {
-                    double u = xc[i] - mean;
-                    ss += u * u;
-                }
-            }
-            var = ss / (double)m;
+            cn_norm_span_moments(x + o, span, &mean, &var);
             /* PyTorch normalises with the biased variance but tracks the unbiased one. It refuses m = 1 in
              * training; we cannot fail here, so the running variance then keeps its value. */
             rmean[c] = (cn_real)((1 - d->momentum) * rmean[c] + d->momentum * mean);
@@ -60,16 +49,8 @@ static int bn_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int trai
             var = rvar[c];
         }
         const double is = 1.0 / sqrt(var + d->eps);
-        const double g = gamma[c], bt = beta[c];
         d->inv_std[c] = (cn_real)is;
-        for (int b = 0; b < B; b++) {
-            const size_t o = ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                double xh = (x[o + i] - mean) * is;
-                d->xhat[o + i] = (cn_real)xh;
-                z[o + i] = (cn_real)(g * xh + bt);
-            }
-        }
+        cn_norm_span_apply(x + o, span, mean, is, gamma[c], beta[c], d->xhat + o, z + o);
     }
     if (z != y) cn_act_forward(L->act, z, y, m * C);
     return CN_OK;
@@ -90,24 +71,17 @@ static int bn_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn
         cn_act_backward(L->act, d->z, y, dy, d->dz, m * C);
         dz = d->dz;
     }
+    const cn_norm_span span = {(size_t)B, (size_t)HW, (size_t)C * HW};
     for (int c = 0; c < C; c++) {
-        double sdz = 0, sdzx = 0;
-        for (int b = 0; b < B; b++) {
-            const size_t o = ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                sdz += dz[o + i];
-                sdzx += (double)dz[o + i] * d->xhat[o + i];
-            }
-        }
+        const size_t o = (size_t)c * HW;
+        double sdz, sdzx;
+        cn_norm_span_sums(dz + o, d->xhat + o, span, &sdz, &sdzx);
         dgamma[c] += (cn_real)sdzx;
         dbeta[c] += (cn_real)sdz;
         if (!dx) continue;
         const double k = (double)gamma[c] * d->inv_std[c];
         const double a = d->train ? sdz / (double)m : 0, e = d->train ? sdzx / (double)m : 0;
-        for (int b = 0; b < B; b++) {
-            const size_t o = ((size_t)b * C + c) * HW;
-            for (int i = 0; i < HW; i++) dx[o + i] = (cn_real)(k * (dz[o + i] - a - d->xhat[o + i] * e));
-        }
+        cn_norm_span_combine(dz + o, d->xhat + o, span, k, a, e, dx + o);
     }
     return CN_OK;
 }
@@ -120,24 +94,16 @@ static int bn_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
     const int C = d->C, HW = d->HW;
     const size_t m = (size_t)B * HW, n = m * C;
     const cn_real *gamma = L->p;
+    const cn_norm_span span = {(size_t)B, (size_t)HW, (size_t)C * HW};
     for (int k = 0; k < K; k++) {
         const cn_real *t = tx + (size_t)k * n;
         cn_real *u = ty + (size_t)k * n;
         for (int c = 0; c < C; c++) {
+            const size_t o = (size_t)c * HW;
             double st = 0, stx = 0;
-            if (d->train)
-                for (int b = 0; b < B; b++) {
-                    const size_t o = ((size_t)b * C + c) * HW;
-                    for (int i = 0; i < HW; i++) {
-                        st += t[o + i];
-                        stx += (double)t[o + i] * d->xhat[o + i];
-                    }
-                }
-            const double g = (double)gamma[c] * d->inv_std[c], a = st / (double)m, e = stx / (double)m;
-            for (int b = 0; b < B; b++) {
-                const size_t o = ((size_t)b * C + c) * HW;
-                for (int i = 0; i < HW; i++) u[o + i] = (cn_real)(g * (t[o + i] - a - d->xhat[o + i] * e));
-            }
+            if (d->train) cn_norm_span_sums(t + o, d->xhat + o, span, &st, &stx);
+            cn_norm_span_combine(t + o, d->xhat + o, span, (double)gamma[c] * d->inv_std[c], st / (double)m,
+                                 stx / (double)m, u + o);
         }
     }
     cn_act_jvp(L->act, d->z, ty, n, K);

@@ -102,16 +102,11 @@ static int bn_read(cn_graph *g, const cn_node *n, bn_args *a)
 static void bn_apply(const bn_args *a, const cn_real *x, cn_real *y, int with_offset)
 {
     const cn_real *scale = a->scale->data, *bias = a->bias->data, *mean = a->mean->data, *var = a->var->data;
+    const cn_norm_span span = {a->batch, a->plane, a->channels * a->plane};
     for (size_t c = 0; c < a->channels; c++) {
         double m = scale[c] / sqrt((double)var[c] + a->eps);
         const cn_real mul = (cn_real)m, add = with_offset ? (cn_real)(bias[c] - mean[c] * m) : 0;
-        for (size_t b = 0; b < a->batch; b++) {
-            const size_t off = (b * a->channels + c) * a->plane;
-            const cn_real *xp = x + off;
-            cn_real *yp = y + off;
-            CN_SIMD
-            for (size_t i = 0; i < a->plane; i++) yp[i] = xp[i] * mul + add;
-        }
+        cn_norm_span_affine(x + c * a->plane, span, mul, add, y + c * a->plane);
     }
 }
 
