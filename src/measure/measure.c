@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include "core/blas.h"
+#include "kernels/softmax.h"
 
 #ifdef CRITNET_DOUBLE
 #define cn_geqrf_work LAPACKE_dgeqrf_work
@@ -221,14 +222,7 @@ static int measure_lyapunov(ctx *c, int B, double *lnr, double *lambda_input)
 
 static void softmax_rows(cn_real *p, const cn_real *z, int B, int C)
 {
-    for (int b = 0; b < B; b++) {
-        const cn_real *zr = z + (size_t)b * C;
-        cn_real *pr = p + (size_t)b * C;
-        double mx = zr[0], s = 0;
-        for (int j = 1; j < C; j++) mx = zr[j] > mx ? zr[j] : mx;
-        for (int j = 0; j < C; j++) s += exp(zr[j] - mx);
-        for (int j = 0; j < C; j++) pr[j] = (cn_real)(exp(zr[j] - mx) / s);
-    }
+    for (int b = 0; b < B; b++) cn_softmax_row((size_t)C, z + (size_t)b * C, p + (size_t)b * C, 0);
 }
 
 static double dr_stimulus_value(const cn_measure_cfg *cfg, int i)

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 #include "onnx/broadcast.h"
+#include "kernels/softmax.h"
 #include "onnx/graph.h"
 
 /* ------------------------------------------------------------------ which axes */
@@ -263,27 +264,6 @@ static int softmax_plan(cn_graph *g, cn_node *n, const cn_tensor *x, softmax_sha
     return CN_OK;
 }
 
-/* one contiguous row: y = softmax(x), or log-softmax; the exponentials are stored in y on the way to their
- * sum, so each is computed once */
-static void softmax_row(size_t len, const cn_real *x, cn_real *y, int log_out)
-{
-    cn_real m = -INFINITY;
-    for (size_t l = 0; l < len; l++) m = x[l] > m ? x[l] : m;
-    double sum = 0;
-    for (size_t l = 0; l < len; l++) {
-        const cn_real e = cn_real_exp(x[l] - m);
-        if (!log_out) y[l] = e;
-        sum += e;
-    }
-    if (log_out) {
-        const double ls = log(sum);
-        CN_SIMD for (size_t l = 0; l < len; l++) y[l] = (cn_real)((double)x[l] - m - ls);
-    } else {
-        const double inv = 1.0 / sum;
-        CN_SIMD for (size_t l = 0; l < len; l++) y[l] = (cn_real)(y[l] * inv);
-    }
-}
-
 /* one (len, inner) block, the positions of the inner axis side by side; m and sum hold inner entries */
 static void softmax_block(const softmax_shape *s, const cn_real *x, cn_real *y, int log_out, cn_real *m,
                           double *sum)
@@ -320,7 +300,7 @@ static int softmax_forward(cn_graph *g, cn_node *n, int log_out)
     cn_real *yd = y->data;
     const size_t block = s.len * s.inner;
     if (s.inner == 1) {
-        for (size_t o = 0; o < s.outer; o++) softmax_row(s.len, xd + o * block, yd + o * block, log_out);
+        for (size_t o = 0; o < s.outer; o++) cn_softmax_row(s.len, xd + o * block, yd + o * block, log_out);
         return CN_OK;
     }
     double *sum = cn_node_scratch(g, n, s.inner * (sizeof(double) + sizeof(cn_real)));
@@ -330,22 +310,7 @@ static int softmax_forward(cn_graph *g, cn_node *n, int log_out)
     return CN_OK;
 }
 
-/* Softmax: ty = s * (t - sum(s t)); LogSoftmax (y = log s): ty = t - sum(s t), along one contiguous row */
-static void softmax_tangent_row(size_t len, const cn_real *y, const cn_real *t, cn_real *ty, int log_out)
-{
-    double dot = 0;
-    if (log_out)
-        for (size_t l = 0; l < len; l++) dot += exp((double)y[l]) * t[l];
-    else {
-        CN_SIMD_SUM(dot)
-        for (size_t l = 0; l < len; l++) dot += (double)y[l] * t[l];
-    }
-    CN_SIMD for (size_t l = 0; l < len; l++) {
-        const double d = (double)t[l] - dot;
-        ty[l] = (cn_real)(log_out ? d : (double)y[l] * d);
-    }
-}
-
+/* Softmax: ty = s * (t - sum(s t)); LogSoftmax (y = log s): ty = t - sum(s t); rows: cn_softmax_row_jvp. */
 /* the same for one (len, inner) block, the inner positions side by side; dot holds inner entries */
 static void softmax_tangent_block(const softmax_shape *s, const cn_real *y, const cn_real *t, cn_real *ty,
                                   int log_out, double *dot)
@@ -380,7 +345,7 @@ static int softmax_jvp(cn_graph *g, cn_node *n, int log_out)
     const cn_real *yd = y->data;
     if (s.inner == 1) {
         for (size_t o = 0; o < s.outer; o++)
-            softmax_tangent_row(s.len, yd + o * block, t + o * block, y->tan + o * block, log_out);
+            cn_softmax_row_jvp(s.len, yd + o * block, t + o * block, y->tan + o * block, log_out);
         return CN_OK;
     }
     double *dot = cn_node_scratch(g, n, s.inner * sizeof(double));
