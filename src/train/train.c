@@ -62,61 +62,6 @@ int cn_sched_from_name(const char *name, cn_sched_kind *out)
     return CN_OK;
 }
 
-int cn_evaluate(cn_net *net, const cn_dataset *d, cn_loss_kind loss, int batch, int limit, double *loss_out,
-                double *acc_out, cn_error *err)
-{
-    int n = limit > 0 && limit < d->count ? limit : d->count, in = cn_net_in_size(net), classes = cn_net_out_size(net);
-    if (in != d->c * d->h * d->w)
-        return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
-                            d->c * d->h * d->w);
-    if (classes < d->classes)
-        return cn_error_set(err, CN_ERR_ARG, "the model has %d outputs, the data %d classes", classes, d->classes);
-    if (batch < 1) batch = EVAL_BATCH;
-    if (cn_net_batch_limit(net) && batch > cn_net_batch_limit(net)) batch = cn_net_batch_limit(net);
-    cn_net_clear_status(net);
-    int rc = cn_net_reserve(net, batch, 1);
-    if (rc) return cn_net_status(net, err) ? rc : cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
-    double total = 0;
-    long hits = 0;
-    for (int start = 0; start < n; start += batch) {
-        int B = n - start < batch ? n - start : batch, correct;
-        if ((rc = cn_net_forward(net, d->x + (size_t)start * in, B, 0))) return cn_net_pass_error(net, rc, err);
-        total += cn_loss(loss, cn_net_output(net), d->y + start, B, classes, NULL, &correct) * B;
-        hits += correct;
-    }
-    *loss_out = n ? total / n : 0;
-    *acc_out = n ? (double)hits / n : 0;
-    return CN_OK;
-}
-
-int cn_evaluate_topk(cn_net *net, const cn_dataset *d, int k, int batch, int limit, double *acc_out, cn_error *err)
-{
-    int n = limit > 0 && limit < d->count ? limit : d->count, in = cn_net_in_size(net), classes = cn_net_out_size(net);
-    if (in != d->c * d->h * d->w)
-        return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
-                            d->c * d->h * d->w);
-    if (k < 1 || k > classes) return cn_error_set(err, CN_ERR_ARG, "top-%d: the model has %d outputs", k, classes);
-    if (batch < 1) batch = EVAL_BATCH;
-    if (cn_net_batch_limit(net) && batch > cn_net_batch_limit(net)) batch = cn_net_batch_limit(net);
-    cn_net_clear_status(net);
-    int rc = cn_net_reserve(net, batch, 1);
-    if (rc) return cn_net_status(net, err) ? rc : cn_error_set(err, rc, "out of memory reserving a batch of %d", batch);
-    long hits = 0;
-    for (int start = 0; start < n; start += batch) {
-        int B = n - start < batch ? n - start : batch;
-        if ((rc = cn_net_forward(net, d->x + (size_t)start * in, B, 0))) return cn_net_pass_error(net, rc, err);
-        const cn_real *out = cn_net_output(net);
-        for (int b = 0; b < B; b++) {
-            const cn_real *row = out + (size_t)b * classes;
-            int y = d->y[start + b], above = 0;
-            for (int j = 0; j < classes; j++) above += j != y && !(row[j] < row[y]);
-            hits += above < k;
-        }
-    }
-    *acc_out = n ? (double)hits / n : 0;
-    return CN_OK;
-}
-
 /* sigma and lambda_0 on a fixed subset of the test inputs, with a fixed probe seed: a run's curve shows
  * how training moves the dynamics, and drawing nothing from the run's RNG keeps resume bit-identical */
 static void track_dynamics(cn_net *net, const cn_dataset *test, int samples, double *sigma, double *lambda)
