@@ -30,6 +30,8 @@ int main(void)
         cn_norm_stats s = cn_norm_row(x, xh, D, EPS), r = cn_norm_row_naive(x, xh_ref, D, EPS);
         CHECK(fabs(s.mean - r.mean) <= 1e-12 * fabs(r.mean) + 1e-15 && fabs(s.inv_std - r.inv_std) <= 1e-9 * r.inv_std,
               "offset %d: stats %.17g %.17g vs %.17g %.17g", offset, s.mean, s.inv_std, r.mean, r.inv_std);
+        cn_norm_row_xhat(x, s, v, D);
+        CHECK(max_diff(v, xh, D) == 0, "offset %d: xhat rebuilt from the statistics differs from the forward's", offset);
         double e = max_diff(xh, xh_ref, D);
         CHECK(e < (offset ? 1e-9 : 1e-13), "offset %d: xhat off by %.3g", offset, e);
         for (int with_pre = 0; with_pre < 2; with_pre++) {
@@ -111,7 +113,7 @@ int main(void)
     size_t periods[3] = {1, 6, D};
     for (int k = 0; k < 3; k++) {
         for (int j = 0; j < D; j++) y[j] = (cn_real)j;
-        cn_norm_affine_periodic(y, D, scale, k ? bias : NULL, periods[k]);
+        cn_norm_affine_periodic(y, y, D, scale, k ? bias : NULL, periods[k]);
         int bad = 0;
         for (int j = 0; j < D; j++) {
             size_t p = (size_t)j % periods[k];

@@ -15,10 +15,15 @@ cn_norm_stats cn_norm_row(const cn_real *x, cn_real *xhat, size_t d, double eps)
         sq += e * e;
     }
     cn_norm_stats r = {mean, 1 / sqrt((d ? sq / (double)d : 0) + eps)};
+    cn_norm_row_xhat(x, r, xhat, d);
+    return r;
+}
+
+void cn_norm_row_xhat(const cn_real *x, cn_norm_stats r, cn_real *xhat, size_t d)
+{
     const cn_real m = (cn_real)r.mean, s = (cn_real)r.inv_std;
     CN_SIMD
     for (size_t j = 0; j < d; j++) xhat[j] = (x[j] - m) * s;
-    return r;
 }
 
 void cn_norm_row_project(const cn_real *xhat, double inv_std, const cn_real *t, const cn_real *pre, cn_real *u,
@@ -49,22 +54,24 @@ void cn_norm_row_project(const cn_real *xhat, double inv_std, const cn_real *t, 
     }
 }
 
-void cn_norm_affine_periodic(cn_real *y, size_t d, const cn_real *scale, const cn_real *bias, size_t period)
+void cn_norm_affine_periodic(cn_real *y, const cn_real *x, size_t d, const cn_real *scale, const cn_real *bias,
+                             size_t period)
 {
     if (period == 1) {
         const cn_real s = scale[0], b = bias ? bias[0] : 0;
         CN_SIMD
-        for (size_t j = 0; j < d; j++) y[j] = y[j] * s + b;
+        for (size_t j = 0; j < d; j++) y[j] = x[j] * s + b;
         return;
     }
     for (size_t j0 = 0; j0 < d; j0 += period) {
         cn_real *yb = y + j0;
+        const cn_real *xb = x + j0;
         if (bias) {
             CN_SIMD
-            for (size_t k = 0; k < period; k++) yb[k] = yb[k] * scale[k] + bias[k];
+            for (size_t k = 0; k < period; k++) yb[k] = xb[k] * scale[k] + bias[k];
         } else {
             CN_SIMD
-            for (size_t k = 0; k < period; k++) yb[k] *= scale[k];
+            for (size_t k = 0; k < period; k++) yb[k] = xb[k] * scale[k];
         }
     }
 }

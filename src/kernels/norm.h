@@ -22,9 +22,14 @@ cn_norm_stats cn_norm_row(const cn_real *x, cn_real *xhat, size_t d, double eps)
 void cn_norm_row_project(const cn_real *xhat, double inv_std, const cn_real *t, const cn_real *pre, cn_real *u,
                          size_t d);
 
-/* y = y * scale + bias along a row of d values, the parameters repeating every `period` entries (period
- * divides d); bias may be NULL. */
-void cn_norm_affine_periodic(cn_real *y, size_t d, const cn_real *scale, const cn_real *bias, size_t period);
+/* xhat = (x - mean) * inv_std of one row from statistics cn_norm_row found, exactly as it wrote them (so a
+ * jvp can rebuild a row's xhat instead of the forward keeping all of them); xhat may alias x. */
+void cn_norm_row_xhat(const cn_real *x, cn_norm_stats r, cn_real *xhat, size_t d);
+
+/* y = x * scale + bias along a row of d values, the parameters repeating every `period` entries (period
+ * divides d); bias may be NULL; y may alias x. */
+void cn_norm_affine_periodic(cn_real *y, const cn_real *x, size_t d, const cn_real *scale, const cn_real *bias,
+                             size_t period);
 
 /* A set of values normalised together that lies in `segs` pieces of `len` values, `stride` apart: batch
  * norm's channel c of x (B, C, HW) is the span {B, HW, C*HW} from x + c*HW. The span kernels are the steps of

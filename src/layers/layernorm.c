@@ -30,8 +30,7 @@ static int ln_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int trai
     for (int b = 0; b < B; b++) {
         cn_real *xh = d->xhat + (size_t)b * n, *zr = z + (size_t)b * n;
         d->inv_std[b] = cn_norm_row(x + (size_t)b * n, xh, (size_t)n, d->eps).inv_std;
-        memcpy(zr, xh, (size_t)n * sizeof *zr);
-        cn_norm_affine_periodic(zr, (size_t)n, gamma, beta, (size_t)n);
+        cn_norm_affine_periodic(zr, xh, (size_t)n, gamma, beta, (size_t)n);
     }
     if (z != y) cn_act_forward(L->act, z, y, (size_t)B * n);
     return CN_OK;
@@ -71,7 +70,7 @@ static int ln_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
         const int b = r % B;
         cn_real *u = ty + (size_t)r * n;
         cn_norm_row_project(d->xhat + (size_t)b * n, d->inv_std[b], tx + (size_t)r * n, NULL, u, (size_t)n);
-        cn_norm_affine_periodic(u, (size_t)n, gamma, NULL, (size_t)n);
+        cn_norm_affine_periodic(u, u, (size_t)n, gamma, NULL, (size_t)n);
     }
     cn_act_jvp(L->act, d->z, ty, (size_t)B * n, K);
     return CN_OK;

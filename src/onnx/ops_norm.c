@@ -3,8 +3,8 @@
  * fixed affine map per channel, so forward and jvp fold it into one multiplier (and an offset) per channel.
  * The other two normalise rows of the input by their own mean and standard deviation with the shared row
  * kernels of kernels/norm.h, then apply the scale and bias periodically, which suits both LayerNorm's
- * per-element and InstanceNorm's per-channel parameters. The forward keeps each row's statistics and xhat in
- * the node's scratch for the jvp. Scale, bias and the statistics must be constants. */
+ * per-element and InstanceNorm's per-channel parameters. The forward keeps each row's statistics in the node's
+ * scratch; the jvp rebuilds a row's xhat from them. Scale, bias and the statistics must be constants. */
 #include <math.h>
 #include <string.h>
 #include "kernels/norm.h"
@@ -134,22 +134,17 @@ static int bn_jvp(cn_graph *g, cn_node *n)
 
 /* ------------------------------------------------------------------ the rows' statistics */
 
-/* The forward's record for the jvp, in the node's scratch: each row's statistics, then xhat (rows, d). */
-static int row_record(cn_graph *g, cn_node *n, size_t rows, size_t d, cn_norm_stats **stats, cn_real **xhat)
+/* The forward's record for the jvp, in the node's scratch: each row's statistics, then room for one row of
+ * xhat, which the jvp rebuilds from the input and the statistics (keeping every row's xhat would double the
+ * forward's memory traffic). */
+static int row_record(cn_graph *g, cn_node *n, size_t rows, size_t d, cn_norm_stats **stats, cn_real **row)
 {
     size_t head = (rows * sizeof **stats + 63) / 64 * 64;
-    char *s = cn_node_scratch(g, n, head + rows * d * sizeof **xhat);
+    char *s = cn_node_scratch(g, n, head + d * sizeof **row);
     if (!s) return CN_ERR_NOMEM;
     *stats = (cn_norm_stats *)s;
-    *xhat = (cn_real *)(s + head);
+    *row = (cn_real *)(s + head);
     return CN_OK;
-}
-
-static void row_record_view(const cn_node *n, size_t rows, const cn_norm_stats **stats, const cn_real **xhat)
-{
-    size_t head = (rows * sizeof **stats + 63) / 64 * 64;
-    *stats = n->scratch;
-    *xhat = (const cn_real *)((const char *)n->scratch + head);
 }
 
 /* ------------------------------------------------------------------ LayerNormalization */
@@ -210,14 +205,14 @@ static int ln_forward(cn_graph *g, cn_node *n)
     int st = ln_read(g, n, &a);
     if (st || (st = set_output_like(g, n, a.x, &y)) || a.rows == 0) return st;
     cn_norm_stats *stats;
-    cn_real *xhat;
-    if ((st = row_record(g, n, a.rows, a.d, &stats, &xhat))) return st;
+    cn_real *row;
+    if ((st = row_record(g, n, a.rows, a.d, &stats, &row))) return st;
     const cn_real *x = a.x->data, *scale = a.scale->data, *bias = a.bias ? a.bias->data : NULL;
     cn_real *yd = y->data;
     for (size_t i = 0; i < a.rows; i++) {
-        stats[i] = cn_norm_row(x + i * a.d, xhat + i * a.d, a.d, a.eps);
-        memcpy(yd + i * a.d, xhat + i * a.d, a.d * sizeof *yd);
-        cn_norm_affine_periodic(yd + i * a.d, a.d, scale, bias, a.period);
+        cn_real *yr = yd + i * a.d;
+        stats[i] = cn_norm_row(x + i * a.d, yr, a.d, a.eps);
+        cn_norm_affine_periodic(yr, yr, a.d, scale, bias, a.period);
     }
     return CN_OK;
 }
@@ -230,12 +225,15 @@ static int ln_jvp(cn_graph *g, cn_node *n)
     if (st || !y || !tx) return st;
     ln_args a;
     if ((st = ln_read(g, n, &a))) return st;
-    const cn_norm_stats *stats;
-    const cn_real *xhat, *scale = a.scale->data;
-    row_record_view(n, a.rows, &stats, &xhat);
+    cn_norm_stats *stats;
+    cn_real *row;
+    if ((st = row_record(g, n, a.rows, a.d, &stats, &row))) return st; /* the forward's scratch, as it left it */
+    const cn_real *x = a.x->data, *scale = a.scale->data;
     for (size_t i = 0; i < a.rows; i++) {
-        cn_norm_row_project(xhat + i * a.d, stats[i].inv_std, tx + i * a.d, NULL, y->tan + i * a.d, a.d);
-        cn_norm_affine_periodic(y->tan + i * a.d, a.d, scale, NULL, a.period);
+        cn_real *u = y->tan + i * a.d;
+        cn_norm_row_xhat(x + i * a.d, stats[i], row, a.d);
+        cn_norm_row_project(row, stats[i].inv_std, tx + i * a.d, NULL, u, a.d);
+        cn_norm_affine_periodic(u, u, a.d, scale, NULL, a.period);
     }
     return CN_OK;
 }
@@ -274,15 +272,15 @@ static int in_forward(cn_graph *g, cn_node *n)
     size_t rows = a.batch * a.channels;
     if (rows == 0) return CN_OK;
     cn_norm_stats *stats;
-    cn_real *xhat;
-    if ((st = row_record(g, n, rows, a.plane, &stats, &xhat))) return st;
+    cn_real *row;
+    if ((st = row_record(g, n, rows, a.plane, &stats, &row))) return st;
     const cn_real *x = a.x->data, *scale = a.scale->data, *bias = a.bias->data;
     cn_real *yd = y->data;
     for (size_t i = 0; i < rows; i++) {
-        stats[i] = cn_norm_row(x + i * a.plane, xhat + i * a.plane, a.plane, a.eps);
-        memcpy(yd + i * a.plane, xhat + i * a.plane, a.plane * sizeof *yd);
+        cn_real *yr = yd + i * a.plane;
         const size_t c = i % a.channels;
-        cn_norm_affine_periodic(yd + i * a.plane, a.plane, scale + c, bias + c, 1);
+        stats[i] = cn_norm_row(x + i * a.plane, yr, a.plane, a.eps);
+        cn_norm_affine_periodic(yr, yr, a.plane, scale + c, bias + c, 1);
     }
     return CN_OK;
 }
@@ -295,14 +293,16 @@ static int in_jvp(cn_graph *g, cn_node *n)
     if (st || !y || !tx) return st;
     in_args a;
     if ((st = in_read(g, n, &a))) return st;
-    const cn_norm_stats *stats;
-    const cn_real *xhat, *scale = a.scale->data;
     const size_t rows = a.batch * a.channels;
-    row_record_view(n, rows, &stats, &xhat);
+    cn_norm_stats *stats;
+    cn_real *row;
+    if ((st = row_record(g, n, rows, a.plane, &stats, &row))) return st; /* the forward's scratch, as it left it */
+    const cn_real *x = a.x->data, *scale = a.scale->data;
     for (size_t i = 0; i < rows; i++) {
-        cn_norm_row_project(xhat + i * a.plane, stats[i].inv_std, tx + i * a.plane, NULL, y->tan + i * a.plane,
-                            a.plane);
-        cn_norm_affine_periodic(y->tan + i * a.plane, a.plane, scale + i % a.channels, NULL, 1);
+        cn_real *u = y->tan + i * a.plane;
+        cn_norm_row_xhat(x + i * a.plane, stats[i], row, a.plane);
+        cn_norm_row_project(row, stats[i].inv_std, tx + i * a.plane, NULL, u, a.plane);
+        cn_norm_affine_periodic(u, u, a.plane, scale + i % a.channels, NULL, 1);
     }
     return CN_OK;
 }
