@@ -104,6 +104,10 @@ int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
 int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
 int cli_parse_size(const char *name, const char *arg, size_t *out);
+/* --split test|train into *out (0), or -1 after a message */
+int cli_parse_split(const char *arg, const char **out);
+/* the split that name ("test" or "train") selects */
+const cn_dataset *cli_split(const cn_data *d, const char *name);
 
 /* messages to stderr, prefixed "critnet CMD: " and, while it is set, cli_error_where (e.g. "FILE:LINE: ",
  * so that the messages of an option parser name the line of a spec file the options came from) */

@@ -51,13 +51,7 @@ int cmd_eval(int argc, char **argv)
         case O_BATCH: if (cli_parse_int("batch", optarg, 1, 1 << 20, &batch)) return 2; break;
         case O_MAXBYTES: if (cli_parse_size("max-bytes", optarg, &mo.max_bytes)) return 2; break;
         case O_TOP5: top5 = 1; break;
-        case O_SPLIT:
-            if (strcmp(optarg, "test") && strcmp(optarg, "train")) {
-                cli_error("--split %s: expected test or train", optarg);
-                return 2;
-            }
-            split = optarg;
-            break;
+        case O_SPLIT: if (cli_parse_split(optarg, &split)) return 2; break;
         default: fputs(usage, stderr); return 2;
         }
     }
@@ -79,7 +73,7 @@ int cmd_eval(int argc, char **argv)
     int rc = 1;
     c.image_limit = limit;
     if (cli_load_data(&data, &c)) goto done;
-    const cn_dataset *d = strcmp(split, "train") == 0 ? &data.train : &data.test;
+    const cn_dataset *d = cli_split(&data, split);
     if (d->classes < 1) {
         cli_error("%s has no labels: eval needs a labelled set (images:DIR with a folder per class, or npy with "
                   "labels)", data.name);

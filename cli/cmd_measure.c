@@ -83,10 +83,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         case 'h': fputs(usage, stdout); return 1;
         case O_MODEL: o->model = optarg; break;
         case O_SAMPLES: bad = cli_parse_int("samples", optarg, 1, 1 << 30, &o->samples); break;
-        case O_SPLIT:
-            if ((bad = strcmp(optarg, "test") && strcmp(optarg, "train"))) cli_error("--split %s: expected test or train", optarg);
-            o->split = optarg;
-            break;
+        case O_SPLIT: bad = cli_parse_split(optarg, &o->split); break;
         case O_PROBES: bad = cli_parse_int("probes", optarg, 0, 100000, &m->probes); break;
         case O_SPECTRUM: bad = cli_parse_int("spectrum", optarg, 0, 1 << 20, &m->spectrum); break;
         case O_LAYERS:
@@ -355,7 +352,7 @@ int cmd_measure(int argc, char **argv)
     }
     if (strcmp(o.split, "test") == 0) o.c.image_limit = o.samples; /* images: only those measured are decoded */
     if (cli_load_data(&data, &o.c)) goto done;
-    const cn_dataset *d = strcmp(o.split, "train") == 0 ? &data.train : &data.test;
+    const cn_dataset *d = cli_split(&data, o.split);
     if (o.model) {
         if (cn_net_in_size(net) != d->c * d->h * d->w) {
             cli_error("%s takes %d inputs, but %s has %d per example", o.model, cn_net_in_size(net), data.name,

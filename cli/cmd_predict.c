@@ -40,13 +40,7 @@ int cmd_predict(int argc, char **argv)
         case O_LIMIT: if (cli_parse_int("limit", optarg, 1, 1 << 30, &limit)) return 2; break;
         case O_BATCH: if (cli_parse_int("batch", optarg, 1, 1 << 20, &batch)) return 2; break;
         case O_MAXBYTES: if (cli_parse_size("max-bytes", optarg, &mo.max_bytes)) return 2; break;
-        case O_SPLIT:
-            if (strcmp(optarg, "test") && strcmp(optarg, "train")) {
-                cli_error("--split %s: expected test or train", optarg);
-                return 2;
-            }
-            split = optarg;
-            break;
+        case O_SPLIT: if (cli_parse_split(optarg, &split)) return 2; break;
         default: fputs(usage, stderr); return 2;
         }
     }
@@ -69,7 +63,7 @@ int cmd_predict(int argc, char **argv)
     int rc = 1;
     c.image_limit = limit;
     if (cli_load_data(&data, &c)) goto done;
-    const cn_dataset *d = strcmp(split, "train") == 0 ? &data.train : &data.test;
+    const cn_dataset *d = cli_split(&data, split);
     int n = limit > 0 && limit < d->count ? limit : d->count, classes = cn_net_out_size(net);
     if (n < 1) {
         cli_error("%s: the %s split is empty", data.name, split);

@@ -122,10 +122,7 @@ static int parse(robust_opts *o, int argc, char **argv)
         case 'h': fputs(usage, stdout); return 1;
         case O_MODEL: o->model = optarg; break;
         case O_SAMPLES: bad = cli_parse_int("samples", optarg, 1, 1 << 30, &o->samples); break;
-        case O_SPLIT:
-            if ((bad = strcmp(optarg, "test") && strcmp(optarg, "train"))) cli_error("--split %s: expected test or train", optarg);
-            o->split = optarg;
-            break;
+        case O_SPLIT: bad = cli_parse_split(optarg, &o->split); break;
         case O_NOISE: bad = parse_grid("noise", optarg, o->grid[P_NOISE], &o->n[P_NOISE]); break;
         case O_EPS: bad = parse_grid("eps", optarg, eps, &neps); break;
         case O_ATTACKS: bad = parse_attacks(o, optarg); break;
@@ -263,7 +260,7 @@ int cmd_robustness(int argc, char **argv)
         return 1;
     }
     if (cli_load_data(&data, &o.c)) goto done;
-    const cn_dataset *d = strcmp(o.split, "train") == 0 ? &data.train : &data.test;
+    const cn_dataset *d = cli_split(&data, o.split);
     cn_net *net = ck.net;
     if (cn_net_in_size(net) != d->c * d->h * d->w) {
         cli_error("%s takes %d inputs, but %s has %d per example", o.model, cn_net_in_size(net), data.name,

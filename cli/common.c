@@ -77,6 +77,21 @@ int cli_parse_size(const char *name, const char *arg, size_t *out)
     return 0;
 }
 
+int cli_parse_split(const char *arg, const char **out)
+{
+    if (strcmp(arg, "test") && strcmp(arg, "train")) {
+        cli_error("--split %s: expected test or train", arg);
+        return -1;
+    }
+    *out = arg;
+    return 0;
+}
+
+const cn_dataset *cli_split(const cn_data *d, const char *name)
+{
+    return strcmp(name, "train") == 0 ? &d->train : &d->test;
+}
+
 void cli_common_defaults(cli_common *c)
 {
     memset(c, 0, sizeof *c);
