@@ -3,14 +3,12 @@
  * x (B,Cin,H,W), W (Cout,Cin/groups,k,k), b (Cout) -> z (B,Cout,Ho,Wo) pre-activation -> y. Params: W then b. */
 #include <limits.h>
 #include <stdio.h>
-#include <string.h>
 #include "layers/conv2d.h"
 #include "layers/layer.h"
 
 typedef struct {
     cn_conv2d_geom g;
     cn_conv_geom kg; /* the same convolution as the shared kernels take it */
-    int ho, wo;
     int bias;
     int maxB;
     cn_real *z;   /* (B,Cout,Ho,Wo) pre-activations; aliases y when the activation is the identity */
@@ -176,8 +174,6 @@ int cn_conv2d_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)
     if (!L) return cn_error_set(err, CN_ERR_NOMEM, "conv: out of memory");
     conv_impl *d = L->impl;
     d->g = g;
-    d->ho = ho;
-    d->wo = wo;
     d->bias = bias != 0;
     cn_conv2d_kernel_geom(&g, &d->kg);
     L->in = in;

@@ -4,13 +4,11 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 #include "kernels/pool.h"
 #include "layers/layer.h"
 
 typedef struct {
-    int k, stride, pad;
-    cn_pool_geom q;                   /* the kernels' geometry for one example (planes = C) */
+    cn_pool_geom q;                   /* the kernels' geometry for one example (planes = C): k, stride, pad */
     cn_pool_window *rows, *cols;      /* its window tables */
     int maxB;
     int32_t *arg; /* maxpool only: (B*C, Ho*Wo) offset of each window's max inside its plane */
@@ -103,8 +101,8 @@ static int pool_print(const cn_layer *L, char *buf, size_t cap)
 {
     const pool_impl *p = L->impl;
     char pad[32] = "";
-    if (p->pad) snprintf(pad, sizeof pad, " pad=%d", p->pad);
-    return snprintf(buf, cap, "%s k=%d stride=%d%s", L->ops->kind, p->k, p->stride, pad);
+    if (p->q.pad_top) snprintf(pad, sizeof pad, " pad=%d", (int)p->q.pad_top);
+    return snprintf(buf, cap, "%s k=%d stride=%d%s", L->ops->kind, (int)p->q.kh, (int)p->q.sh, pad);
 }
 
 static const cn_layer_ops maxpool_ops = {
@@ -155,9 +153,6 @@ static int pool_create(cn_layer **out, const cn_layer_ops *ops, cn_args *args, c
     cn_layer *L = cn_layer_alloc(ops, sizeof(pool_impl));
     if (!L) return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", kind);
     pool_impl *p = L->impl;
-    p->k = k;
-    p->stride = stride;
-    p->pad = pad;
     L->in = in;
     L->out = (cn_shape){in.c, sh / stride + 1, sw / stride + 1};
     p->q = (cn_pool_geom){.planes = in.c, .h = in.h, .w = in.w, .kh = k, .kw = k, .sh = stride, .sw = stride,
