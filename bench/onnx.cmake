@@ -14,4 +14,11 @@ if(CN_BASH)
   set_tests_properties(bench_onnx_short PROPERTIES
     ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR};BENCH_BIN=$<TARGET_FILE:bench_onnx>;BENCH_OUT_DIR=${CMAKE_BINARY_DIR}/bench"
     LABELS bench TIMEOUT 180)
+  # the old-against-new comparison (bench/ab_onnx.sh), run with the new binary on both sides: that it runs and
+  # that the two agree on lambda_0; the real comparison builds an earlier revision and takes minutes
+  add_test(NAME bench_ab_onnx_short
+           COMMAND ${CN_BASH} ${CMAKE_CURRENT_LIST_DIR}/ab_onnx.sh --short --old-bin $<TARGET_FILE:bench_onnx>
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(bench_ab_onnx_short PROPERTIES
+    ENVIRONMENT "BENCH_BIN=$<TARGET_FILE:bench_onnx>" LABELS bench TIMEOUT 180)
 endif()
