@@ -206,7 +206,9 @@ int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape)
 {
     cn_error err = {0};
     int rc;
-    if (c->model_file) {
+    if (c->model_file && cli_is_onnx(c->model_file)) {
+        rc = cn_net_from_onnx(net, c->model_file, NULL, &err); /* fine-tuned from the file's weights */
+    } else if (c->model_file) {
         rc = cn_net_from_spec_file(net, c->model_file, &err);
     } else {
         cn_arch a = {0};

@@ -46,4 +46,4 @@ void cli_image_defaults_for(cli_common *c, const cn_net *net)
     if (chw[0] == 1) c->image_grey = 1;
 }
 
-int cli_is_onnx_net(const cn_net *net) { return cn_net_inference_only(net); }
+int cli_is_onnx_net(const cn_net *net) { return cn_net_layer_name(net, 0) != NULL; }

@@ -118,8 +118,14 @@ int cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int bat
 
 /* ---------------------------------------------------------------- imported models (critnet_onnx.h) */
 
-/* An imported network runs forward and jvp in eval mode only: no backward, training or checkpoint. */
+/* CN_OK when every pass works, backward included; an imported graph with an operator that has no backward
+ * yet runs forward and jvp only: CN_ERR_UNSUPPORTED, err naming the node. */
+int cn_net_trainable(const cn_net *net, cn_error *err);
+/* 1 when cn_net_trainable fails: no backward, so no training and no gradient attacks */
 int cn_net_inference_only(const cn_net *net);
+/* An imported network (critnet_onnx.h) that remembers the file it came from: its path, else NULL. A
+ * checkpoint of such a net refers to that file for the graph and stores the weights itself. */
+const char *cn_net_source(const cn_net *net);
 /* the only batch size the model runs (an ONNX file whose batch dimension is fixed at 1), or 0: any. The
  * library's own loops (cn_measure, cn_evaluate) keep their batches within it. */
 int cn_net_batch_limit(const cn_net *net);

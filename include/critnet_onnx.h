@@ -12,9 +12,10 @@ extern "C" {
 
 /* An ONNX file (opset 11-17, one float input with the batch first, operators of docs/onnx.md) as a network
  * of blocks, each a segment of the graph (docs/onnx.md#blocks says where they end). The weights are the
- * file's; the network runs forward and jvp in eval mode only (cn_net_inference_only): no backward, training
- * or checkpoint. A run that fails inside the graph (a shape that no longer fits, memory) writes NaN and is
- * reported by cn_net_status. */
+ * file's: its float initializers of two or more values become the net's parameters, and batch norm's running
+ * statistics its state (docs/onnx.md#training). Where every operator on the way has a backward, the net
+ * trains like a native one (cn_net_trainable); in training mode BatchNormalization uses and updates batch
+ * statistics. A pass that fails inside the graph returns its status, and cn_net_status says which node. */
 typedef struct {
     const char *blocks; /* comma list of tensor or node names that end blocks, replacing the default (NULL) */
     size_t max_bytes;   /* refuse larger files before reading them (0: 2 GiB - 1, protobuf's limit) */

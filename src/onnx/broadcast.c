@@ -145,6 +145,28 @@ void cn_bcast_copy_int(int64_t *dst, int ndim, const int64_t *dims, const int64_
     BCAST_COPY(int64_t)
 }
 
+void cn_bcast_sum_real(cn_real *src_grad, int src_ndim, const int64_t *src_dims, const cn_real *g, int ndim,
+                       const int64_t *dims, cn_real scale)
+{
+    cn_bcast p;
+    cn_bcast_pos q;
+    cn_bcast_plan(&p, ndim, dims, 1, &src_ndim, &src_dims);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int step = cn_bcast_inner_step(&p, 0);
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+        const cn_real *s = g + r * inner;
+        cn_real *d = src_grad + q.off[0];
+        if (step) {
+            CN_SIMD for (size_t i = 0; i < inner; i++) d[i] += scale * s[i];
+        } else {
+            double sum = 0;
+            CN_SIMD_SUM(sum) for (size_t i = 0; i < inner; i++) sum += s[i];
+            d[0] += (cn_real)(scale * sum);
+        }
+    }
+}
+
 const char *cn_shape_format(char *buf, size_t size, int ndim, const int64_t *dims)
 {
     size_t used = 0;

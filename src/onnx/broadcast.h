@@ -70,6 +70,10 @@ void cn_bcast_copy_real(cn_real *dst, int ndim, const int64_t *dims, const cn_re
                         const int64_t *src_dims);
 void cn_bcast_copy_int(int64_t *dst, int ndim, const int64_t *dims, const int64_t *src, int src_ndim,
                        const int64_t *src_dims);
+/* The transpose of cn_bcast_copy_real: src_grad += scale * (g (ndim, dims) summed over the axes along which the
+ * source was broadcast). The gradient of Expand, Gemm's C and every broadcast operand. */
+void cn_bcast_sum_real(cn_real *src_grad, int src_ndim, const int64_t *src_dims, const cn_real *g, int ndim,
+                       const int64_t *dims, cn_real scale);
 
 #include "kernels/simd.h" /* CN_SIMD, CN_SIMD_SUM */
 

@@ -2,6 +2,7 @@
  * forward and in tangent mode. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "onnx/graph.h"
 
@@ -31,6 +32,18 @@ const cn_real *cn_node_in_tan(cn_graph *g, const cn_node *n, int i)
 {
     cn_tensor *t = cn_node_in(g, n, i);
     return t && t->active ? t->tan : NULL;
+}
+
+cn_real *cn_node_in_grad(cn_graph *g, const cn_node *n, int i)
+{
+    cn_tensor *t = cn_node_in(g, n, i);
+    return t && t->diff && !(n->op->frozen_in & (1u << i)) ? t->grad : NULL;
+}
+
+const cn_real *cn_node_out_grad(cn_graph *g, const cn_node *n, int i)
+{
+    cn_tensor *t = cn_node_out(g, n, i);
+    return t && t->diff ? t->grad : NULL;
 }
 
 int cn_node_fail(cn_graph *g, const cn_node *n, int status, const char *fmt, ...)
@@ -72,6 +85,11 @@ int cn_tensor_set_shape(cn_graph *g, const cn_node *n, cn_tensor *t, int dtype, 
             cn_free(t->tan);
             if (!(t->tan = cn_calloc(cap, sizeof(cn_real))))
                 return cn_node_fail(g, n, CN_ERR_NOMEM, "out of memory for the tangent of %s", t->name);
+        }
+        if (t->grad) {
+            cn_free(t->grad);
+            if (!(t->grad = cn_calloc(cap, sizeof(cn_real))))
+                return cn_node_fail(g, n, CN_ERR_NOMEM, "out of memory for the gradient of %s", t->name);
         }
     } else if (dtype != t->dtype) {
         t->cap = have / elem_size(dtype);
@@ -283,8 +301,9 @@ void cn_graph_free(cn_graph *g)
     if (!g) return;
     for (int i = 0; i < g->nt; i++) {
         cn_free(g->t[i].name);
-        cn_free(g->t[i].data);
+        if (!g->t[i].borrowed) cn_free(g->t[i].data); /* else views of the net's buffers */
         cn_free(g->t[i].tan);
+        if (!(g->t[i].borrowed && g->t[i].role == CN_ROLE_PARAM)) cn_free(g->t[i].grad);
     }
     for (int i = 0; i < g->nn; i++) {
         cn_node *n = &g->nodes[i];
@@ -303,5 +322,7 @@ void cn_graph_free(cn_graph *g)
     }
     cn_free(g->t);
     cn_free(g->nodes);
+    cn_free(g->temp);
+    free(g->source); /* from realpath */
     cn_free(g);
 }

@@ -28,7 +28,18 @@ typedef struct {
     int active;                /* a float tensor that depends on the graph input: it carries a tangent */
     cn_real *tan;              /* the tangent, cap elements (active tensors only, from cn_graph_reserve) */
     int producer;              /* index of the node that writes it; -1 for the input and constants */
+    /* training (grad.c, params.c) */
+    int diff;                  /* a float tensor that depends on the input or on a parameter: it gets a gradient */
+    int role;                  /* CN_ROLE_*: a constant the network trains or keeps as state */
+    int first_reader;          /* the first node that reads its values (-1: none) */
+    int borrowed;              /* data (and, for a parameter, grad) are views of the net's flat buffers */
+    cn_real *grad;             /* d loss / d tensor, cap elements: owned for diff tensors, a view of the net's
+                                * gradient buffer for parameters; NULL until cn_graph_reserve_grads */
 } cn_tensor;
+
+/* what a constant is to training: a parameter (its data and grad are views of the net's flat buffers), or
+ * state that a training forward updates (batch norm's running statistics, a view of the net's state) */
+enum { CN_ROLE_NONE = 0, CN_ROLE_PARAM, CN_ROLE_STATE };
 
 enum { CN_ATTR_FLOAT = 1, CN_ATTR_INT = 2, CN_ATTR_STRING = 3, CN_ATTR_TENSOR = 4, CN_ATTR_FLOATS = 6,
        CN_ATTR_INTS = 7 };
@@ -58,6 +69,16 @@ typedef struct {
      * that depends on its inputs' values (Shape, comparisons), so no output of it is ever active. */
     int (*jvp)(cn_graph *g, cn_node *n);
     unsigned shape_only; /* bit i: input i is read for its shape only (Shape), which a block cut may cross */
+    /* Adds d loss / d input to the grad of every diff input (cn_node_in_grad) from the grads of the outputs
+     * and the values the last forward stored. NULL: the op has no backward; a network that needs one
+     * through it cannot be trained. */
+    int (*vjp)(cn_graph *g, cn_node *n);
+    /* bit i: input i never gets a gradient (an exponent, a clip bound, batch norm's running statistics), so
+     * a float initializer there is not a parameter */
+    unsigned frozen_in;
+    /* bit i: a float initializer at input i is training state the forward updates (batch norm's running
+     * mean and variance) */
+    unsigned state_in;
 } cn_op;
 
 struct cn_node {
@@ -75,6 +96,7 @@ struct cn_node {
 
 struct cn_graph {
     char path[256];            /* for messages */
+    char *source;              /* the file's absolute path (NULL: read from memory), for checkpoints */
     int opset;
     cn_tensor *t;
     int nt, cap_t;
@@ -84,7 +106,11 @@ struct cn_graph {
     int fixed_batch;           /* the input's first dimension is a fixed number (runs one example at a time
                                 * when it is 1); 0: symbolic */
     int reserved_batch;        /* largest batch the buffers were sized for */
+    int train;                 /* the forward runs in training mode: batch norm uses and updates batch statistics */
+    double bn_momentum;        /* training: weight of the batch in a running statistic; 0: the node's own */
     char msg[512];             /* the last failure: which node, what is wrong */
+    cn_real *temp;             /* a backward's work space (cn_graph_temp) */
+    size_t temp_cap;
 };
 
 /* ------------------------------------------------------------------ used by the operators */
@@ -117,6 +143,10 @@ int cn_attr_ints(cn_graph *g, const cn_node *n, const char *name, int64_t *v, in
 /* An int64 input (axes, shape, pads, starts...) into v (at most max entries); *count = entries, -1 when the
  * input is omitted. Fails naming the node for a float input or more than max entries. */
 int cn_input_ints(cn_graph *g, const cn_node *n, int i, int64_t *v, int max, int *count);
+/* The grad of input i (to add to), or NULL when that input is omitted or gets no gradient; the grad of
+ * output i, or NULL when it has none (not diff). */
+cn_real *cn_node_in_grad(cn_graph *g, const cn_node *n, int i);
+const cn_real *cn_node_out_grad(cn_graph *g, const cn_node *n, int i);
 /* a scalar float input (Clip's min/max, Pad's value) or def when omitted */
 int cn_input_scalar(cn_graph *g, const cn_node *n, int i, double def, double *out);
 
@@ -148,5 +178,36 @@ int cn_graph_set_input(cn_graph *g, const cn_real *x, int batch);
 int cn_graph_reserve(cn_graph *g, int batch);
 /* Marks the float tensors that depend on the input (after a run has set every dtype). */
 void cn_graph_mark_active(cn_graph *g);
+
+/* ------------------------------------------------------------------ parameters and state (params.c) */
+
+/* Decides which constants train (CN_ROLE_PARAM: float, at least 2 values, read at an input an operator does
+ * not freeze) and which are state (CN_ROLE_STATE: batch norm's running statistics), and each one's first
+ * reader. */
+void cn_graph_assign_roles(cn_graph *g);
+/* Values of the tensors of a role whose first reader lies in nodes [first, last). */
+size_t cn_graph_role_size(const cn_graph *g, int role, int first, int last);
+/* Moves those tensors' values into data (consecutive, in tensor order) and makes them views of it; a
+ * parameter's grad becomes the matching view of grad. */
+void cn_graph_bind_role(cn_graph *g, int role, int first, int last, cn_real *data, cn_real *grad);
+
+/* ------------------------------------------------------------------ backward (grad.c) */
+
+/* Marks the float tensors that get a gradient: the active ones, the parameters and what depends on them
+ * (after cn_graph_mark_active and the choice of parameters). */
+void cn_graph_mark_diff(cn_graph *g);
+/* The first node in [first, last) that needs a backward its operator lacks, or -1. */
+int cn_graph_first_without_vjp(const cn_graph *g, int first, int last);
+/* Gives every diff tensor that is not a parameter its grad buffer. */
+int cn_graph_reserve_grads(cn_graph *g);
+/* Zeroes the grads of the diff tensors that are not parameters (a backward pass starts from zero). */
+void cn_graph_zero_grads(cn_graph *g);
+/* Work space for one vjp at a time, of at least count values: where a kernel overwrites its dx, the op
+ * writes it here and adds it to the input's grad (cn_grad_add). NULL after cn_node_fail on failure. */
+cn_real *cn_graph_temp(cn_graph *g, const cn_node *n, size_t count);
+/* grad[i] += share[i] */
+void cn_grad_add(cn_real *grad, const cn_real *share, size_t count);
+/* Runs the vjps of nodes [first, last) in reverse order: each adds to its inputs' grads. */
+int cn_graph_run_vjp(cn_graph *g, int first, int last);
 
 #endif

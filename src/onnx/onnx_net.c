@@ -1,12 +1,16 @@
 /* onnx_net.c: an ONNX graph as a cn_net. The graph is cut into segments at its block ends, and each
  * segment is one layer of the network's chain, so everything that works on a chain of layers (the
- * criticality measures, evaluation) works on an imported model unchanged. All segments share one graph: a
- * segment's forward runs its range of nodes on the tensors the earlier segments left, and its jvp runs the
- * same nodes in tangent mode, tangent by tangent. Imported models run forward and jvp only. A pass that fails
+ * criticality measures, evaluation, training) works on an imported model unchanged. All segments share one
+ * graph: a segment's forward runs its range of nodes on the tensors the earlier segments left, its jvp runs
+ * the same nodes in tangent mode, tangent by tangent, and its backward runs their vjps in reverse. The
+ * graph's parameters and batch-norm statistics (params.c) live in the net's flat buffers, each segment owning
+ * those its nodes read first, so optimizers and checkpoints see them as a native net's. A pass that fails
  * returns its status, and g->msg (cn_net_status) says which node failed and why. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "net/net_internal.h"
 #include "onnx/blocks.h"
@@ -41,6 +45,7 @@ static int seg_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int tra
     cn_graph *g = s->g;
     size_t n_in = (size_t)cn_shape_size(L->in), n_out = (size_t)cn_shape_size(L->out);
     int rc;
+    g->train = train != 0;
     if (s->first == 0) rc = cn_graph_set_input(g, x, B);
     else if ((rc = expect_rows(s, s->in, B, n_in)) == CN_OK && g->t[s->in].data != x)
         memcpy(g->t[s->in].data, x, (size_t)B * n_in * sizeof *x);
@@ -71,12 +76,35 @@ static int seg_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
     return CN_OK;
 }
 
+/* The chain calls the segments from the readout back to the first. The readout starts the pass from zero
+ * gradients everywhere: a tensor a later segment reads (a parameter, or a value that depends on one only)
+ * gathers shares from several segments. Each segment sets its output's gradient to dy, which is exactly what
+ * the later segments gave its output, and hands its input's gradient back as dx. */
 static int seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const cn_real *dy, cn_real *dx, int B)
 {
     segment *s = L->impl;
-    snprintf(s->g->msg, sizeof s->g->msg, "%s: imported ONNX models run forward and jvp only (no backward, so no "
-             "training and no gradient attacks)", s->g->path);
-    return seg_failed(s, CN_ERR_UNSUPPORTED);
+    cn_graph *g = s->g;
+    cn_tensor *in = &g->t[s->in], *out = &g->t[s->out];
+    size_t n_in = (size_t)B * cn_shape_size(L->in), n_out = (size_t)B * cn_shape_size(L->out);
+    int rc;
+    if (s->last == g->nn) {
+        int node = cn_graph_first_without_vjp(g, 0, g->nn);
+        if (node >= 0)
+            return seg_failed(s, cn_node_fail(g, &g->nodes[node], CN_ERR_UNSUPPORTED, "%s has no backward in critnet "
+                                              "yet, so this network cannot be trained", g->nodes[node].op_type));
+        if ((rc = cn_graph_reserve_grads(g))) return seg_failed(s, rc);
+        cn_graph_zero_grads(g);
+    }
+    if (!out->grad || cn_tensor_numel(out) != n_out) {
+        snprintf(g->msg, sizeof g->msg, "%s: no gradient for %s (run a forward at this batch first)", g->path, out->name);
+        return seg_failed(s, CN_ERR_ARG);
+    }
+    memcpy(out->grad, dy, n_out * sizeof *dy);
+    if ((rc = cn_graph_run_vjp(g, s->first, s->last))) return seg_failed(s, rc);
+    if (!dx) return CN_OK;
+    if (in->grad && in->diff) memcpy(dx, in->grad, n_in * sizeof *dx);
+    else memset(dx, 0, n_in * sizeof *dx);
+    return CN_OK;
 }
 
 static int seg_reserve(cn_layer *L, int B, int K)
@@ -132,6 +160,8 @@ static int add_segment(cn_net *net, int first, int last, int in, int out, int *f
     if (!L) return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", g->path);
     segment *s = L->impl;
     *s = (segment){g, first, last, in, out, failed};
+    L->nparams = cn_graph_role_size(g, CN_ROLE_PARAM, first, last);
+    L->nstate = cn_graph_role_size(g, CN_ROLE_STATE, first, last);
     L->in = example_shape(&g->t[in]);
     L->out = example_shape(&g->t[out]);
     if (cn_chain_push(&net->chain, L)) {
@@ -194,6 +224,8 @@ static int build(cn_net *net, const cn_onnx_opts *opts, cn_error *err)
     if (!rc) rc = cn_graph_run(g, 0, g->nn);
     if (rc) return cn_error_set(err, rc, "%s", g->msg);
     cn_graph_mark_active(g);
+    cn_graph_assign_roles(g);
+    cn_graph_mark_diff(g);
     if (!g->t[g->output].active || g->t[g->output].dtype != CN_T_FLOAT)
         return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: output %s is not a float tensor that depends on the input",
                             g->path, g->t[g->output].name);
@@ -217,16 +249,31 @@ static int build(cn_net *net, const cn_onnx_opts *opts, cn_error *err)
     return rc;
 }
 
+/* the flat buffers, as for a native net, and every segment's parameters and state moved into its slices */
+static int bind_buffers(cn_net *net, cn_error *err)
+{
+    net->nparams = cn_chain_nparams(&net->chain);
+    net->nstate = cn_chain_nstate(&net->chain);
+    net->params = cn_calloc(net->nparams ? net->nparams : 1, sizeof(cn_real));
+    net->grads = cn_calloc(net->nparams ? net->nparams : 1, sizeof(cn_real));
+    net->state = cn_calloc(net->nstate ? net->nstate : 1, sizeof(cn_real));
+    if (!net->params || !net->grads || !net->state)
+        return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %zu parameters", net->graph->path, net->nparams);
+    cn_chain_bind(&net->chain, net->params, net->grads, net->state);
+    for (int i = 0; i < net->chain.n; i++) {
+        cn_layer *L = net->chain.layers[i];
+        const segment *s = L->impl;
+        cn_graph_bind_role(net->graph, CN_ROLE_PARAM, s->first, s->last, L->p, L->g);
+        cn_graph_bind_role(net->graph, CN_ROLE_STATE, s->first, s->last, L->s, NULL);
+    }
+    return CN_OK;
+}
+
 static int finish(cn_net **out, cn_net *net, cn_graph *g, const cn_onnx_opts *opts, cn_error *err)
 {
     net->graph = g;
     int rc = build(net, opts, err);
-    if (!rc) {
-        net->params = cn_calloc(1, sizeof(cn_real));
-        net->grads = cn_calloc(1, sizeof(cn_real));
-        net->state = cn_calloc(1, sizeof(cn_real));
-        if (!net->params || !net->grads || !net->state) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", g->path);
-    }
+    if (!rc) rc = bind_buffers(net, err);
     if (rc) {
         cn_net_free(net);
         return rc;
@@ -246,6 +293,7 @@ int cn_net_from_onnx(cn_net **out, const char *path, const cn_onnx_opts *opts, c
         cn_free(net);
         return rc;
     }
+    g->source = realpath(path, NULL); /* NULL (out of memory) only loses the checkpoint's reference */
     return finish(out, net, g, opts, err);
 }
 
@@ -281,6 +329,19 @@ int cn_net_pass_error(const cn_net *net, int rc, cn_error *err)
     return cn_error_set(err, rc, "a pass through the network failed: %s", cn_strerror(rc));
 }
 
-int cn_net_inference_only(const cn_net *net) { return net->graph != NULL; }
+int cn_net_trainable(const cn_net *net, cn_error *err)
+{
+    if (!net->graph) return CN_OK;
+    cn_graph *g = net->graph;
+    int node = cn_graph_first_without_vjp(g, 0, g->nn);
+    if (node < 0) return CN_OK;
+    return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: node %s (%s) has no backward in critnet yet, so this network "
+                        "runs forward and jvp only (docs/onnx.md lists the operators that train)", g->path,
+                        g->nodes[node].name, g->nodes[node].op_type);
+}
+
+const char *cn_net_source(const cn_net *net) { return net->graph ? net->graph->source : NULL; }
+
+int cn_net_inference_only(const cn_net *net) { return cn_net_trainable(net, NULL) != CN_OK; }
 
 int cn_net_batch_limit(const cn_net *net) { return net->graph ? net->graph->fixed_batch : 0; }

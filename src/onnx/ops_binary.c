@@ -127,12 +127,71 @@ typedef void (*jvp_fn)(size_t n, int sa, int sb, const jvp_row *r);
 #define POW_DX (Y == 0 ? 0 : Y * pow(X, Y - 1) * TX)
 #define POW_DY ((X == 0 && Y >= 0) ? 0 : Z * log(X) * TY)
 
-JVP_ROWS(add_jvp, TX + TY, TX, TY)
-JVP_ROWS(sub_jvp, TX - TY, TX, -TY)
-JVP_ROWS(mul_jvp, TX * Y + X * TY, TX * Y, X * TY)
+/* each op's partial derivatives as tangents of one input, the other's left out */
+#define ADD_A TX
+#define ADD_B TY
+#define SUB_A TX
+#define SUB_B (-TY)
+#define MUL_A (TX * Y)
+#define MUL_B (X * TY)
 /* d(a/b) = (ta - (a/b) tb) / b, from the stored quotient as torch's formula */
-JVP_ROWS(div_jvp, (TX - Z * TY) / Y, TX / Y, -(Z * TY) / Y)
+#define DIV_A (TX / Y)
+#define DIV_B (-(Z * TY) / Y)
+
+JVP_ROWS(add_jvp, TX + TY, ADD_A, ADD_B)
+JVP_ROWS(sub_jvp, TX - TY, SUB_A, SUB_B)
+JVP_ROWS(mul_jvp, TX * Y + X * TY, MUL_A, MUL_B)
+JVP_ROWS(div_jvp, (TX - Z * TY) / Y, DIV_A, DIV_B)
 JVP_ROWS(pow_jvp, POW_DX + POW_DY, POW_DX, POW_DY)
+
+#undef TX
+#undef TY
+
+/* ------------------------------------------------------------------ gradient kernels */
+
+typedef struct {
+    const cn_real *a, *b, *z, *dz; /* inputs, the output and its gradient */
+    cn_real *ga, *gb;              /* the inputs' gradients to add to (NULL: none wanted) */
+} vjp_row;
+
+typedef void (*vjp_fn)(size_t n, int sa, int sb, const vjp_row *r);
+
+/* Each partial is linear in its tangent, so the transpose of the row's Jacobian is the same expression with
+ * the output's gradient in place of the tangent. An input broadcast along the row (step 0) sums the row into
+ * one element: the loops carry no simd pragma, as their lanes would then write the same place. */
+#define TX ((double)dz[i])
+#define TY ((double)dz[i])
+#define VJP_STEPS(n, sa, sb, ...)                                                                              \
+    do {                                                                                                       \
+        if ((sa) && (sb)) {                                                                                    \
+            enum { SA = 1, SB = 1 };                                                                           \
+            for (size_t i = 0; i < (n); i++) { __VA_ARGS__ }                                                   \
+        } else if (sa) {                                                                                       \
+            enum { SA = 1, SB = 0 };                                                                           \
+            for (size_t i = 0; i < (n); i++) { __VA_ARGS__ }                                                   \
+        } else if (sb) {                                                                                       \
+            enum { SA = 0, SB = 1 };                                                                           \
+            for (size_t i = 0; i < (n); i++) { __VA_ARGS__ }                                                   \
+        } else {                                                                                               \
+            enum { SA = 0, SB = 0 };                                                                           \
+            for (size_t i = 0; i < (n); i++) { __VA_ARGS__ }                                                   \
+        }                                                                                                      \
+    } while (0)
+#define VJP_ROWS(NAME, PART_A, PART_B)                                                                         \
+    static void NAME(size_t n, int sa, int sb, const vjp_row *r)                                               \
+    {                                                                                                          \
+        const cn_real *a = r->a, *b = r->b, *z = r->z, *dz = r->dz;                                            \
+        cn_real *ga = r->ga, *gb = r->gb;                                                                      \
+        (void)a, (void)b, (void)z;                                                                             \
+        if (ga) VJP_STEPS(n, sa, sb, ga[i * SA] += (cn_real)(PART_A););                                        \
+        if (gb) VJP_STEPS(n, sa, sb, gb[i * SB] += (cn_real)(PART_B););                                        \
+    }
+
+VJP_ROWS(add_vjp_rows, ADD_A, ADD_B)
+VJP_ROWS(sub_vjp_rows, SUB_A, SUB_B)
+VJP_ROWS(mul_vjp_rows, MUL_A, MUL_B)
+VJP_ROWS(div_vjp_rows, DIV_A, DIV_B)
+VJP_ROWS(pow_vjp_rows, POW_DX, POW_DY)
 
 #undef X
 #undef Y
@@ -145,6 +204,7 @@ JVP_ROWS(pow_jvp, POW_DX + POW_DY, POW_DX, POW_DY)
 typedef struct {
     row_fn real, integer; /* float and int64 kernels; integer NULL: float only */
     jvp_fn jvp;           /* NULL for comparisons */
+    vjp_fn vjp;
     int compare;          /* the output is bool whatever the inputs */
     int int_divides;      /* refuse a zero divisor */
     int int_exponent;     /* a float first input may meet an int64 second (Pow) */
@@ -265,23 +325,56 @@ static int binary_jvp(cn_graph *g, cn_node *n, const binary_kind *k)
     return CN_OK;
 }
 
+/* adds each input's share of the output's gradient, walking the forward's broadcast plan */
+static int binary_vjp(cn_graph *g, cn_node *n, const binary_kind *k)
+{
+    cn_tensor *a, *b, *y;
+    int rc = two_inputs(g, n, &a, &b, &y);
+    if (rc) return rc;
+    vjp_row args = {.a = a->data, .z = y->data, .dz = cn_node_out_grad(g, n, 0), .ga = cn_node_in_grad(g, n, 0),
+                    .gb = b->dtype == CN_T_FLOAT ? cn_node_in_grad(g, n, 1) : NULL};
+    const size_t count = cn_tensor_numel(y);
+    if (!args.dz || (!args.ga && !args.gb) || count == 0) return CN_OK;
+    if (!(args.b = real_data(g, n, b))) return CN_ERR_NOMEM;
+    const cn_tensor *ab[2] = {a, b};
+    cn_bcast p;
+    cn_bcast_plan_tensors(&p, y->ndim, y->dims, 2, ab);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int sa = cn_bcast_inner_step(&p, 0), sb = cn_bcast_inner_step(&p, 1);
+    cn_bcast_pos q;
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+        vjp_row row = {
+            .a = (const cn_real *)a->data + q.off[0],
+            .b = args.b + q.off[1],
+            .z = args.z + r * inner,
+            .dz = args.dz + r * inner,
+            .ga = args.ga ? args.ga + q.off[0] : NULL,
+            .gb = args.gb ? args.gb + q.off[1] : NULL,
+        };
+        k->vjp(inner, sa, sb, &row);
+    }
+    return CN_OK;
+}
+
 #define BINARY_OP(NAME, ...)                                                                                   \
     static const binary_kind NAME##_kind = {__VA_ARGS__};                                                      \
     static int NAME##_forward(cn_graph *g, cn_node *n) { return binary_forward(g, n, &NAME##_kind); }         \
     static int NAME##_jvp(cn_graph *g, cn_node *n) { return binary_jvp(g, n, &NAME##_kind); }                 \
-    const cn_op cn_op_##NAME = {#NAME, NAME##_forward, NAME##_jvp, 0};
+    static int NAME##_vjp(cn_graph *g, cn_node *n) { return binary_vjp(g, n, &NAME##_kind); }                 \
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp};
 
 /* comparisons have no jvp: their output is never active */
 #define COMPARE_OP(NAME, ...)                                                                                  \
     static const binary_kind NAME##_kind = {__VA_ARGS__};                                                      \
     static int NAME##_forward(cn_graph *g, cn_node *n) { return binary_forward(g, n, &NAME##_kind); }         \
-    const cn_op cn_op_##NAME = {#NAME, NAME##_forward, NULL, 0};
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward};
 
-BINARY_OP(Add, .real = add_real, .integer = add_int, .jvp = add_jvp)
-BINARY_OP(Sub, .real = sub_real, .integer = sub_int, .jvp = sub_jvp)
-BINARY_OP(Mul, .real = mul_real, .integer = mul_int, .jvp = mul_jvp)
-BINARY_OP(Div, .real = div_real, .integer = div_int, .jvp = div_jvp, .int_divides = 1)
-BINARY_OP(Pow, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .int_exponent = 1)
+BINARY_OP(Add, .real = add_real, .integer = add_int, .jvp = add_jvp, .vjp = add_vjp_rows)
+BINARY_OP(Sub, .real = sub_real, .integer = sub_int, .jvp = sub_jvp, .vjp = sub_vjp_rows)
+BINARY_OP(Mul, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
+BINARY_OP(Div, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
+BINARY_OP(Pow, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
 COMPARE_OP(Equal, .real = equal_real, .integer = equal_int, .compare = 1)
 COMPARE_OP(Less, .real = less_real, .integer = less_int, .compare = 1)
 COMPARE_OP(Greater, .real = greater_real, .integer = greater_int, .compare = 1)
@@ -377,7 +470,37 @@ static int where_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Where = {"Where", where_forward, where_jvp, 0};
+/* the gradient goes to the side the condition picked; a broadcast side sums its share */
+static int where_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *c, *a, *b, *y;
+    int rc = where_inputs(g, n, &c, &a, &b, &y);
+    if (rc) return rc;
+    cn_real *ga = cn_node_in_grad(g, n, 1), *gb = cn_node_in_grad(g, n, 2);
+    const cn_real *dz = cn_node_out_grad(g, n, 0);
+    if (!dz || (!ga && !gb) || cn_tensor_numel(y) == 0) return CN_OK;
+    const cn_tensor *cab[3] = {c, a, b};
+    cn_bcast p;
+    cn_bcast_plan_tensors(&p, y->ndim, y->dims, 3, cab);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int sc = cn_bcast_inner_step(&p, 0), sx = cn_bcast_inner_step(&p, 1), sy = cn_bcast_inner_step(&p, 2);
+    cn_bcast_pos q;
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+        const int64_t *cond = (const int64_t *)c->data + q.off[0];
+        const cn_real *d = dz + r * inner;
+        for (size_t i = 0; i < inner; i++) {
+            if (cond[i * sc]) {
+                if (ga) ga[q.off[1] + i * sx] += d[i];
+            } else if (gb) {
+                gb[q.off[2] + i * sy] += d[i];
+            }
+        }
+    }
+    return CN_OK;
+}
+
+const cn_op cn_op_Where = {.name = "Where", .forward = where_forward, .jvp = where_jvp, .vjp = where_vjp};
 
 /* ------------------------------------------------------------------ Max, Min (variadic) */
 
@@ -483,10 +606,51 @@ static int extreme_jvp(cn_graph *g, cn_node *n, int is_max)
     return CN_OK;
 }
 
+/* The transpose of the jvp's fold: replay the fold on the values, recording for every element which input
+ * holds the result and whether a tie shares it with the one before (torch gives a tie half to each), then
+ * hand the gradient back along that record from the last input to the first. Two inputs (the usual
+ * torch.maximum) need no record beyond the values themselves. */
+static int extreme_vjp(cn_graph *g, cn_node *n, int is_max)
+{
+    cn_tensor *y = cn_node_out(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    const size_t count = y ? cn_tensor_numel(y) : 0;
+    if (!gy || count == 0) return CN_OK;
+    if (n->nin > 2) return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "the backward of %s takes two inputs", n->op_type);
+    const cn_tensor *a = cn_node_in(g, n, 0), *b = n->nin > 1 ? cn_node_in(g, n, 1) : NULL;
+    cn_real *ga = cn_node_in_grad(g, n, 0), *gb = b ? cn_node_in_grad(g, n, 1) : NULL;
+    if (!b) {
+        if (ga) cn_grad_add(ga, gy, count);
+        return CN_OK;
+    }
+    const cn_tensor *ab[2] = {a, b};
+    cn_bcast p;
+    cn_bcast_plan_tensors(&p, y->ndim, y->dims, 2, ab);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int sa = cn_bcast_inner_step(&p, 0), sb = cn_bcast_inner_step(&p, 1);
+    cn_bcast_pos q;
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+        const cn_real *x = (const cn_real *)a->data + q.off[0], *u = (const cn_real *)b->data + q.off[1];
+        const cn_real *d = gy + r * inner;
+        for (size_t i = 0; i < inner; i++) {
+            const cn_real xv = x[i * sa], uv = u[i * sb];
+            /* as extreme_jvp_row: a NaN first input keeps it; a NaN second takes it */
+            const int keep = xv != xv || (is_max ? xv > uv : xv < uv), take = uv != uv || (is_max ? uv > xv : uv < xv);
+            const double wa = keep ? 1 : take ? 0 : 0.5;
+            if (ga) ga[q.off[0] + i * sa] += (cn_real)(wa * d[i]);
+            if (gb) gb[q.off[1] + i * sb] += (cn_real)((1 - wa) * d[i]);
+        }
+    }
+    return CN_OK;
+}
+
+static int max_vjp(cn_graph *g, cn_node *n) { return extreme_vjp(g, n, 1); }
+static int min_vjp(cn_graph *g, cn_node *n) { return extreme_vjp(g, n, 0); }
 static int max_forward(cn_graph *g, cn_node *n) { return extreme_forward(g, n, 1); }
 static int max_jvp(cn_graph *g, cn_node *n) { return extreme_jvp(g, n, 1); }
 static int min_forward(cn_graph *g, cn_node *n) { return extreme_forward(g, n, 0); }
 static int min_jvp(cn_graph *g, cn_node *n) { return extreme_jvp(g, n, 0); }
 
-const cn_op cn_op_Max = {"Max", max_forward, max_jvp, 0};
-const cn_op cn_op_Min = {"Min", min_forward, min_jvp, 0};
+const cn_op cn_op_Max = {.name = "Max", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
+const cn_op cn_op_Min = {.name = "Min", .forward = min_forward, .jvp = min_jvp, .vjp = min_vjp};

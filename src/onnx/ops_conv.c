@@ -1,7 +1,8 @@
 /* ops_conv.c: ONNX Conv for 1-D, 2-D and 3-D inputs (N, C, [D,] [H,] W), with non-square kernels, asymmetric
  * pads, strides, dilations, groups and every auto_pad, and its Jacobian-vector product: the attributes and
  * shapes turned into the geometry of the shared kernels (kernels/conv.h), which do the arithmetic. The jvp is
- * the same convolution of the input's tangent without the bias, since the weights and bias must be constants. */
+ * the same convolution of the input's tangent without the bias, since the weights and bias must be constants;
+ * the vjp is the kernels' backward, to the input and to the weights and bias when they are trained. */
 #include <limits.h>
 #include <string.h>
 #include "kernels/conv.h"
@@ -146,4 +147,24 @@ static int conv_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Conv = {"Conv", conv_forward, conv_jvp, 0};
+/* The kernels' backward overwrites dx; X may feed other nodes too, so dx goes through the graph's work space
+ * and is added to X's gradient. */
+static int conv_vjp(cn_graph *g, cn_node *n)
+{
+    cn_conv_geom q;
+    int64_t batch;
+    int st = conv_geometry(g, n, &q, &batch);
+    if (st) return st;
+    const cn_tensor *x = cn_node_in(g, n, 0), *w = cn_node_in(g, n, 1);
+    const cn_real *dy = cn_node_out_grad(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0), *gw = cn_node_in_grad(g, n, 1), *gb = cn_node_in_grad(g, n, 2);
+    if (!dy || batch == 0) return CN_OK;
+    cn_real *col = NULL, *dx = NULL;
+    if ((st = column_scratch(g, n, &q, &col))) return st;
+    if (gx && !(dx = cn_graph_temp(g, n, cn_tensor_numel(x)))) return CN_ERR_NOMEM;
+    cn_conv_backward(&q, dx, gw, gb, dy, x->data, w->data, batch, col);
+    if (gx) cn_grad_add(gx, dx, cn_tensor_numel(x));
+    return CN_OK;
+}
+
+const cn_op cn_op_Conv = {.name = "Conv", .forward = conv_forward, .jvp = conv_jvp, .vjp = conv_vjp};

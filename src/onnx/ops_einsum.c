@@ -245,4 +245,4 @@ static int einsum_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Einsum = {"Einsum", einsum_forward, einsum_jvp, 0};
+const cn_op cn_op_Einsum = {.name = "Einsum", .forward = einsum_forward, .jvp = einsum_jvp};

@@ -145,7 +145,44 @@ static int matmul_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_MatMul = {"MatMul", matmul_forward, matmul_jvp, 0};
+/* gA += dC @ B^T and gB += A^T @ dC, matrix by matrix over the broadcast batch (a broadcast operand sums its
+ * shares through GEMM's beta = 1); where B is one matrix, A's batch folds into the rows as in the forward. */
+static int matmul_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *a, *b, *y;
+    matmul_shape s;
+    int ndim, rc;
+    int64_t dims[CN_ONNX_MAX_DIMS];
+    if ((rc = matmul_operands(g, n, &a, &b, &y)) || (rc = matmul_plan(g, n, a, b, &s, &ndim, dims))) return rc;
+    const cn_real *dc = cn_node_out_grad(g, n, 0), *A = a->data, *B = b->data;
+    cn_real *ga = cn_node_in_grad(g, n, 0), *gb = cn_node_in_grad(g, n, 1);
+    if (!dc) return CN_OK;
+    if (s.fold) {
+        const int64_t rows = product(s.batch_ndim, s.batch) * s.M;
+        if (ga) gemm_any(0, 1, rows, s.K, s.N, 1, dc, B, 1, ga);
+        if (gb) gemm_any(1, 0, s.K, s.N, rows, 1, A, dc, 1, gb);
+        return CN_OK;
+    }
+    const size_t a_mat = (size_t)(s.M * s.K), b_mat = (size_t)(s.K * s.N), c_mat = (size_t)(s.M * s.N);
+    const int nd[2] = {s.a_batch_ndim, s.b_batch_ndim};
+    const int64_t *dd[2] = {s.a_batch, s.b_batch};
+    cn_bcast p;
+    cn_bcast_plan(&p, s.batch_ndim, s.batch, 2, nd, dd);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int sa = cn_bcast_inner_step(&p, 0), sb = cn_bcast_inner_step(&p, 1);
+    cn_bcast_pos q;
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q))
+        for (size_t i = 0; i < inner; i++) {
+            const size_t ia = (q.off[0] + i * sa) * a_mat, ib = (q.off[1] + i * sb) * b_mat;
+            const cn_real *dci = dc + (r * inner + i) * c_mat;
+            if (ga) gemm_any(0, 1, s.M, s.K, s.N, 1, dci, B + ib, 1, ga + ia);
+            if (gb) gemm_any(1, 0, s.K, s.N, s.M, 1, A + ia, dci, 1, gb + ib);
+        }
+    return CN_OK;
+}
+
+const cn_op cn_op_MatMul = {.name = "MatMul", .forward = matmul_forward, .jvp = matmul_jvp, .vjp = matmul_vjp};
 
 /* ------------------------------------------------------------------ Gemm */
 
@@ -235,4 +272,29 @@ static int gemm_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Gemm = {"Gemm", gemm_forward, gemm_jvp, 0};
+/* Y = alpha op(A) op(B) + beta C: gop(A) = alpha dY op(B)^T and gop(B) = alpha op(A)^T dY, each written in
+ * the layout its operand is stored in (so a transposed operand's gradient is the transposed product); gC sums
+ * beta dY over the axes C was broadcast along. */
+static int gemm_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *a, *b, *c, *y;
+    gemm_shape s;
+    int rc;
+    if ((rc = gemm_operands(g, n, &a, &b, &c, &y)) || (rc = gemm_plan(g, n, a, b, c, &s))) return rc;
+    const cn_real *dy = cn_node_out_grad(g, n, 0), *A = a->data, *B = b->data;
+    cn_real *ga = cn_node_in_grad(g, n, 0), *gb = cn_node_in_grad(g, n, 1), *gc = c ? cn_node_in_grad(g, n, 2) : NULL;
+    if (!dy) return CN_OK;
+    const cn_real alpha = (cn_real)s.alpha;
+    if (ga) {
+        if (!s.transA) gemm_any(0, !s.transB, s.M, s.K, s.N, alpha, dy, B, 1, ga);
+        else gemm_any(s.transB, 1, s.K, s.M, s.N, alpha, B, dy, 1, ga);
+    }
+    if (gb) {
+        if (!s.transB) gemm_any(!s.transA, 0, s.K, s.N, s.M, alpha, A, dy, 1, gb);
+        else gemm_any(1, s.transA, s.N, s.K, s.M, alpha, dy, A, 1, gb);
+    }
+    if (gc && s.beta != 0) cn_bcast_sum_real(gc, c->ndim, c->dims, dy, 2, s.out, (cn_real)s.beta);
+    return CN_OK;
+}
+
+const cn_op cn_op_Gemm = {.name = "Gemm", .forward = gemm_forward, .jvp = gemm_jvp, .vjp = gemm_vjp};

@@ -177,6 +177,40 @@ static int view_jvp(cn_graph *g, cn_node *n, view_planner plan)
     return CN_OK;
 }
 
+/* The transpose of a view's copy: every output element's gradient is added to the input element it read, so
+ * a repeated element (stride 0: Expand, Tile) sums its reads and an element no view reads (cut off by Slice)
+ * gets nothing. */
+static void view_scatter_add(cn_real *gin, const cn_real *gout, const view *v, size_t count)
+{
+    int64_t idx[VIEW_MAX_DIMS] = {0}, at = v->offset;
+    for (size_t i = 0; i < count; i++) {
+        gin[at] += gout[i];
+        for (int k = v->ndim - 1; k >= 0; k--) {
+            at += v->stride[k];
+            if (++idx[k] < v->dims[k]) break;
+            at -= v->stride[k] * v->dims[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+static int view_vjp(cn_graph *g, cn_node *n, view_planner plan)
+{
+    cn_tensor *in, *out;
+    int64_t dims[CN_ONNX_MAX_DIMS];
+    int ndim;
+    view v;
+    int rc = first_in_out(g, n, &in, &out);
+    if (rc) return rc;
+    cn_real *gin = cn_node_in_grad(g, n, 0);
+    const cn_real *gout = cn_node_out_grad(g, n, 0);
+    if (!gin || !gout) return CN_OK;
+    if ((rc = plan(g, n, in, &ndim, dims, &v)) || cn_tensor_numel(out) == 0) return rc;
+    view_merge(&v);
+    view_scatter_add(gin, gout, &v, cn_tensor_numel(out));
+    return CN_OK;
+}
+
 /* the identity view of t, which the planners then permute, broadcast or cut */
 static void view_of(const cn_tensor *t, view *v)
 {
@@ -214,6 +248,7 @@ static int transpose_plan(cn_graph *g, const cn_node *n, const cn_tensor *in, in
 
 static int transpose_forward(cn_graph *g, cn_node *n) { return view_forward(g, n, transpose_plan); }
 static int transpose_jvp(cn_graph *g, cn_node *n) { return view_jvp(g, n, transpose_plan); }
+static int transpose_vjp(cn_graph *g, cn_node *n) { return view_vjp(g, n, transpose_plan); }
 
 /* ------------------------------------------------------------------ Expand, Tile */
 
@@ -244,6 +279,7 @@ static int expand_plan(cn_graph *g, const cn_node *n, const cn_tensor *in, int *
 
 static int expand_forward(cn_graph *g, cn_node *n) { return view_forward(g, n, expand_plan); }
 static int expand_jvp(cn_graph *g, cn_node *n) { return view_jvp(g, n, expand_plan); }
+static int expand_vjp(cn_graph *g, cn_node *n) { return view_vjp(g, n, expand_plan); }
 
 /* Output dimension i of size repeats*d is read as (repeat, index): stride 0, then the input's stride. */
 static int tile_plan(cn_graph *g, const cn_node *n, const cn_tensor *in, int *ndim, int64_t *dims, view *v)
@@ -271,6 +307,7 @@ static int tile_plan(cn_graph *g, const cn_node *n, const cn_tensor *in, int *nd
 
 static int tile_forward(cn_graph *g, cn_node *n) { return view_forward(g, n, tile_plan); }
 static int tile_jvp(cn_graph *g, cn_node *n) { return view_jvp(g, n, tile_plan); }
+static int tile_vjp(cn_graph *g, cn_node *n) { return view_vjp(g, n, tile_plan); }
 
 /* ------------------------------------------------------------------ Slice */
 
@@ -345,6 +382,7 @@ static int slice_plan(cn_graph *g, const cn_node *n, const cn_tensor *in, int *n
 
 static int slice_forward(cn_graph *g, cn_node *n) { return view_forward(g, n, slice_plan); }
 static int slice_jvp(cn_graph *g, cn_node *n) { return view_jvp(g, n, slice_plan); }
+static int slice_vjp(cn_graph *g, cn_node *n) { return view_vjp(g, n, slice_plan); }
 
 /* ------------------------------------------------------------------ Concat */
 
@@ -415,6 +453,23 @@ static int concat_jvp(cn_graph *g, cn_node *n)
     int axis, rc = concat_plan(g, n, &axis, dims, &outer, &inner);
     if (rc || !out || !out->active) return rc;
     concat_copy(g, n, (char *)out->tan, 1, axis, outer, inner, sizeof(cn_real));
+    return CN_OK;
+}
+
+/* each input's gradient gains its runs of the output's */
+static int concat_vjp(cn_graph *g, cn_node *n)
+{
+    int64_t dims[CN_ONNX_MAX_DIMS], outer, inner;
+    int axis, rc = concat_plan(g, n, &axis, dims, &outer, &inner);
+    const cn_real *gout = cn_node_out_grad(g, n, 0);
+    if (rc || !gout) return rc;
+    for (int64_t o = 0; o < outer; o++)
+        for (int i = 0; i < n->nin; i++) {
+            size_t run = (size_t)(cn_node_in(g, n, i)->dims[axis] * inner);
+            cn_real *gin = cn_node_in_grad(g, n, i);
+            if (gin) cn_grad_add(gin + (size_t)o * run, gout, run);
+            gout += run;
+        }
     return CN_OK;
 }
 
@@ -508,6 +563,26 @@ static int split_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
+/* the input's gradient gains each output's runs at the place they were cut from */
+static int split_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *in = cn_node_in(g, n, 0);
+    int64_t *sizes, first = 0;
+    int axis, rc;
+    cn_real *gin = cn_node_in_grad(g, n, 0);
+    if (!in || !gin) return CN_OK;
+    if ((rc = split_plan(g, n, in, &axis, &sizes))) return rc;
+    int64_t outer = product(in->dims, 0, axis), inner = product(in->dims, axis + 1, in->ndim);
+    size_t row = (size_t)(in->dims[axis] * inner);
+    for (int i = 0; i < n->nout; first += sizes[i++]) {
+        const cn_real *gout = cn_node_out_grad(g, n, i);
+        size_t run = (size_t)(sizes[i] * inner);
+        if (!gout) continue;
+        for (int64_t o = 0; o < outer; o++) cn_grad_add(gin + (size_t)o * row + (size_t)(first * inner), gout + o * run, run);
+    }
+    return CN_OK;
+}
+
 /* ------------------------------------------------------------------ Gather */
 
 typedef struct {
@@ -582,6 +657,26 @@ static int gather_jvp(cn_graph *g, cn_node *n)
     else if (!(rc = gather_plan(g, n, data, &ndim, dims, &geo)))
         gather_copy((char *)out->tan, (const char *)tan, &geo, sizeof(cn_real));
     return rc;
+}
+
+/* an index that appears twice sums its rows' gradients */
+static int gather_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *data, *out;
+    int64_t dims[CN_ONNX_MAX_DIMS];
+    int ndim;
+    gather_geometry geo;
+    int rc = first_in_out(g, n, &data, &out);
+    cn_real *gin = rc ? NULL : cn_node_in_grad(g, n, 0);
+    const cn_real *gout = rc ? NULL : cn_node_out_grad(g, n, 0);
+    if (rc || !gin || !gout || (rc = gather_plan(g, n, data, &ndim, dims, &geo))) return rc;
+    size_t run = (size_t)geo.inner;
+    for (int64_t o = 0; o < geo.outer; o++)
+        for (size_t i = 0; i < geo.count; i++, gout += run) {
+            int64_t j = geo.index[i] < 0 ? geo.index[i] + geo.axis_dim : geo.index[i];
+            cn_grad_add(gin + (size_t)(o * geo.axis_dim + j) * run, gout, run);
+        }
+    return CN_OK;
 }
 
 /* ------------------------------------------------------------------ Pad */
@@ -738,13 +833,39 @@ static int pad_jvp(cn_graph *g, cn_node *n)
     return rc;
 }
 
+/* every output element that reads an input element adds its gradient there (edge and reflect read some
+ * several times); the constant padding reads none */
+static int pad_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *in, *out;
+    pad_plan p;
+    int rc = first_in_out(g, n, &in, &out);
+    cn_real *gin = rc ? NULL : cn_node_in_grad(g, n, 0);
+    const cn_real *gout = rc ? NULL : cn_node_out_grad(g, n, 0);
+    if (rc || !gin || !gout || (rc = pad_make_plan(g, n, in, &p))) return rc;
+    const size_t count = cn_tensor_numel(out);
+    int64_t idx[CN_ONNX_MAX_DIMS] = {0};
+    for (size_t i = 0; i < count; i++) {
+        int64_t at = 0;
+        for (int k = 0; k < p.rank && at >= 0; k++) {
+            int64_t j = p.source[k][idx[k]];
+            at = j < 0 ? -1 : at + j * p.in_stride[k];
+        }
+        if (at >= 0) gin[at] += gout[i];
+        for (int k = p.rank - 1; k >= 0 && ++idx[k] == p.dims[k]; k--) idx[k] = 0;
+    }
+    return CN_OK;
+}
+
 /* ------------------------------------------------------------------ the table entries */
 
-const cn_op cn_op_Transpose = {"Transpose", transpose_forward, transpose_jvp, 0};
-const cn_op cn_op_Expand = {"Expand", expand_forward, expand_jvp, 0};
-const cn_op cn_op_Tile = {"Tile", tile_forward, tile_jvp, 0};
-const cn_op cn_op_Slice = {"Slice", slice_forward, slice_jvp, 0};
-const cn_op cn_op_Concat = {"Concat", concat_forward, concat_jvp, 0};
-const cn_op cn_op_Split = {"Split", split_forward, split_jvp, 0};
-const cn_op cn_op_Gather = {"Gather", gather_forward, gather_jvp, 0};
-const cn_op cn_op_Pad = {"Pad", pad_forward, pad_jvp, 0};
+const cn_op cn_op_Transpose = {.name = "Transpose", .forward = transpose_forward, .jvp = transpose_jvp,
+                               .vjp = transpose_vjp};
+const cn_op cn_op_Expand = {.name = "Expand", .forward = expand_forward, .jvp = expand_jvp, .vjp = expand_vjp};
+const cn_op cn_op_Tile = {.name = "Tile", .forward = tile_forward, .jvp = tile_jvp, .vjp = tile_vjp};
+const cn_op cn_op_Slice = {.name = "Slice", .forward = slice_forward, .jvp = slice_jvp, .vjp = slice_vjp};
+const cn_op cn_op_Concat = {.name = "Concat", .forward = concat_forward, .jvp = concat_jvp, .vjp = concat_vjp};
+const cn_op cn_op_Split = {.name = "Split", .forward = split_forward, .jvp = split_jvp, .vjp = split_vjp};
+const cn_op cn_op_Gather = {.name = "Gather", .forward = gather_forward, .jvp = gather_jvp, .vjp = gather_vjp};
+/* Pad's constant value is not trained */
+const cn_op cn_op_Pad = {.name = "Pad", .forward = pad_forward, .jvp = pad_jvp, .vjp = pad_vjp, .frozen_in = 1u << 2};

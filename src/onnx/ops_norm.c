@@ -110,12 +110,61 @@ static void bn_apply(const bn_args *a, const cn_real *x, cn_real *y, int with_of
     }
 }
 
+/* A training forward's record for the backward and the jvp, in the node's scratch: the mode, each channel's
+ * 1/sqrt(var + eps) and the normalised input. An eval forward records its mode only. */
+typedef struct {
+    int train;
+    cn_real *inv_std, *xhat;
+} bn_record;
+
+/* mode: 1 or 0 records the forward's mode, -1 keeps the recorded one; with_xhat: room for xhat too */
+static int bn_scratch(cn_graph *g, cn_node *n, const bn_args *a, int mode, int with_xhat, bn_record *r)
+{
+    if (mode < 0) mode = n->scratch ? *(const int *)n->scratch : 0; /* read before a growth loses it */
+    size_t head = 64, nx = with_xhat ? cn_tensor_numel(a->x) : 0;
+    char *s = cn_node_scratch(g, n, head + (a->channels + nx) * sizeof(cn_real));
+    if (!s) return CN_ERR_NOMEM;
+    *(int *)s = r->train = mode;
+    r->inv_std = (cn_real *)(s + head);
+    r->xhat = r->inv_std + a->channels;
+    return CN_OK;
+}
+
+/* Training mode, as torch.nn.BatchNorm: normalise by the batch's mean and biased variance, and move the
+ * running statistics (the net's state) toward the batch's, the variance the unbiased one. ONNX's momentum is
+ * the weight of the running value (0.9 for torch's 0.1); the graph's bn_momentum, where set, overrides it. */
+static int bn_forward_train(cn_graph *g, cn_node *n, const bn_args *a, cn_real *y)
+{
+    bn_record r;
+    int st = bn_scratch(g, n, a, 1, 1, &r);
+    if (st) return st;
+    const double keep = g->bn_momentum > 0 ? 1 - g->bn_momentum : cn_attr_float(n, "momentum", 0.9);
+    const size_t m = a->batch * a->plane;
+    const cn_real *x = a->x->data, *scale = a->scale->data, *bias = a->bias->data;
+    cn_real *rmean = a->mean->data, *rvar = a->var->data;
+    const cn_norm_span span = {a->batch, a->plane, a->channels * a->plane};
+    for (size_t c = 0; c < a->channels; c++) {
+        const size_t o = c * a->plane;
+        double mean, var;
+        cn_norm_span_moments(x + o, span, &mean, &var);
+        rmean[c] = (cn_real)(keep * rmean[c] + (1 - keep) * mean);
+        if (m > 1) rvar[c] = (cn_real)(keep * rvar[c] + (1 - keep) * var * (double)m / (double)(m - 1));
+        const double is = 1.0 / sqrt(var + a->eps);
+        r.inv_std[c] = (cn_real)is;
+        cn_norm_span_apply(x + o, span, mean, is, scale[c], bias[c], r.xhat + o, y + o);
+    }
+    return CN_OK;
+}
+
 static int bn_forward(cn_graph *g, cn_node *n)
 {
     bn_args a;
+    bn_record r;
     cn_tensor *y = NULL;
     int st = bn_read(g, n, &a);
     if (st || (st = set_output_like(g, n, a.x, &y))) return st;
+    if (g->train && a.mean->role == CN_ROLE_STATE) return bn_forward_train(g, n, &a, y->data);
+    if ((st = bn_scratch(g, n, &a, 0, 0, &r))) return st;
     bn_apply(&a, a.x->data, y->data, 1);
     return CN_OK;
 }
@@ -127,8 +176,59 @@ static int bn_jvp(cn_graph *g, cn_node *n)
     int st = parameters_constant(g, n, 1);
     if (st || !y || !tx) return st;
     bn_args a;
-    if ((st = bn_read(g, n, &a))) return st;
-    bn_apply(&a, tx, y->tan, 0);
+    bn_record r;
+    if ((st = bn_read(g, n, &a)) || (st = bn_scratch(g, n, &a, -1, 0, &r))) return st;
+    if (!r.train) {
+        bn_apply(&a, tx, y->tan, 0);
+        return CN_OK;
+    }
+    /* the batch's statistics move with the tangent: the span's normalisation Jacobian */
+    const double m = (double)(a.batch * a.plane);
+    const cn_real *scale = a.scale->data;
+    const cn_norm_span span = {a.batch, a.plane, a.channels * a.plane};
+    for (size_t c = 0; c < a.channels; c++) {
+        const size_t o = c * a.plane;
+        double sum_t, sum_tx;
+        cn_norm_span_sums(tx + o, r.xhat + o, span, &sum_t, &sum_tx);
+        cn_norm_span_combine(tx + o, r.xhat + o, span, (double)scale[c] * r.inv_std[c], sum_t / m, sum_tx / m,
+                             y->tan + o);
+    }
+    return CN_OK;
+}
+
+/* gscale += sum(gy xhat), gB += sum(gy) per channel; gx += the mode's Jacobian (transposed: it is symmetric)
+ * applied to gy. In eval mode xhat comes from the running statistics, rebuilt per channel. */
+static int bn_vjp(cn_graph *g, cn_node *n)
+{
+    bn_args a;
+    bn_record r;
+    int st;
+    if ((st = bn_read(g, n, &a)) || (st = bn_scratch(g, n, &a, -1, 1, &r))) return st;
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1), *gbias = cn_node_in_grad(g, n, 2);
+    if (!gy) return CN_OK;
+    const size_t nx = cn_tensor_numel(a.x);
+    const double m = (double)(a.batch * a.plane);
+    cn_real *dx = NULL;
+    if (gx && !(dx = cn_graph_temp(g, n, nx))) return CN_ERR_NOMEM;
+    const cn_real *x = a.x->data, *scale = a.scale->data, *mean = a.mean->data, *var = a.var->data;
+    const cn_norm_span span = {a.batch, a.plane, a.channels * a.plane};
+    if (!r.train) /* the eval forward kept nothing: xhat of the running statistics */
+        for (size_t c = 0; c < a.channels; c++) {
+            r.inv_std[c] = (cn_real)(1.0 / sqrt((double)var[c] + a.eps));
+            cn_norm_span_apply(x + c * a.plane, span, mean[c], r.inv_std[c], 1, 0, NULL, r.xhat + c * a.plane);
+        }
+    for (size_t c = 0; c < a.channels; c++) {
+        const size_t o = c * a.plane;
+        double sum_g, sum_gx;
+        cn_norm_span_sums(gy + o, r.xhat + o, span, &sum_g, &sum_gx);
+        if (gscale) gscale[c] += (cn_real)sum_gx;
+        if (gbias) gbias[c] += (cn_real)sum_g;
+        if (dx)
+            cn_norm_span_combine(gy + o, r.xhat + o, span, (double)scale[c] * r.inv_std[c], r.train ? sum_g / m : 0,
+                                 r.train ? sum_gx / m : 0, dx + o);
+    }
+    if (gx) cn_grad_add(gx, dx, nx);
     return CN_OK;
 }
 
@@ -238,6 +338,49 @@ static int ln_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
+/* Rows normalised by their own statistics (layer and instance norm) share the backward: per row, the
+ * periodic scale's gradient gains gy * xhat and the bias's gy; gx gains the row Jacobian (symmetric) applied
+ * to gy * scale. scale_of(i) is row i's scale, repeating every period entries. */
+static int rows_vjp(cn_graph *g, cn_node *n, size_t rows, size_t d, size_t period, const cn_real *(*scale_of)(const void *, size_t),
+                    const void *args, cn_real *gscale, cn_real *gbias, size_t (*param_offset)(const void *, size_t))
+{
+    const cn_real *gy = cn_node_out_grad(g, n, 0), *x = cn_node_in(g, n, 0)->data;
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    if (!gy || rows == 0) return CN_OK;
+    cn_norm_stats *stats;
+    cn_real *row;
+    int st = row_record(g, n, rows, d, &stats, &row); /* the forward's scratch, as it left it */
+    if (st) return st;
+    cn_real *v = gx ? cn_graph_temp(g, n, d) : NULL;
+    if (gx && !v) return CN_ERR_NOMEM;
+    for (size_t i = 0; i < rows; i++) {
+        const cn_real *gyr = gy + i * d, *sc = scale_of(args, i);
+        const size_t po = param_offset(args, i);
+        cn_norm_row_xhat(x + i * d, stats[i], row, d);
+        for (size_t j = 0; j < d; j++) {
+            if (gscale) gscale[po + j % period] += gyr[j] * row[j];
+            if (gbias) gbias[po + j % period] += gyr[j];
+            if (v) v[j] = gyr[j] * sc[j % period];
+        }
+        if (!gx) continue;
+        cn_norm_row_project(row, stats[i].inv_std, v, NULL, v, d);
+        cn_grad_add(gx + i * d, v, d);
+    }
+    return CN_OK;
+}
+
+static const cn_real *ln_scale_of(const void *p, size_t i) { return ((const ln_args *)p)->scale->data; }
+static size_t ln_param_offset(const void *p, size_t i) { return 0; }
+
+static int ln_vjp(cn_graph *g, cn_node *n)
+{
+    ln_args a;
+    int st = ln_read(g, n, &a);
+    if (st) return st;
+    return rows_vjp(g, n, a.rows, a.d, a.period, ln_scale_of, &a, cn_node_in_grad(g, n, 1),
+                    a.bias ? cn_node_in_grad(g, n, 2) : NULL, ln_param_offset);
+}
+
 /* ------------------------------------------------------------------ InstanceNormalization */
 
 typedef struct {
@@ -307,6 +450,26 @@ static int in_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_BatchNormalization = {"BatchNormalization", bn_forward, bn_jvp, 0};
-const cn_op cn_op_LayerNormalization = {"LayerNormalization", ln_forward, ln_jvp, 0};
-const cn_op cn_op_InstanceNormalization = {"InstanceNormalization", in_forward, in_jvp, 0};
+static const cn_real *in_scale_of(const void *p, size_t i)
+{
+    const in_args *a = p;
+    return (const cn_real *)a->scale->data + i % a->channels;
+}
+static size_t in_param_offset(const void *p, size_t i) { return i % ((const in_args *)p)->channels; }
+
+static int in_vjp(cn_graph *g, cn_node *n)
+{
+    in_args a;
+    int st = in_read(g, n, &a);
+    if (st) return st;
+    return rows_vjp(g, n, a.batch * a.channels, a.plane, 1, in_scale_of, &a, cn_node_in_grad(g, n, 1),
+                    cn_node_in_grad(g, n, 2), in_param_offset);
+}
+
+/* batch norm's running mean and variance are state that a training forward updates, never parameters */
+const cn_op cn_op_BatchNormalization = {.name = "BatchNormalization", .forward = bn_forward, .jvp = bn_jvp,
+                                        .vjp = bn_vjp, .frozen_in = 3u << 3, .state_in = 3u << 3};
+const cn_op cn_op_LayerNormalization = {.name = "LayerNormalization", .forward = ln_forward, .jvp = ln_jvp,
+                                        .vjp = ln_vjp};
+const cn_op cn_op_InstanceNormalization = {.name = "InstanceNormalization", .forward = in_forward, .jvp = in_jvp,
+                                           .vjp = in_vjp};

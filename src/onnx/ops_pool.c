@@ -238,7 +238,55 @@ static int global_max_forward(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_MaxPool = {"MaxPool", maxpool_forward, argmax_jvp, 0};
-const cn_op cn_op_AveragePool = {"AveragePool", averagepool_forward, averagepool_jvp, 0};
-const cn_op cn_op_GlobalAveragePool = {"GlobalAveragePool", global_average_forward, global_average_jvp, 0};
-const cn_op cn_op_GlobalMaxPool = {"GlobalMaxPool", global_max_forward, argmax_jvp, 0};
+/* ------------------------------------------------------------------ gradients */
+
+/* MaxPool and GlobalMaxPool: the gradient goes to the recorded elements */
+static int argmax_vjp(cn_graph *g, cn_node *n)
+{
+    const cn_tensor *x = cn_node_in(g, n, 0), *y = cn_node_out(g, n, 0);
+    const cn_real *dy = cn_node_out_grad(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0), *dx;
+    size_t count = y ? cn_tensor_numel(y) : 0, out_plane = y ? spatial_size(y) : 1;
+    if (!dy || !gx || count == 0) return CN_OK;
+    if (!(dx = cn_graph_temp(g, n, cn_tensor_numel(x)))) return CN_ERR_NOMEM;
+    cn_pool_max_backward((int64_t)(count / out_plane), (int64_t)spatial_size(x), (int64_t)out_plane, n->scratch,
+                         dx, dy);
+    cn_grad_add(gx, dx, cn_tensor_numel(x));
+    return CN_OK;
+}
+
+static int averagepool_vjp(cn_graph *g, cn_node *n)
+{
+    const cn_real *dy = cn_node_out_grad(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0), *dx;
+    if (!dy || !gx) return CN_OK;
+    const cn_tensor *x = NULL;
+    pool_geom q;
+    cn_pool_window *rows = NULL, *cols = NULL;
+    int st = averagepool_prepare(g, n, &x, &q, &rows, &cols);
+    if (st) return st;
+    if (!(dx = cn_graph_temp(g, n, cn_tensor_numel(x)))) return CN_ERR_NOMEM;
+    cn_pool_avg_backward(&q.k, rows, cols, cn_attr_int(n, "count_include_pad", 0) != 0, dx, dy);
+    cn_grad_add(gx, dx, cn_tensor_numel(x));
+    return CN_OK;
+}
+
+static int global_average_vjp(cn_graph *g, cn_node *n)
+{
+    const cn_tensor *x = cn_node_in(g, n, 0), *y = cn_node_out(g, n, 0);
+    const cn_real *dy = cn_node_out_grad(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0), *dx;
+    if (!dy || !gx) return CN_OK;
+    if (!(dx = cn_graph_temp(g, n, cn_tensor_numel(x)))) return CN_ERR_NOMEM;
+    cn_pool_plane_mean_backward((int64_t)cn_tensor_numel(y), (int64_t)spatial_size(x), dx, dy);
+    cn_grad_add(gx, dx, cn_tensor_numel(x));
+    return CN_OK;
+}
+
+const cn_op cn_op_MaxPool = {.name = "MaxPool", .forward = maxpool_forward, .jvp = argmax_jvp, .vjp = argmax_vjp};
+const cn_op cn_op_AveragePool = {.name = "AveragePool", .forward = averagepool_forward, .jvp = averagepool_jvp,
+                                 .vjp = averagepool_vjp};
+const cn_op cn_op_GlobalAveragePool = {.name = "GlobalAveragePool", .forward = global_average_forward,
+                                       .jvp = global_average_jvp, .vjp = global_average_vjp};
+const cn_op cn_op_GlobalMaxPool = {.name = "GlobalMaxPool", .forward = global_max_forward, .jvp = argmax_jvp,
+                                   .vjp = argmax_vjp};

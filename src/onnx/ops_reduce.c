@@ -1,4 +1,4 @@
-/* ops_reduce.c: ReduceMean, ReduceSum, ReduceMax, Softmax and LogSoftmax, forward and jvp.
+/* ops_reduce.c: ReduceMean, ReduceSum, ReduceMax, Softmax and LogSoftmax, forward, jvp and (but ReduceMax) vjp.
  *
  * A reduction walks its input with a broadcast plan (broadcast.h) in which the output, with the reduced axes
  * kept at size 1, is the one operand: the merge turns any set of axes into rows that either end in a
@@ -152,13 +152,50 @@ static int linear_jvp(cn_graph *g, cn_node *n, int mean)
     return reduce_linear(g, n, x, &s, t, y->tan, cn_tensor_numel(y), mean);
 }
 
+/* the transpose of a sum: every input entry gains its output entry's gradient (times 1/count for a mean) */
+static int linear_vjp(cn_graph *g, cn_node *n, int mean)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    if (!gx || !gy || cn_tensor_numel(x) == 0) return CN_OK;
+    if (s.identity) {
+        cn_grad_add(gx, gy, cn_tensor_numel(x));
+        return CN_OK;
+    }
+    const cn_real scale = (cn_real)(mean ? 1.0 / (double)s.count : 1.0);
+    cn_bcast p;
+    reduce_walk(&p, x, &s);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int along = cn_bcast_inner_step(&p, 0);
+    cn_bcast_pos q;
+    cn_bcast_start(&p, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+        cn_real *row = gx + r * inner;
+        const cn_real *from = gy + q.off[0];
+        if (along) {
+            CN_SIMD for (size_t i = 0; i < inner; i++) row[i] += scale * from[i];
+        } else {
+            const cn_real v = scale * from[0];
+            CN_SIMD for (size_t i = 0; i < inner; i++) row[i] += v;
+        }
+    }
+    return CN_OK;
+}
+
+static int sum_vjp(cn_graph *g, cn_node *n) { return linear_vjp(g, n, 0); }
+static int mean_vjp(cn_graph *g, cn_node *n) { return linear_vjp(g, n, 1); }
 static int sum_forward(cn_graph *g, cn_node *n) { return linear_forward(g, n, 0); }
 static int sum_jvp(cn_graph *g, cn_node *n) { return linear_jvp(g, n, 0); }
 static int mean_forward(cn_graph *g, cn_node *n) { return linear_forward(g, n, 1); }
 static int mean_jvp(cn_graph *g, cn_node *n) { return linear_jvp(g, n, 1); }
 
-const cn_op cn_op_ReduceSum = {"ReduceSum", sum_forward, sum_jvp, 0};
-const cn_op cn_op_ReduceMean = {"ReduceMean", mean_forward, mean_jvp, 0};
+/* the axes are not trained */
+const cn_op cn_op_ReduceSum = {.name = "ReduceSum", .forward = sum_forward, .jvp = sum_jvp, .vjp = sum_vjp};
+const cn_op cn_op_ReduceMean = {.name = "ReduceMean", .forward = mean_forward, .jvp = mean_jvp, .vjp = mean_vjp};
 
 /* ------------------------------------------------------------------ ReduceMax */
 
@@ -237,7 +274,7 @@ static int max_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_ReduceMax = {"ReduceMax", max_forward, max_jvp, 0};
+const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp};
 
 /* ------------------------------------------------------------------ Softmax, LogSoftmax */
 
@@ -355,10 +392,51 @@ static int softmax_jvp(cn_graph *g, cn_node *n, int log_out)
     return CN_OK;
 }
 
+/* The transposed Jacobians: Softmax's is symmetric, gx += s * (gy - sum(s gy)); LogSoftmax's is I - 1 s^T,
+ * gx += gy - s * sum(gy). One (len, inner) block at a time, the inner positions side by side. */
+static void softmax_vjp_block(const softmax_shape *s, const cn_real *y, const cn_real *gy, cn_real *gx,
+                              int log_out, double *dot)
+{
+    const size_t len = s->len, inner = s->inner;
+    for (size_t j = 0; j < inner; j++) dot[j] = 0;
+    for (size_t l = 0; l < len; l++)
+        for (size_t j = 0; j < inner; j++) {
+            const size_t k = l * inner + j;
+            dot[j] += log_out ? (double)gy[k] : (double)y[k] * gy[k];
+        }
+    for (size_t l = 0; l < len; l++)
+        for (size_t j = 0; j < inner; j++) {
+            const size_t k = l * inner + j;
+            gx[k] += (cn_real)(log_out ? (double)gy[k] - exp((double)y[k]) * dot[j]
+                                       : (double)y[k] * ((double)gy[k] - dot[j]));
+        }
+}
+
+static int softmax_vjp(cn_graph *g, cn_node *n, int log_out)
+{
+    cn_tensor *x, *y;
+    softmax_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = softmax_plan(g, n, x, &s))) return rc;
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    if (!gx || !gy) return CN_OK;
+    double *dot = cn_node_scratch(g, n, s.inner * sizeof(double));
+    if (!dot) return CN_ERR_NOMEM;
+    const size_t block = s.len * s.inner;
+    const cn_real *yd = y->data;
+    for (size_t o = 0; o < s.outer; o++)
+        softmax_vjp_block(&s, yd + o * block, gy + o * block, gx + o * block, log_out, dot);
+    return CN_OK;
+}
+
+static int softmax_back(cn_graph *g, cn_node *n) { return softmax_vjp(g, n, 0); }
+static int log_softmax_back(cn_graph *g, cn_node *n) { return softmax_vjp(g, n, 1); }
 static int softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 0); }
 static int softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 0); }
 static int log_softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 1); }
 static int log_softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 1); }
 
-const cn_op cn_op_Softmax = {"Softmax", softmax_fw, softmax_tan, 0};
-const cn_op cn_op_LogSoftmax = {"LogSoftmax", log_softmax_fw, log_softmax_tan, 0};
+const cn_op cn_op_Softmax = {.name = "Softmax", .forward = softmax_fw, .jvp = softmax_tan, .vjp = softmax_back};
+const cn_op cn_op_LogSoftmax = {.name = "LogSoftmax", .forward = log_softmax_fw, .jvp = log_softmax_tan,
+                                .vjp = log_softmax_back};

@@ -108,6 +108,16 @@ static int same_elements_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
+/* the gradient of a reshape is the output's gradient in the input's shape */
+static int same_elements_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *out = cn_node_out(g, n, 0);
+    cn_real *gin = cn_node_in_grad(g, n, 0);
+    const cn_real *gout = cn_node_out_grad(g, n, 0);
+    if (out && gin && gout) cn_grad_add(gin, gout, cn_tensor_numel(out));
+    return CN_OK;
+}
+
 /* The requested shape with its 0s (copy the input's dimension, unless allowzero) and its one -1 (whatever
  * makes the element count match) resolved. */
 static int reshape_dims(cn_graph *g, const cn_node *n, const cn_tensor *in, int *ndim, int64_t *dims)
@@ -326,11 +336,15 @@ static int range_forward(cn_graph *g, cn_node *n)
 /* ------------------------------------------------------------------ the table entries */
 
 /* Shape and Size never read their input's values, so a block cut may cross them */
-const cn_op cn_op_Shape = {"Shape", shape_forward, NULL, 1u << 0};
-const cn_op cn_op_Size = {"Size", size_forward, NULL, 1u << 0};
-const cn_op cn_op_Reshape = {"Reshape", reshape_forward, same_elements_jvp, 0};
-const cn_op cn_op_Flatten = {"Flatten", flatten_forward, same_elements_jvp, 0};
-const cn_op cn_op_Unsqueeze = {"Unsqueeze", unsqueeze_forward, same_elements_jvp, 0};
-const cn_op cn_op_Squeeze = {"Squeeze", squeeze_forward, same_elements_jvp, 0};
-const cn_op cn_op_ConstantOfShape = {"ConstantOfShape", constant_of_shape_forward, NULL, 0};
-const cn_op cn_op_Range = {"Range", range_forward, NULL, 0};
+const cn_op cn_op_Shape = {.name = "Shape", .forward = shape_forward, .shape_only = 1u << 0};
+const cn_op cn_op_Size = {.name = "Size", .forward = size_forward, .shape_only = 1u << 0};
+const cn_op cn_op_Reshape = {.name = "Reshape", .forward = reshape_forward, .jvp = same_elements_jvp,
+                           .vjp = same_elements_vjp};
+const cn_op cn_op_Flatten = {.name = "Flatten", .forward = flatten_forward, .jvp = same_elements_jvp,
+                           .vjp = same_elements_vjp};
+const cn_op cn_op_Unsqueeze = {.name = "Unsqueeze", .forward = unsqueeze_forward, .jvp = same_elements_jvp,
+                           .vjp = same_elements_vjp};
+const cn_op cn_op_Squeeze = {.name = "Squeeze", .forward = squeeze_forward, .jvp = same_elements_jvp,
+                           .vjp = same_elements_vjp};
+const cn_op cn_op_ConstantOfShape = {.name = "ConstantOfShape", .forward = constant_of_shape_forward};
+const cn_op cn_op_Range = {.name = "Range", .forward = range_forward};

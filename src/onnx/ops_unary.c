@@ -76,6 +76,26 @@ static int unary_jvp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn pa
     return CN_OK;
 }
 
+/* Every op here is elementwise, so its Jacobian is diagonal and equals its transpose: the vjp is the tangent
+ * expression applied to the output's gradient, added to the input's. */
+static int unary_vjp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn params)
+{
+    cn_tensor *x, *y;
+    unary_params p = {0};
+    int rc = single_input(g, n, &x, &y);
+    if (rc) return rc;
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    if (!gx || !gy) return CN_OK;
+    if (params && (rc = params(g, n, x, &p))) return rc;
+    size_t count = cn_tensor_numel(y);
+    cn_real *share = cn_node_scratch(g, n, count * sizeof(cn_real));
+    if (!share) return CN_ERR_NOMEM;
+    tangents(count, x->data, y->data, gy, share, &p);
+    CN_SIMD for (size_t i = 0; i < count; i++) gx[i] += share[i];
+    return CN_OK;
+}
+
 /* VALUE: an expression in x (the input, cn_real) and p; TANGENT: in X and Y (input and output, as double),
  * t (the input's tangent) and p. INT_VALUES: the int64 kernel, NULL for float-only ops. The loops carry
  * CN_SIMD; expressions that select rather than branch around arithmetic keep them vectorised. */
@@ -104,7 +124,8 @@ static int unary_jvp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn pa
         return unary_forward(g, n, NAME##_values, INT_VALUES, PARAMS);                                         \
     }                                                                                                          \
     static int NAME##_jvp(cn_graph *g, cn_node *n) { return unary_jvp(g, n, NAME##_tangents, PARAMS); }      \
-    const cn_op cn_op_##NAME = {#NAME, NAME##_forward, NAME##_jvp, 0};
+    static int NAME##_vjp(cn_graph *g, cn_node *n) { return unary_vjp(g, n, NAME##_tangents, PARAMS); }      \
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp};
 
 #define X ((double)in[i])
 #define Y ((double)out[i])
@@ -290,8 +311,10 @@ static int clip_forward(cn_graph *g, cn_node *n)
 }
 
 static int clip_jvp(cn_graph *g, cn_node *n) { return unary_jvp(g, n, clip_tangents, read_clip); }
+static int clip_vjp(cn_graph *g, cn_node *n) { return unary_vjp(g, n, clip_tangents, read_clip); }
 
-const cn_op cn_op_Clip = {"Clip", clip_forward, clip_jvp, 0};
+/* the bounds are not trained */
+const cn_op cn_op_Clip = {.name = "Clip", .forward = clip_forward, .jvp = clip_jvp, .vjp = clip_vjp, .frozen_in = 0x6};
 
 #undef X
 #undef Y
@@ -321,7 +344,19 @@ static int copy_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Identity = {"Identity", copy_forward, copy_jvp, 0};
+/* the input's gradient gains the output's: Identity, Dropout and a float-to-float Cast */
+static int copy_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *y = cn_node_out(g, n, 0);
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    if (!y || !gx || !gy) return CN_OK;
+    size_t count = cn_tensor_numel(y);
+    CN_SIMD for (size_t i = 0; i < count; i++) gx[i] += gy[i];
+    return CN_OK;
+}
+
+const cn_op cn_op_Identity = {.name = "Identity", .forward = copy_forward, .jvp = copy_jvp, .vjp = copy_vjp};
 
 /* Dropout is the identity at inference. Its mask output and training_mode=true would need the random draws
  * of a training run, which a measurement of the trained function has no use for: both are refused. */
@@ -336,7 +371,8 @@ static int dropout_forward(cn_graph *g, cn_node *n)
     return copy_forward(g, n);
 }
 
-const cn_op cn_op_Dropout = {"Dropout", dropout_forward, copy_jvp, 0};
+/* a network trains with its dropout off (the identity), as it is measured; the ratio is not trained */
+const cn_op cn_op_Dropout = {.name = "Dropout", .forward = dropout_forward, .jvp = copy_jvp, .vjp = copy_vjp, .frozen_in = 0x6};
 
 /* ------------------------------------------------------------------ Cast */
 
@@ -400,4 +436,4 @@ static int cast_forward(cn_graph *g, cn_node *n)
 
 /* only a float output can be active, and then the input was float too (an int64 one never is): the tangent
  * passes through, or is zero */
-const cn_op cn_op_Cast = {"Cast", cast_forward, copy_jvp, 0};
+const cn_op cn_op_Cast = {.name = "Cast", .forward = cast_forward, .jvp = copy_jvp, .vjp = copy_vjp};

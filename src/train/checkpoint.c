@@ -5,12 +5,14 @@
  *   version 2 only: u64 len + extension (a block the writer's subcommand defines, e.g. continual learning's)
  *   u32 CRC-32 of everything before it
  * A file without an extension is written as version 1, byte for byte what earlier builds wrote, so old
- * checkpoints and new plain ones read the same everywhere. */
+ * checkpoints and new plain ones read the same everywhere. An imported (ONNX) net's spec text is the line
+ * "onnx PATH": the graph is read from that file again, and the weights and state are the checkpoint's. */
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
 #include <zlib.h>
 #include "core/atomic_file.h"
+#include "core/strbuf.h"
 #include "net/net_internal.h"
 
 #define CK_MAGIC "CRITNET"
@@ -18,6 +20,7 @@
 #define CK_VERSION_EXT 2u /* with an extension block */
 #define CK_MAX_TEXT (16u << 20)
 #define CK_MAX_FILE ((long)1 << 34)
+#define ONNX_SPEC "onnx " /* the spec text of an imported net: onnx PATH */
 
 typedef struct {
     FILE *f;
@@ -70,10 +73,19 @@ int cn_checkpoint_save(const char *path, cn_net *net, cn_optim *opt, const cn_rn
 int cn_checkpoint_save_ext(const char *path, cn_net *net, cn_optim *opt, const cn_rng *rng, int epoch,
                            const char *settings, const void *ext, size_t ext_size, cn_error *err)
 {
-    if (cn_net_inference_only(net))
-        return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: an imported ONNX model is not saved as a checkpoint; keep "
-                            "the .onnx file", path);
-    char *spec = cn_net_spec(net);
+    char *spec = NULL;
+    if (cn_net_layer_name(net, 0)) { /* an imported graph */
+        const char *source = cn_net_source(net);
+        if (!source)
+            return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: an ONNX model read from memory has no file for the "
+                                "checkpoint to refer to", path);
+        cn_sb sb = {0};
+        cn_sb_printf(&sb, "%s%s\n", ONNX_SPEC, source);
+        if (sb.failed) cn_sb_free(&sb);
+        else spec = sb.s;
+    } else {
+        spec = cn_net_spec(net);
+    }
     if (!spec) return cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
     cn_atomic_file out;
     int rc = cn_atomic_open(&out, path, err);
@@ -172,6 +184,15 @@ void cn_checkpoint_free(cn_checkpoint *ck)
     memset(ck, 0, sizeof *ck);
 }
 
+/* the spec text of a native net, or "onnx PATH" (one line) of an imported one */
+static int net_from_text(cn_net **net, char *spec, cn_error *err)
+{
+    if (strncmp(spec, ONNX_SPEC, strlen(ONNX_SPEC)) != 0) return cn_net_from_spec(net, spec, err);
+    char *path = spec + strlen(ONNX_SPEC);
+    path[strcspn(path, "\n")] = 0;
+    return cn_net_from_onnx(net, path, NULL, err);
+}
+
 static int read_file(const char *path, unsigned char **buf, size_t *size, cn_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -246,7 +267,7 @@ int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
         rc = cn_error_set(&local, got < 0 ? CN_ERR_NOMEM : rc, got < 0 ? "out of memory" : "truncated settings");
         goto done;
     }
-    if ((rc = cn_net_from_spec(&ck->net, spec, &local)) != CN_OK) {
+    if ((rc = net_from_text(&ck->net, spec, &local)) != CN_OK) {
         char msg[sizeof local.msg];
         memcpy(msg, local.msg, sizeof msg);
         cn_error_set(&local, rc, "model description: %s", msg);

@@ -153,8 +153,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     int in = cn_net_in_size(net), classes = cn_net_out_size(net), B = cfg->batch;
     int n = cfg->limit_train > 0 && cfg->limit_train < tr->count ? cfg->limit_train : tr->count;
     if (B < 1) return cn_error_set(err, CN_ERR_ARG, "--batch %d: must be >= 1", B);
-    if (cn_net_inference_only(net))
-        return cn_error_set(err, CN_ERR_UNSUPPORTED, "an imported ONNX model runs forward and jvp only; it cannot be trained");
+    int rc = cn_net_trainable(net, err);
+    if (rc) return rc;
     if (cfg->epochs < 1) return cn_error_set(err, CN_ERR_ARG, "--epochs %d: must be >= 1", cfg->epochs);
     if (in != tr->c * tr->h * tr->w)
         return cn_error_set(err, CN_ERR_ARG, "the model takes %d inputs, the data has %d per example", in,
@@ -162,7 +162,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     if (classes < tr->classes)
         return cn_error_set(err, CN_ERR_ARG, "the model has %d outputs, the data %d classes", classes, tr->classes);
     if (n < 1) return cn_error_set(err, CN_ERR_ARG, "no training examples");
-    int rc = cn_net_reserve(net, B > EVAL_BATCH ? B : EVAL_BATCH, 1);
+    rc = cn_net_reserve(net, B > EVAL_BATCH ? B : EVAL_BATCH, 1);
     if (rc) return cn_error_set(err, rc, "out of memory for a batch of %d", B);
     train_buffers b = {cn_malloc((size_t)B * in * sizeof(cn_real)), cn_malloc((size_t)B * classes * sizeof(cn_real)),
                        cn_malloc((size_t)B * sizeof(int32_t)), cn_malloc((size_t)n * sizeof(int32_t))};
