@@ -22,3 +22,14 @@ if(CN_BASH)
   set_tests_properties(bench_ab_onnx_short PROPERTIES
     ENVIRONMENT "BENCH_BIN=$<TARGET_FILE:bench_onnx>" LABELS bench TIMEOUT 180)
 endif()
+
+# K tangents at once against one at a time on imported models (bench/run_onnx_tangents.sh)
+add_executable(bench_onnx_tangents ${CMAKE_CURRENT_LIST_DIR}/bench_onnx_tangents.c)
+target_link_libraries(bench_onnx_tangents PRIVATE critnet_static)
+if(CN_BASH)
+  add_test(NAME bench_onnx_tangents_short
+           COMMAND ${CN_BASH} ${CMAKE_CURRENT_LIST_DIR}/run_onnx_tangents.sh --short
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(bench_onnx_tangents_short PROPERTIES
+    ENVIRONMENT "BENCH_BIN=$<TARGET_FILE:bench_onnx_tangents>" LABELS bench TIMEOUT 180)
+endif()

@@ -7,7 +7,8 @@
  *     central difference of that layer's output (cn_net_layer_output after forwards at x +- h t), so a
  *     wrong derivative is pinned to the block that holds it; there is no public single-layer forward, so
  *     the perturbation enters at the network input;
- *   - chain consistency: the product of the per-layer jvps is the whole-network jvp.
+ *   - chain consistency: the product of the per-layer jvps is the whole-network jvp;
+ *   - batching: five tangents at once (in chunks, with room reserved for two) equal them one at a time.
  *
  * h = 1e-6: the truncation error h^2 |f'''| / 6 is ~1e-13 of the scale, and the rounding error
  * ~1e-16 |f| / h is ~1e-10 of it, far under the 1e-6 bound, which a wrong derivative (a missing term, a
@@ -51,6 +52,39 @@ static double rel_err(const double *a, const double *b, size_t n)
         if (fabs(b[i]) > m) m = fabs(b[i]);
     }
     return d == 0 ? 0 : m > 0 ? d / m : INFINITY;
+}
+
+/* K tangents at once, through every block, equal the same tangents one at a time: room is reserved for 2,
+ * so the 5 also run in chunks (2, 2, 1). Products batched into one GEMM may round differently from the
+ * single ones, hence a relative bound and not equality. */
+static void check_batched(const ref_case *c, cn_net *net, int B, size_t widest)
+{
+    enum { K = 5 };
+    double *tin = malloc(K * widest * sizeof *tin), *many = malloc(K * widest * sizeof *many);
+    double *one = malloc(widest * sizeof *one);
+    int ok = tin && many && one && cn_net_reserve(net, B, 2) == CN_OK;
+    CHECK(ok, "%s: out of memory or reserve failed", c->name);
+    unsigned long long seed = 99;
+    double worst = 0;
+    for (int i = 0; ok && i < cn_net_layer_count(net); i++) {
+        size_t n_in = (size_t)B * (i ? cn_net_layer_out_size(net, i - 1) : cn_net_in_size(net));
+        size_t n_out = (size_t)B * cn_net_layer_out_size(net, i);
+        for (size_t j = 0; j < K * n_in; j++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            tin[j] = (double)(seed >> 11) / 9007199254740992.0 - 0.5;
+        }
+        ok = cn_net_layer_jvp(net, i, tin, many, B, K) == CN_OK;
+        for (int k = 0; ok && k < K; k++) {
+            ok = cn_net_layer_jvp(net, i, tin + k * n_in, one, B, 1) == CN_OK;
+            double e = rel_err(many + k * n_out, one, n_out);
+            if (e > worst) worst = e;
+        }
+        CHECK(ok, "%s: layer %d: a jvp failed", c->name, i);
+    }
+    CHECK(worst < 1e-12, "%s: %d tangents at once differ from one at a time by %.2e", c->name, K, worst);
+    free(tin);
+    free(many);
+    free(one);
 }
 
 static void run_case(const ref_case *c, const char *dir)
@@ -131,6 +165,7 @@ static void run_case(const ref_case *c, const char *dir)
     if (e_whole > worst_here) worst_here = e_whole;
     if (worst_here > g_worst) g_worst = worst_here;
     if (e_chain > g_worst_chain) g_worst_chain = e_chain;
+    check_batched(c, net, B, widest);
     rc = cn_net_status(net, &err);
     CHECK(rc == CN_OK, "%s: cn_net_status %d: %s", c->name, rc, err.msg);
 done:

@@ -1,6 +1,7 @@
 /* graph.c: the tensors and nodes of an ONNX graph, the helpers every operator uses, and running nodes
  * forward and in tangent mode. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ int cn_tensor_set_shape(cn_graph *g, const cn_node *n, cn_tensor *t, int dtype, 
         t->cap = cap;
         if (t->tan) {
             cn_free(t->tan);
-            if (!(t->tan = cn_calloc(cap, sizeof(cn_real))))
+            if (!(t->tan = cn_calloc(cap * (size_t)(g->tangents > 1 ? g->tangents : 1), sizeof(cn_real))))
                 return cn_node_fail(g, n, CN_ERR_NOMEM, "out of memory for the tangent of %s", t->name);
         }
         if (t->grad) {
@@ -227,12 +228,39 @@ static int any_active_output(cn_graph *g, const cn_node *n)
     return 0;
 }
 
-int cn_graph_run_jvp(cn_graph *g, int first, int last)
+/* moves the tan pointer of every distinct active tensor of n by `by` tangents */
+static void shift_tangents(cn_graph *g, const cn_node *n, int by)
 {
+    for (int j = 0; j < n->nin + n->nout; j++) {
+        int ti = j < n->nin ? n->in[j] : n->out[j - n->nin], seen = 0;
+        if (ti < 0 || !g->t[ti].active || !g->t[ti].tan) continue;
+        for (int e = 0; e < j && !seen; e++) seen = (e < n->nin ? n->in[e] : n->out[e - n->nin]) == ti;
+        if (!seen) g->t[ti].tan += (ptrdiff_t)by * (ptrdiff_t)cn_tensor_numel(&g->t[ti]);
+    }
+}
+
+int cn_node_jvp_each(cn_graph *g, cn_node *n, int (*one_tangent)(cn_graph *, cn_node *))
+{
+    int K = g->run_k, rc = CN_OK;
+    for (int k = 0; k < K && rc == CN_OK; k++) {
+        shift_tangents(g, n, k);
+        rc = one_tangent(g, n);
+        shift_tangents(g, n, -k);
+    }
+    return rc;
+}
+
+int cn_graph_run_jvp(cn_graph *g, int first, int last, int K)
+{
+    if (K < 1 || K > (g->tangents > 1 ? g->tangents : 1)) {
+        snprintf(g->msg, sizeof g->msg, "%s: %d tangents at once, room for %d", g->path, K, g->tangents);
+        return CN_ERR_ARG;
+    }
+    g->run_k = K;
     for (int i = first; i < last; i++) {
         cn_node *n = &g->nodes[i];
         if (!any_active_output(g, n)) continue;
-        int rc = n->op->jvp(g, n);
+        int rc = n->op->jvp_batched || K == 1 ? n->op->jvp(g, n) : cn_node_jvp_each(g, n, n->op->jvp);
         if (rc) return rc;
     }
     return CN_OK;
@@ -273,7 +301,7 @@ void cn_graph_mark_active(cn_graph *g)
     }
 }
 
-int cn_graph_reserve(cn_graph *g, int batch)
+int cn_graph_reserve(cn_graph *g, int batch, int tangents)
 {
     if (g->fixed_batch && batch > g->fixed_batch) {
         snprintf(g->msg, sizeof g->msg, "%s: the model's batch size is fixed at %d; it cannot run %d examples at once",
@@ -286,10 +314,21 @@ int cn_graph_reserve(cn_graph *g, int batch)
         if (rc) return rc;
         g->reserved_batch = batch;
     }
+    /* as many tangents as asked, within the budget (at least one) */
+    size_t per_tangent = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].active) per_tangent += g->t[i].cap * sizeof(cn_real);
+    int K = tangents > 1 ? tangents : 1;
+    if (per_tangent && (size_t)K * per_tangent > CN_GRAPH_TANGENT_BYTES) K = (int)(CN_GRAPH_TANGENT_BYTES / per_tangent);
+    if (K < 1) K = 1;
+    int grow = K > g->tangents;
+    if (grow) g->tangents = K;
     for (int i = 0; i < g->nt; i++) {
         cn_tensor *t = &g->t[i];
-        if (t->active && !t->tan && !(t->tan = cn_calloc(t->cap, sizeof(cn_real)))) {
-            snprintf(g->msg, sizeof g->msg, "%s: out of memory for the tangent of %s", g->path, t->name);
+        if (!t->active || (t->tan && !grow)) continue;
+        cn_free(t->tan);
+        if (!(t->tan = cn_calloc(t->cap * (size_t)g->tangents, sizeof(cn_real)))) {
+            snprintf(g->msg, sizeof g->msg, "%s: out of memory for the tangents of %s", g->path, t->name);
             return CN_ERR_NOMEM;
         }
     }

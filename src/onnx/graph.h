@@ -26,7 +26,8 @@ typedef struct {
     int is_const;              /* an initializer or a Constant's value: never written by a run */
     int is_input;              /* the graph input */
     int active;                /* a float tensor that depends on the graph input: it carries a tangent */
-    cn_real *tan;              /* the tangent, cap elements (active tensors only, from cn_graph_reserve) */
+    cn_real *tan;              /* the tangents, g->tangents blocks of cap elements, tangent k of the current shape
+                                * at tan + k * numel (active tensors only, from cn_graph_reserve) */
     int producer;              /* index of the node that writes it; -1 for the input and constants */
     /* training (grad.c, params.c) */
     int diff;                  /* a float tensor that depends on the input or on a parameter: it gets a gradient */
@@ -69,6 +70,9 @@ typedef struct {
      * that depends on its inputs' values (Shape, comparisons), so no output of it is ever active. */
     int (*jvp)(cn_graph *g, cn_node *n);
     unsigned shape_only; /* bit i: input i is read for its shape only (Shape), which a block cut may cross */
+    /* 1: jvp handles all g->run_k tangents of a pass at once (one GEMM over K*B rows where the op is linear in
+     * its input); 0: the runner calls it once per tangent (cn_node_jvp_each) */
+    unsigned jvp_batched;
     /* Adds d loss / d input to the grad of every diff input (cn_node_in_grad) from the grads of the outputs
      * and the values the last forward stored. NULL: the op has no backward; a network that needs one
      * through it cannot be trained. */
@@ -109,6 +113,8 @@ struct cn_graph {
     int train;                 /* the forward runs in training mode: batch norm uses and updates batch statistics */
     double bn_momentum;        /* training: weight of the batch in a running statistic; 0: the node's own */
     char msg[512];             /* the last failure: which node, what is wrong */
+    int tangents;              /* tangents each active tensor's tan holds (cn_graph_reserve; 0 before) */
+    int run_k;                 /* tangents of the jvp pass now running */
     cn_real *temp;             /* a backward's work space (cn_graph_temp) */
     size_t temp_cap;
 };
@@ -167,15 +173,21 @@ int cn_graph_load_buffer(cn_graph **out, const uint8_t *buf, size_t len, const c
 void cn_graph_free(cn_graph *g);
 /* Adds a tensor (name copied); returns its index or -1 (out of memory). */
 int cn_graph_add_tensor(cn_graph *g, const char *name);
-/* Runs nodes [first, last) forward / their tangents. On failure g->msg says why. */
+/* Runs nodes [first, last) forward / their K tangents (K <= g->tangents; tangent k of each tensor at
+ * tan + k * numel). On failure g->msg says why. */
 int cn_graph_run(cn_graph *g, int first, int last);
-int cn_graph_run_jvp(cn_graph *g, int first, int last);
+int cn_graph_run_jvp(cn_graph *g, int first, int last, int K);
+/* Runs one_tangent once per tangent of the pass, each time with the node's tensors' tan pointers moved to
+ * that tangent: how an op without a batched jvp, or a batched one in a case it does not batch, runs K. */
+int cn_node_jvp_each(cn_graph *g, cn_node *n, int (*one_tangent)(cn_graph *, cn_node *));
 /* Sets the input to (batch, per-example dims of the model) from x and runs the whole graph: the load uses it
  * at batch 1 to check every node, reserve at the largest batch to size the buffers. */
 int cn_graph_set_input(cn_graph *g, const cn_real *x, int batch);
-/* Sizes every buffer for batches up to batch (a run of the graph on zeros) and gives active tensors their
- * tangents. */
-int cn_graph_reserve(cn_graph *g, int batch);
+/* Sizes every buffer for batches up to batch (a run of the graph on zeros) and gives active tensors room for
+ * up to `tangents` tangents, fewer where they would exceed CN_GRAPH_TANGENT_BYTES (g->tangents says how
+ * many; a jvp of more runs in chunks). */
+#define CN_GRAPH_TANGENT_BYTES ((size_t)256 << 20)
+int cn_graph_reserve(cn_graph *g, int batch, int tangents);
 /* Marks the float tensors that depend on the input (after a run has set every dtype). */
 void cn_graph_mark_active(cn_graph *g);
 

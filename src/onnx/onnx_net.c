@@ -56,22 +56,26 @@ static int seg_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int tra
     return CN_OK;
 }
 
+/* The K tangents run through the segment's nodes together, as many at a time as the graph has room for
+ * (cn_graph_reserve's budget): tangent k of a tensor lies at tan + k * numel, so a chunk of the chain's
+ * (K, B, n) layout copies in and out in one piece. */
 static int seg_jvp(cn_layer *L, const cn_real *tx, cn_real *ty, int B, int K)
 {
     segment *s = L->impl;
     cn_graph *g = s->g;
     size_t n_in = (size_t)B * cn_shape_size(L->in), n_out = (size_t)B * cn_shape_size(L->out);
     cn_tensor *in = &g->t[s->in], *out = &g->t[s->out];
-    if (!in->tan || in->cap < n_in) {
+    if (!in->tan || in->cap < n_in || g->tangents < 1) {
         snprintf(g->msg, sizeof g->msg, "%s: no tangent buffer for %s (reserve the net first)", g->path, in->name);
         return seg_failed(s, CN_ERR_ARG);
     }
-    for (int k = 0; k < K; k++) {
-        memcpy(in->tan, tx + (size_t)k * n_in, n_in * sizeof *tx);
-        int rc = cn_graph_run_jvp(g, s->first, s->last);
+    for (int k0 = 0; k0 < K; k0 += g->tangents) {
+        int kc = K - k0 < g->tangents ? K - k0 : g->tangents;
+        memcpy(in->tan, tx + (size_t)k0 * n_in, (size_t)kc * n_in * sizeof *tx);
+        int rc = cn_graph_run_jvp(g, s->first, s->last, kc);
         if (rc) return seg_failed(s, rc);
-        if (out->active) memcpy(ty + (size_t)k * n_out, out->tan, n_out * sizeof *ty);
-        else memset(ty + (size_t)k * n_out, 0, n_out * sizeof *ty);
+        if (out->active) memcpy(ty + (size_t)k0 * n_out, out->tan, (size_t)kc * n_out * sizeof *ty);
+        else memset(ty + (size_t)k0 * n_out, 0, (size_t)kc * n_out * sizeof *ty);
     }
     return CN_OK;
 }
@@ -110,7 +114,7 @@ static int seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
 static int seg_reserve(cn_layer *L, int B, int K)
 {
     segment *s = L->impl;
-    int rc = cn_graph_reserve(s->g, B);
+    int rc = cn_graph_reserve(s->g, B, K);
     return rc ? seg_failed(s, rc) : CN_OK;
 }
 

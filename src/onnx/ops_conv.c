@@ -125,6 +125,7 @@ static int conv_forward(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
+/* all K tangents in one call: they lie one after another, K * batch examples of the input's shape */
 static int conv_jvp(cn_graph *g, cn_node *n)
 {
     if (cn_node_in_tan(g, n, 1) || cn_node_in_tan(g, n, 2))
@@ -136,14 +137,14 @@ static int conv_jvp(cn_graph *g, cn_node *n)
     int st = conv_geometry(g, n, &q, &batch);
     if (st) return st;
     const cn_real *tx = cn_node_in_tan(g, n, 0);
-    size_t count = cn_tensor_numel(y);
+    size_t count = cn_tensor_numel(y) * (size_t)g->run_k;
     if (!tx || count == 0) {
         memset(y->tan, 0, count * sizeof *y->tan);
         return CN_OK;
     }
     cn_real *col = NULL;
     if ((st = column_scratch(g, n, &q, &col))) return st;
-    cn_conv_forward(&q, y->tan, tx, cn_node_in(g, n, 1)->data, NULL, batch, col);
+    cn_conv_forward(&q, y->tan, tx, cn_node_in(g, n, 1)->data, NULL, batch * g->run_k, col);
     return CN_OK;
 }
 
@@ -167,4 +168,4 @@ static int conv_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Conv = {.name = "Conv", .forward = conv_forward, .jvp = conv_jvp, .vjp = conv_vjp};
+const cn_op cn_op_Conv = {.name = "Conv", .forward = conv_forward, .jvp = conv_jvp, .vjp = conv_vjp, .jvp_batched = 1};

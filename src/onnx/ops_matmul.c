@@ -131,7 +131,7 @@ static int matmul_forward(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-static int matmul_jvp(cn_graph *g, cn_node *n)
+static int matmul_jvp_one(cn_graph *g, cn_node *n)
 {
     cn_tensor *a, *b, *y;
     matmul_shape s;
@@ -182,7 +182,24 @@ static int matmul_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_MatMul = {.name = "MatMul", .forward = matmul_forward, .jvp = matmul_jvp, .vjp = matmul_vjp};
+/* A Linear layer (B one matrix, only A moving) takes all K tangents as one GEMM of K times the rows; the
+ * other cases run tangent by tangent. */
+static int matmul_jvp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *a, *b, *y;
+    matmul_shape s;
+    int ndim, rc;
+    int64_t dims[CN_ONNX_MAX_DIMS];
+    if ((rc = matmul_operands(g, n, &a, &b, &y)) || (rc = matmul_plan(g, n, a, b, &s, &ndim, dims))) return rc;
+    const cn_real *ta = cn_node_in_tan(g, n, 0), *tb = cn_node_in_tan(g, n, 1);
+    const int64_t rows = product(s.batch_ndim, s.batch) * s.M * g->run_k;
+    if (g->run_k == 1 || !ta || tb || !s.fold || too_large(rows)) return cn_node_jvp_each(g, n, matmul_jvp_one);
+    gemm_any(0, 0, rows, s.N, s.K, 1, ta, b->data, 0, y->tan);
+    return CN_OK;
+}
+
+const cn_op cn_op_MatMul = {.name = "MatMul", .forward = matmul_forward, .jvp = matmul_jvp, .vjp = matmul_vjp,
+                            .jvp_batched = 1};
 
 /* ------------------------------------------------------------------ Gemm */
 
@@ -246,7 +263,7 @@ static int gemm_forward(cn_graph *g, cn_node *n)
 }
 
 /* alpha (op(tA) op(B) + op(A) op(tB)) + beta tC, each term only for an active input */
-static int gemm_jvp(cn_graph *g, cn_node *n)
+static int gemm_jvp_one(cn_graph *g, cn_node *n)
 {
     cn_tensor *a, *b, *c, *y;
     gemm_shape s;
@@ -297,4 +314,20 @@ static int gemm_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Gemm = {.name = "Gemm", .forward = gemm_forward, .jvp = gemm_jvp, .vjp = gemm_vjp};
+/* A Linear layer (only A moving, not transposed) takes all K tangents as one GEMM of K*M rows */
+static int gemm_jvp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *a, *b, *c, *y;
+    gemm_shape s;
+    int rc;
+    if ((rc = gemm_operands(g, n, &a, &b, &c, &y)) || (rc = gemm_plan(g, n, a, b, c, &s))) return rc;
+    const cn_real *ta = cn_node_in_tan(g, n, 0), *tb = cn_node_in_tan(g, n, 1), *tc = cn_node_in_tan(g, n, 2);
+    const int64_t rows = s.M * g->run_k;
+    if (g->run_k == 1 || !ta || tb || (tc && s.beta != 0) || s.transA || too_large(rows))
+        return cn_node_jvp_each(g, n, gemm_jvp_one);
+    gemm_any(0, s.transB, rows, s.N, s.K, (cn_real)s.alpha, ta, b->data, 0, y->tan);
+    return CN_OK;
+}
+
+const cn_op cn_op_Gemm = {.name = "Gemm", .forward = gemm_forward, .jvp = gemm_jvp, .vjp = gemm_vjp,
+                          .jvp_batched = 1};
