@@ -26,7 +26,8 @@ enum { CLI_O_AVAL = 2100, CLI_O_AVAL_TRIALS, CLI_O_AVAL_EPS, CLI_O_AVAL_THRESH, 
     "  --aval-trials N         cascades per input, each from a random unit and sign (default 10)\n"           \
     "  --aval-eps E            the seed unit's change (default 0.01)\n"                                       \
     "  --aval-threshold C      a unit counts when it changes by more than C times the RMS change of the\n"    \
-    "                          first block (default 3; that RMS from --aval-calibration cascades, 1000)\n"    \
+    "                          first block after the seed (default 2.5)\n"                                   \
+    "  --aval-calibration N    that RMS from the cascades of the first ceil(N / trials) inputs (default 1000)\n" \
     "  --aval-threshold-abs T  an absolute threshold instead\n"                                               \
     "  --aval-mode finite|linear  the perturbed input's forward (default), or Jacobian-vector products\n"     \
     "  --aval-site input|K     the seed: an input unit (default) or a unit of block K (0-based; linear only)\n" \

@@ -20,7 +20,7 @@
  *     cn_branching_fit_free(&mr);
  *
  *     cn_cascade_cfg cc;                   // avalanches in a network: perturbation cascades through depth
- *     cn_cascade_defaults(&cc);            // one input unit, finite perturbation, threshold 3x the first
+ *     cn_cascade_defaults(&cc);            // one input unit, finite perturbation, threshold 2.5x the first
  *     cn_cascade_result cr;                //   block's RMS change, 10 cascades per input
  *     cn_cascade_run(&cr, net, x, n_inputs, &cc, &err);
  *     cn_avalanche_opts ao;
@@ -200,7 +200,7 @@ typedef struct {
                            * the public network API runs forward from the input only) */
     double eps;           /* the seed unit's change, in its own units (default 0.01) */
     double threshold;     /* > 0: a unit counts as changed when |delta h_i| > threshold */
-    double rel_threshold; /* with threshold 0 (default): rel_threshold (default 3) times the RMS change of the
+    double rel_threshold; /* with threshold 0 (default): rel_threshold (default 2.5) times the RMS change of the
                            * first block after the site over the calibration's cascades */
     int calibration;      /* those cascades: the trials of the first ceil(calibration / trials) inputs (default
                            * 1000), run once more before the count, so the threshold does not depend on batch */
