@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "measure_aval.h"
 #include "plot.h"
 
 static const char *usage =
@@ -37,8 +38,11 @@ static const char *usage =
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
-    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png\n"
-    "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_COMMON_HELP;
+    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png, and with --avalanches\n"
+    "                          avalanche_sizes.png, avalanche_durations.png, avalanche_crackling.png,\n"
+    "                          avalanche_shapes.png\n"
+    "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_AVAL_HELP
+    CLI_COMMON_HELP;
 
 enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
        O_STIM, O_RESP, O_DRBLOCK, O_JSON, O_CSV, O_PLOT, O_BLOCKS, O_MAXBYTES };
@@ -49,6 +53,7 @@ typedef struct {
     const char *model, *split, *json, *csv, *plot;
     int samples, batch_set;
     cli_model_opts mo;
+    cli_aval_opts aval;
 } measure_opts;
 
 static void progress(double done, double total, void *user)
@@ -70,12 +75,13 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"response", required_argument, 0, O_RESP}, {"dr-block", required_argument, 0, O_DRBLOCK},
         {"json", required_argument, 0, O_JSON}, {"csv", required_argument, 0, O_CSV},
         {"plot", required_argument, 0, O_PLOT}, {"blocks", required_argument, 0, O_BLOCKS},
-        {"max-bytes", required_argument, 0, O_MAXBYTES}, {0, 0, 0, 0}};
+        {"max-bytes", required_argument, 0, O_MAXBYTES}, CLI_AVAL_OPTIONS, {0, 0, 0, 0}};
     optind = 0;
     int opt;
     int li = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg), bad = 0;
+        if (r == 0) r = cli_aval_option(&o->aval, opt, optarg);
         if (r < 0) return -1;
         if (r > 0) continue;
         cn_measure_cfg *m = &o->m;
@@ -112,7 +118,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
         return -1;
     }
-    return cli_dr_check(&o->m);
+    return cli_dr_check(&o->m) || cli_aval_check(&o->aval) ? -1 : 0;
 }
 
 /* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */
@@ -130,7 +136,7 @@ static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_
 }
 
 static int write_json(const char *path, const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf,
-                      const char *data_name, int argc, char **argv, const char *spec)
+                      const char *data_name, int argc, char **argv, const char *spec, const cli_aval_result *aval)
 {
     cJSON *root = cJSON_CreateObject(), *s = cJSON_CreateObject();
     cJSON_AddItemToObject(s, "value", cli_json_num(r->sigma));
@@ -196,6 +202,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         cJSON_AddItemToArray(blocks, b);
     }
     cJSON_AddItemToObject(root, "blocks", blocks);
+    if (aval) cJSON_AddItemToObject(root, "avalanches", cli_aval_json(aval, &o->aval));
     cJSON *set = cJSON_CreateObject();
     cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "model", o->model ? o->model : o->c.model_file ? o->c.model_file : o->c.arch);
@@ -247,7 +254,7 @@ static int write_csv(const char *path, const cn_measure_result *r)
     return fclose(f) ? -1 : 0;
 }
 
-static int write_plots(const char *dir, const cn_measure_result *r)
+static int write_plots(const char *dir, const cn_measure_result *r, const cli_aval_result *aval)
 {
     if (mkdir(dir, 0777) && errno != EEXIST) {
         cli_error("%s: cannot create the plot folder", dir);
@@ -285,6 +292,7 @@ static int write_plots(const char *dir, const cn_measure_result *r)
     free(idx);
     free(rho1);
     free(lnsig);
+    if (aval) rc |= cli_aval_plots(dir, aval);
     return rc ? -1 : 0;
 }
 
@@ -333,6 +341,7 @@ int cmd_measure(int argc, char **argv)
      * element-wise loops share the cores with OpenBLAS's spinning threads (bench/results/spectrum.md) */
     o.c.threads = 1;
     cn_measure_defaults(&o.m);
+    cli_aval_defaults(&o.aval);
     o.split = "test";
     o.samples = 1000;
     int r = parse(&o, argc, argv);
@@ -342,6 +351,7 @@ int cmd_measure(int argc, char **argv)
     cn_net *net = NULL;
     cn_data data = {0};
     cn_measure_result res = {0};
+    cli_aval_result ar = {0};
     char *spec = NULL;
     int rc = 1;
     if (o.model) {
@@ -388,14 +398,20 @@ int cmd_measure(int argc, char **argv)
     cn_act act;
     int have_mf = mean_field_applies(&o, &sw, &sb, &act) && cn_meanfield_compute(&mf, act, sw, sb, res.activity[0]) == CN_OK;
     const char *what = o.model ? o.model : o.c.model_file ? o.c.model_file : o.c.arch;
+    /* the cascades draw their seed units from a stream of their own */
+    if (o.aval.on && cli_aval_run(&ar, &o.aval, net, d->x, n, o.c.seed + 3, o.c.quiet)) goto done;
+    const cli_aval_result *aval = o.aval.on ? &ar : NULL;
     if (!o.c.quiet) print_summary(&o, &res, have_mf ? &mf : NULL, what, data.name);
+    if (!o.c.quiet && aval) cli_aval_print(aval, &o.aval);
     spec = cn_net_spec(net);
-    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec)) goto done;
+    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval)) goto done;
     if (o.csv && write_csv(o.csv, &res)) goto done;
-    if (o.plot && write_plots(o.plot, &res)) goto done;
+    if (o.aval.csv && cli_aval_write_csv(o.aval.csv, &ar)) goto done;
+    if (o.plot && write_plots(o.plot, &res, aval)) goto done;
     rc = 0;
 done:
     cn_free(spec);
+    cli_aval_free(&ar);
     cn_measure_result_free(&res);
     cn_net_free(net);
     cn_data_free(&data);

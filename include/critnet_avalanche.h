@@ -18,6 +18,17 @@
  *     cn_branching_fit mr;
  *     cn_branching_estimate(&mr, activity, T, &bo, &err);                // mr.m, mr.m_naive, mr.tau
  *     cn_branching_fit_free(&mr);
+ *
+ *     cn_cascade_cfg cc;                   // avalanches in a network: perturbation cascades through depth
+ *     cn_cascade_defaults(&cc);            // one input unit, finite perturbation, threshold 2.5x the first
+ *     cn_cascade_result cr;                //   block's RMS change, 10 cascades per input
+ *     cn_cascade_run(&cr, net, x, n_inputs, &cc, &err);
+ *     cn_avalanche_opts ao;
+ *     cn_avalanche_opts_default(&ao);
+ *     cn_avalanche_stats st;
+ *     cn_avalanche_analyse(&st, cr.counts, cr.cascades, cr.len, &ao, &err);  // st.size_fit, st.gamma, ...
+ *     cn_avalanche_stats_free(&st);
+ *     cn_cascade_result_free(&cr);
  */
 #ifndef CRITNET_AVALANCHE_H
 #define CRITNET_AVALANCHE_H
@@ -122,6 +133,107 @@ typedef struct {
  * (< kmax + 10), a constant series, or bad options; CN_ERR_NOMEM. Free with cn_branching_fit_free. */
 int cn_branching_estimate(cn_branching_fit *out, const double *a, int n, const cn_branching_opts *o, cn_error *err);
 void cn_branching_fit_free(cn_branching_fit *f);
+
+/* ---------------------------------------------------------------- avalanche statistics (avalanche/avstats.c) */
+
+/* Avalanches given as profiles: counts[i * len + t] is the number of units active at step t (0..len-1) of
+ * avalanche i. An avalanche lasts while its steps are active: its duration T is the number of leading steps
+ * with a count > 0 and its size S their sum; activity after a silent step is not part of it (in neuroscience
+ * that would be a new avalanche). T = 0: empty; T = len: cut off by the end of the record, so its true S and T
+ * are unknown (censored) and it is left out of the fits, <S>(T) and the shapes. */
+typedef struct {
+    cn_powerlaw_opts fit;   /* the size and duration fits (discrete is forced; default: cn_powerlaw_opts_default) */
+    int min_count;          /* fewest avalanches of one duration for a point of <S>(T) and a shape (default 10) */
+    int tmin;               /* shortest duration in the fit of <S>(T) (default 1) */
+    int shape_tmin;         /* shortest duration whose average shape enters the collapse (default 3) */
+    int shape_points;       /* points of t/T on which the rescaled shapes are compared (default 20) */
+    double gamma_lo, gamma_hi; /* the collapse's search range of gamma (default 0.5, 4) */
+} cn_avalanche_opts;
+
+void cn_avalanche_opts_default(cn_avalanche_opts *o);
+
+typedef struct {
+    int n, len;
+    int empty, truncated;    /* avalanches with T = 0, and with T = len */
+    int *size, *duration;    /* (n) S and T of each avalanche */
+    /* power-law fits of the completed avalanches (0 < T < len); has_* 0 with the reason in *_msg when the
+     * fit is impossible (too few values, a constant sample) */
+    int has_size_fit, has_duration_fit;
+    cn_powerlaw_fit size_fit, duration_fit;
+    char size_msg[512], duration_msg[512];
+    /* crackling noise, <S>(T) ~ T^gamma: the durations tmin <= T < len with at least min_count avalanches */
+    int nT;
+    int *T, *T_count;        /* (nT) */
+    double *mean_size;       /* (nT) <S> at each */
+    double gamma, gamma_se;  /* OLS slope of ln <S> on ln T and its standard error (NaN with fewer than 3 points) */
+    double gamma_pred;       /* (alpha_T - 1) / (alpha_S - 1) from the two fits (NaN without both) */
+    /* average shapes s(t | T) of the same durations with T >= shape_tmin, and their collapse: gamma_collapse
+     * minimises the mean over points u in (0, 1) of the relative variance across T of T^(1-gamma) s(uT | T),
+     * each shape interpolated at u, quadratically through the nearest three of its points ((t + 1/2)/T, s_t) */
+    int nshapes;
+    int *shape_T;            /* (nshapes) */
+    double *shape;           /* (nshapes, len): mean count at step t; 0 from t = shape_T[k] on */
+    double gamma_collapse, collapse_err; /* NaN with fewer than 2 shapes; collapse_err: that mean variance */
+} cn_avalanche_stats;
+
+/* CN_ERR_ARG for n < 1, len < 1, a negative count or bad options; CN_ERR_NOMEM. A fit that cannot be made is
+ * not an error (has_*_fit = 0). Free with cn_avalanche_stats_free. */
+int cn_avalanche_analyse(cn_avalanche_stats *out, const int *counts, int n, int len, const cn_avalanche_opts *o,
+                         cn_error *err);
+void cn_avalanche_stats_free(cn_avalanche_stats *s);
+
+/* ---------------------------------------------------------------- cascades in a network (avalanche/cascade.c) */
+
+typedef struct cn_net cn_net; /* critnet.h */
+
+/* finite: the perturbed input runs forward and a unit's change is the difference of the two block outputs;
+ * linear: Jacobian-vector products on the reference's forward pass, the limit of a vanishing perturbation
+ * (counts then depend only on threshold / eps) */
+typedef enum { CN_CASCADE_FINITE = 0, CN_CASCADE_LINEAR, CN_CASCADE_MODE_COUNT } cn_cascade_mode;
+
+const char *cn_cascade_mode_name(cn_cascade_mode m); /* "finite", "linear" */
+int cn_cascade_mode_from_name(const char *name, cn_cascade_mode *out); /* CN_ERR_ARG if unknown */
+
+typedef struct {
+    cn_cascade_mode mode;
+    int site;             /* -1 (default): one input unit; k >= 0: one unit of block k's output (linear mode only:
+                           * the public network API runs forward from the input only) */
+    double eps;           /* the seed unit's change, in its own units (default 0.01) */
+    double threshold;     /* > 0: a unit counts as changed when |delta h_i| > threshold */
+    double rel_threshold; /* with threshold 0 (default): rel_threshold (default 2.5) times the RMS change of the
+                           * first block after the site over the calibration's cascades */
+    int calibration;      /* those cascades: the trials of the first ceil(calibration / trials) inputs (default
+                           * 1000), run once more before the count, so the threshold does not depend on batch */
+    int trials;           /* cascades per input, each from a uniformly drawn unit with a random sign (default 10) */
+    int include_readout;  /* count the readout block too */
+    int batch;            /* cascades per pass (default 256; at least one input's trials) */
+    uint64_t seed;        /* the seed units and signs */
+    void (*progress)(double done, double total, void *user);
+    void *user;
+} cn_cascade_cfg;
+
+void cn_cascade_defaults(cn_cascade_cfg *cfg);
+
+typedef struct {
+    int cascades;         /* inputs x trials, input-major */
+    int len;              /* blocks the cascade runs through: those after the site */
+    int first_block;      /* the index (0-based, among the measured blocks) of the first of them */
+    int site_units;       /* units the seed was drawn from */
+    double threshold;     /* the absolute threshold used */
+    double calib_rms;     /* the calibration's RMS change (NaN with an absolute threshold) */
+    int *units;           /* (len) units per block */
+    double *rms;          /* (len) RMS change per block over all cascades */
+    int *counts;          /* (cascades, len) units changed beyond the threshold at each block */
+    int *input, *unit;    /* (cascades) the input and the seed unit of each */
+    signed char *sign;    /* (cascades) the perturbation's sign */
+} cn_cascade_result;
+
+/* Runs trials cascades from each of the n inputs x (n, in) through net (eval mode). CN_ERR_ARG for bad
+ * settings (err says which), CN_ERR_NONFINITE for NaN/Inf in x or in the changes, CN_ERR_NOMEM; a pass of an
+ * imported model that fails returns its status. Free with cn_cascade_result_free. */
+int cn_cascade_run(cn_cascade_result *out, cn_net *net, const cn_real *x, int n, const cn_cascade_cfg *cfg,
+                   cn_error *err);
+void cn_cascade_result_free(cn_cascade_result *r);
 
 #ifdef __cplusplus
 }
