@@ -77,6 +77,8 @@ typedef struct {
      * and the values the last forward stored. NULL: the op has no backward; a network that needs one
      * through it cannot be trained. */
     int (*vjp)(cn_graph *g, cn_node *n);
+    /* the most inputs a node may have for vjp to take it (0: any): Max and Min fold two inputs back only */
+    int vjp_max_inputs;
     /* bit i: input i never gets a gradient (an exponent, a clip bound, batch norm's running statistics), so
      * a float initializer there is not a parameter */
     unsigned frozen_in;
@@ -185,8 +187,11 @@ int cn_node_jvp_each(cn_graph *g, cn_node *n, int (*one_tangent)(cn_graph *, cn_
 int cn_graph_set_input(cn_graph *g, const cn_real *x, int batch);
 /* Sizes every buffer for batches up to batch (a run of the graph on zeros) and gives active tensors room for
  * up to `tangents` tangents, fewer where they would exceed CN_GRAPH_TANGENT_BYTES (g->tangents says how
- * many; a jvp of more runs in chunks). */
-#define CN_GRAPH_TANGENT_BYTES ((size_t)256 << 20)
+ * many; a jvp of more runs in chunks). The budget is small on purpose: batching tangents pays only where it
+ * makes a GEMM larger, while every elementwise op then streams K times the data; with a 256 MiB budget the
+ * encoder of bench/run_onnx_tangents.sh ran at 0.88-0.96x of one tangent at a time, with 8 MiB at 1.13-1.22x,
+ * and the MLP gained 1.5-2x either way. A large network's tangents then run one at a time, as before. */
+#define CN_GRAPH_TANGENT_BYTES ((size_t)8 << 20)
 int cn_graph_reserve(cn_graph *g, int batch, int tangents);
 /* Marks the float tensors that depend on the input (after a run has set every dtype). */
 void cn_graph_mark_active(cn_graph *g);

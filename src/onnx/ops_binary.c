@@ -606,17 +606,14 @@ static int extreme_jvp(cn_graph *g, cn_node *n, int is_max)
     return CN_OK;
 }
 
-/* The transpose of the jvp's fold: replay the fold on the values, recording for every element which input
- * holds the result and whether a tie shares it with the one before (torch gives a tie half to each), then
- * hand the gradient back along that record from the last input to the first. Two inputs (the usual
- * torch.maximum) need no record beyond the values themselves. */
+/* The transpose of the jvp for two inputs (torch.maximum, torch.minimum): the gradient goes to the input that
+ * holds the result, half to each at a tie (torch's convention), all to a NaN. */
 static int extreme_vjp(cn_graph *g, cn_node *n, int is_max)
 {
     cn_tensor *y = cn_node_out(g, n, 0);
     const cn_real *gy = cn_node_out_grad(g, n, 0);
     const size_t count = y ? cn_tensor_numel(y) : 0;
     if (!gy || count == 0) return CN_OK;
-    if (n->nin > 2) return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "the backward of %s takes two inputs", n->op_type);
     const cn_tensor *a = cn_node_in(g, n, 0), *b = n->nin > 1 ? cn_node_in(g, n, 1) : NULL;
     cn_real *ga = cn_node_in_grad(g, n, 0), *gb = b ? cn_node_in_grad(g, n, 1) : NULL;
     if (!b) {
@@ -652,5 +649,6 @@ static int max_jvp(cn_graph *g, cn_node *n) { return extreme_jvp(g, n, 1); }
 static int min_forward(cn_graph *g, cn_node *n) { return extreme_forward(g, n, 0); }
 static int min_jvp(cn_graph *g, cn_node *n) { return extreme_jvp(g, n, 0); }
 
-const cn_op cn_op_Max = {.name = "Max", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
-const cn_op cn_op_Min = {.name = "Min", .forward = min_forward, .jvp = min_jvp, .vjp = min_vjp};
+/* torch.maximum and torch.minimum export two inputs; a longer fold has no backward yet */
+const cn_op cn_op_Max = {.name = "Max", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp, .vjp_max_inputs = 2};
+const cn_op cn_op_Min = {.name = "Min", .forward = min_forward, .jvp = min_jvp, .vjp = min_vjp, .vjp_max_inputs = 2};

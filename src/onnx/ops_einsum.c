@@ -1,4 +1,4 @@
-/* ops_einsum.c: Einsum for two operands whose equation is a batched matrix product, forward and jvp, through
+/* ops_einsum.c: Einsum for two operands whose equation is a batched matrix product, forward, jvp and vjp, through
  * BLAS (cn_matmul), as attention writes it: TorchVision's MaxViT exports
  * "B G H I D, B G H J D -> B G H I J" (scores) and "B G H I J, B G H J D -> B G H I D" (scores times values).
  *
@@ -245,4 +245,26 @@ static int einsum_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Einsum = {.name = "Einsum", .forward = einsum_forward, .jvp = einsum_jvp};
+/* per batch element, with op() the stored layouts: gop(A) = dC op(B)^T and gop(B) = op(A)^T dC, each written in
+ * its operand's own layout (as Gemm's vjp), accumulated by GEMM's beta = 1 */
+static int einsum_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *a, *b, *y;
+    einsum_plan p;
+    int rc;
+    if ((rc = einsum_operands(g, n, &a, &b, &y, &p))) return rc;
+    const cn_real *dc = cn_node_out_grad(g, n, 0), *A = a->data, *B = b->data;
+    cn_real *ga = cn_node_in_grad(g, n, 0), *gb = cn_node_in_grad(g, n, 1);
+    if (!dc) return CN_OK;
+    const size_t a_mat = (size_t)(p.M * p.K), b_mat = (size_t)(p.K * p.N), c_mat = (size_t)(p.M * p.N);
+    for (int64_t i = 0; i < p.batch; i++) {
+        const cn_real *d = dc + (size_t)i * c_mat, *Ai = A + (size_t)i * a_mat, *Bi = B + (size_t)i * b_mat;
+        if (ga && !p.transA) gemm_any(0, !p.transB, p.M, p.K, p.N, d, Bi, 1, ga + (size_t)i * a_mat);
+        if (ga && p.transA) gemm_any(p.transB, 1, p.K, p.M, p.N, Bi, d, 1, ga + (size_t)i * a_mat);
+        if (gb && !p.transB) gemm_any(!p.transA, 0, p.K, p.N, p.M, Ai, d, 1, gb + (size_t)i * b_mat);
+        if (gb && p.transB) gemm_any(1, p.transA, p.N, p.K, p.M, d, Ai, 1, gb + (size_t)i * b_mat);
+    }
+    return CN_OK;
+}
+
+const cn_op cn_op_Einsum = {.name = "Einsum", .forward = einsum_forward, .jvp = einsum_jvp, .vjp = einsum_vjp};

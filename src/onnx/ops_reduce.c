@@ -1,4 +1,4 @@
-/* ops_reduce.c: ReduceMean, ReduceSum, ReduceMax, Softmax and LogSoftmax, forward, jvp and (but ReduceMax) vjp.
+/* ops_reduce.c: ReduceMean, ReduceSum, ReduceMax, Softmax and LogSoftmax, forward, jvp and vjp.
  *
  * A reduction walks its input with a broadcast plan (broadcast.h) in which the output, with the reduced axes
  * kept at size 1, is the one operand: the merge turns any set of axes into rows that either end in a
@@ -274,7 +274,28 @@ static int max_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp};
+/* the gradient goes to the (first) maximum, as the jvp reads it */
+static int max_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    const size_t out_count = cn_tensor_numel(y);
+    if (!gx || !gy) return CN_OK;
+    if (s.identity) {
+        cn_grad_add(gx, gy, out_count);
+        return CN_OK;
+    }
+    const int64_t *arg = n->scratch;
+    for (size_t i = 0; i < out_count; i++)
+        if (arg[i] >= 0) gx[arg[i]] += gy[i];
+    return CN_OK;
+}
+
+const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
 
 /* ------------------------------------------------------------------ Softmax, LogSoftmax */
 
