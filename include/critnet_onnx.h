@@ -26,6 +26,12 @@ int cn_net_from_onnx(cn_net **out, const char *path, const cn_onnx_opts *opts, c
 int cn_net_from_onnx_buffer(cn_net **out, const void *buf, size_t len, const char *name, const cn_onnx_opts *opts,
                             cn_error *err);
 
+/* Writes an imported net as ONNX to path: the file it was read from, with every trained tensor (parameters
+ * and batch-norm running statistics) replaced by the net's current values, in each tensor's own type; the
+ * graph and everything else as the file had it. Replaced whole or not at all. CN_ERR_UNSUPPORTED for a
+ * native net or one read from memory; CN_ERR_IO/FORMAT when the source file can no longer be read. */
+int cn_net_export_onnx(const cn_net *net, const char *path, cn_error *err);
+
 #ifdef __cplusplus
 }
 #endif

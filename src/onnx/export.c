@@ -1,0 +1,130 @@
+/* export.c: an imported network written back as ONNX with the weights it has now. The source file is decoded
+ * again and re-encoded with each trained initializer (and Constant node) and each batch-norm statistic
+ * replaced by the net's values, in the tensor's own element type, so that the graph, its names, opset and
+ * metadata stay exactly what the exporter wrote: the fine-tuned file loads wherever the original did. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "core/atomic_file.h"
+#include "net/net_internal.h"
+#include "onnx.pb-c.h"
+#include "onnx/graph.h"
+
+static void *pb_alloc(void *user, size_t size)
+{
+    (void)user;
+    return cn_malloc(size);
+}
+static void pb_free(void *user, void *ptr)
+{
+    (void)user;
+    cn_free(ptr);
+}
+
+static const cn_tensor *find(const cn_graph *g, const char *name)
+{
+    for (int i = 0; i < g->nt; i++)
+        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
+    return NULL;
+}
+
+/* tp's values from t (float or double storage, raw little-endian), replacing what it held; 0 or a status */
+static int replace_values(Onnx__TensorProto *tp, const cn_tensor *t, ProtobufCAllocator *a)
+{
+    const int is_double = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    if (!is_double && tp->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) return CN_ERR_FORMAT;
+    const size_t count = cn_tensor_numel(t), esize = is_double ? 8 : 4;
+    uint8_t *raw = a->alloc(a->allocator_data, count ? count * esize : 1);
+    if (!raw) return CN_ERR_NOMEM;
+    const cn_real *v = t->data;
+    for (size_t i = 0; i < count; i++) {
+        if (is_double) {
+            double d = (double)v[i];
+            memcpy(raw + 8 * i, &d, 8);
+        } else {
+            float f = (float)v[i];
+            memcpy(raw + 4 * i, &f, 4);
+        }
+    }
+    if (tp->has_raw_data) a->free(a->allocator_data, tp->raw_data.data);
+    tp->has_raw_data = 1;
+    tp->raw_data.data = raw;
+    tp->raw_data.len = count * esize;
+    tp->n_float_data = tp->n_double_data = 0; /* the arrays stay allocated; free_unpacked frees them */
+    return CN_OK;
+}
+
+/* every tensor of the graph whose values training changes: its proto, by name */
+static int update(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a, int *replaced)
+{
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const cn_tensor *t = find(g, gp->initializer[i]->name ? gp->initializer[i]->name : "");
+        if (!t || t->role == CN_ROLE_NONE) continue;
+        int rc = replace_values(gp->initializer[i], t, a);
+        if (rc) return rc;
+        ++*replaced;
+    }
+    for (size_t i = 0; i < gp->n_node; i++) {
+        Onnx__NodeProto *np = gp->node[i];
+        if (strcmp(np->op_type ? np->op_type : "", "Constant") != 0 || np->n_output != 1) continue;
+        const cn_tensor *t = find(g, np->output[0]);
+        if (!t || t->role == CN_ROLE_NONE) continue;
+        for (size_t j = 0; j < np->n_attribute; j++)
+            if (np->attribute[j]->t && strcmp(np->attribute[j]->name, "value") == 0) {
+                int rc = replace_values(np->attribute[j]->t, t, a);
+                if (rc) return rc;
+                ++*replaced;
+            }
+    }
+    return CN_OK;
+}
+
+static int read_source(const char *path, uint8_t **buf, size_t *len, cn_error *err)
+{
+    struct stat st;
+    FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+    if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot open the model's source file", path);
+    *len = (size_t)st.st_size;
+    *buf = cn_malloc(*len ? *len : 1);
+    int rc = CN_OK;
+    if (!*buf) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, *len);
+    else if (fread(*buf, 1, *len, f) != *len) rc = cn_error_set(err, CN_ERR_IO, "%s: read error", path);
+    fclose(f);
+    return rc;
+}
+
+int cn_net_export_onnx(const cn_net *net, const char *path, cn_error *err)
+{
+    const cn_graph *g = net->graph;
+    if (!g) return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: only an imported (ONNX) network is exported as ONNX", path);
+    if (!g->source)
+        return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: the network was read from memory; there is no ONNX file to "
+                            "write its weights into", path);
+    uint8_t *buf = NULL, *packed = NULL;
+    size_t len = 0;
+    int rc = read_source(g->source, &buf, &len, err);
+    ProtobufCAllocator a = {pb_alloc, pb_free, NULL};
+    Onnx__ModelProto *m = rc ? NULL : onnx__model_proto__unpack(&a, len, buf);
+    int replaced = 0;
+    if (!rc && !m) rc = cn_error_set(err, CN_ERR_FORMAT, "%s: no longer decodes as ONNX (changed since the load?)", g->source);
+    if (!rc && !m->graph) rc = cn_error_set(err, CN_ERR_FORMAT, "%s: holds no graph", g->source);
+    if (!rc && (rc = update(m->graph, g, &a, &replaced)))
+        cn_error_set(err, rc, "%s: cannot write the weights into %s", path, g->source);
+    if (!rc && replaced == 0 && net->nparams + net->nstate > 0)
+        rc = cn_error_set(err, CN_ERR_FORMAT, "%s: none of the net's tensors was found in %s (changed since the load?)",
+                          path, g->source);
+    size_t size = rc ? 0 : onnx__model_proto__get_packed_size(m);
+    if (!rc && !(packed = cn_malloc(size ? size : 1))) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path);
+    if (!rc) {
+        onnx__model_proto__pack(m, packed);
+        cn_atomic_file out;
+        if (!(rc = cn_atomic_open(&out, path, err))) {
+            int failed = fwrite(packed, 1, size, out.f) != size;
+            rc = cn_atomic_commit(&out, failed, err);
+        }
+    }
+    if (m) onnx__model_proto__free_unpacked(m, &a);
+    cn_free(buf);
+    cn_free(packed);
+    return rc;
+}
