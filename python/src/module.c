@@ -27,6 +27,8 @@ static PyMethodDef core_methods[] = {
     {"set_threads", set_threads, METH_O,
      "set_threads(n)\n\nOpenBLAS and OpenMP threads, set together (process-wide, as `--threads N`)."},
     {"get_threads", get_threads, METH_NOARGS, "get_threads() -> int"},
+    {"_live_allocations", pycn_live_allocations, METH_NOARGS,
+     "_live_allocations() -> int: libcritnet's blocks allocated and not yet freed (for the leak test)"},
     {NULL}};
 
 static struct PyModuleDef module_def = {
@@ -35,6 +37,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__critnet(void)
 {
     import_array();
+    pycn_alloc_count_install();
     if (PyType_Ready(&pycn_NetType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;

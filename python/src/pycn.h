@@ -77,5 +77,7 @@ PyObject *pycn_critical_sigma_w(PyObject *mod, PyObject *args, PyObject *kw); /*
 PyObject *pycn_powerlaw(PyObject *mod, PyObject *args, PyObject *kw);         /* avalanche.c */
 PyObject *pycn_branching(PyObject *mod, PyObject *args, PyObject *kw);        /* avalanche.c */
 extern PyMethodDef pycn_stats_methods[];                                      /* stats.c */
+void pycn_alloc_count_install(void);                                          /* alloc_count.c */
+PyObject *pycn_live_allocations(PyObject *mod, PyObject *unused);             /* alloc_count.c */
 
 #endif /* PYCN_H */
