@@ -129,7 +129,7 @@ PyObject *pycn_net_measure(PyObject *self_obj, PyObject *args, PyObject *kw)
      * seed here gives the CLI's numbers */
     cfg.seed = (uint64_t)seed + 1;
     int n;
-    PyArrayObject *x = pycn_net_input(xobj, self->net, "x", &n), *q0 = NULL;
+    PyArrayObject *x = pycn_net_input(xobj, self->net, "x", 0, &n), *q0 = NULL;
     if (!x) return NULL;
     if (q0obj != Py_None) {
         if (!(q0 = q0_array(q0obj, cfg.spectrum, cn_net_in_size(self->net)))) {

@@ -158,7 +158,7 @@ static PyObject *net_predict(pycn_Net *self, PyObject *args, PyObject *kw)
     if (batch < 0) return PyErr_Format(PyExc_ValueError, "batch %d: must be >= 1 (0: the default)", batch);
     /* the CLI's defaults (critnet predict): an ImageNet model keeps every intermediate tensor of a batch */
     if (!batch) batch = cn_net_inference_only(self->net) ? 16 : 500;
-    PyArrayObject *x = pycn_net_input(xobj, self->net, "x", &n);
+    PyArrayObject *x = pycn_net_input(xobj, self->net, "x", 1, &n);
     if (!x) return NULL;
     npy_intp dims[2] = {n, cn_net_out_size(self->net)};
     PyObject *out = PyArray_SimpleNew(2, dims, PYCN_NPY_REAL);

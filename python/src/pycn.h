@@ -33,9 +33,10 @@ const char *pycn_status_name(int status);
 /* ---------------------------------------------------------------- arrays (arrays.c) */
 
 /* A network's input: an ndarray of cn_real, C-contiguous and aligned, of shape (n, in) or (n, c, h, w)
- * with (c, h, w) the network's input shape, without NaN or Inf. Never copied: a wrong dtype or layout is
- * an error that names the fix. Returns a new reference, sets *n; NULL with an exception set. */
-PyArrayObject *pycn_net_input(PyObject *obj, const cn_net *net, const char *name, int *n);
+ * with (c, h, w) the network's input shape, and with check_finite, without NaN or Inf (cn_measure checks
+ * its inputs itself; cn_predict does not). Never copied: a wrong dtype or layout is an error that names the
+ * fix. Returns a new reference, sets *n; NULL with an exception set. */
+PyArrayObject *pycn_net_input(PyObject *obj, const cn_net *net, const char *name, int check_finite, int *n);
 /* A 1-D array of float64 from any sequence or array (ints too: avalanche sizes are counts), copied only
  * where it must be cast or made contiguous: these inputs are small next to the work done on them. NaN and
  * Inf are left to the library, which names the position. min_n: fewest values. New reference or NULL. */

@@ -54,9 +54,22 @@ def test_non_contiguous(net, x, call):
 def test_nonfinite(net, x, call, bad):
     x = x.copy()
     x[5, 3] = bad
-    with pytest.raises(critnet.Error, match=r"example 5 has a NaN or Inf value \(feature 3\)") as e:
+    with pytest.raises(critnet.Error, match=r"(example|input) 5 has a NaN or Inf value \(feature 3\)") as e:
         getattr(net, call)(x)
     assert e.value.status == "nonfinite"
+
+
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_nonfinite_deep_in_a_large_input(net, bad):
+    """predict's scan goes by chunks of 256 values; the first bad value is named wherever it lies"""
+    x = np.random.default_rng(2).standard_normal((100, 8)).astype(np.float32)
+    x[70, 2] = x[90, 1] = bad
+    with pytest.raises(critnet.Error, match=r"example 70 has a NaN or Inf value \(feature 2\)"):
+        net.predict(x)
+    x[70, 2] = x[90, 1] = 0
+    x[99, 7] = bad  # the last value, in the scalar tail
+    with pytest.raises(critnet.Error, match=r"example 99 has a NaN or Inf value \(feature 7\)"):
+        net.predict(x)
 
 
 def test_bad_files(tmp_path):
