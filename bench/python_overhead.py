@@ -26,13 +26,15 @@ CASES = [  # name, model text, inputs
 
 
 def best_of(fn, reps):
+    """(wall, CPU) seconds, best of reps after one untimed call, as bench_python.c times"""
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
 
 
 def main():
@@ -46,25 +48,30 @@ def main():
         a.reps, a.rounds = 2, 1
     critnet.set_threads(1)
     exe = os.path.join(a.build, "bench", "bench_python")
-    print(f"{'case':50s} {'call':8s} {'C (ms)':>10s} {'Python (ms)':>12s} {'ratio':>7s}")
+    print(f"{'case':48s} {'call':8s} {'C wall ms':>10s} {'Py wall ms':>10s} {'ratio':>6s} {'C cpu ms':>10s} "
+          f"{'Py cpu ms':>10s} {'ratio':>6s}")
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec, n in CASES:
             net = critnet.from_spec(spec, init="kaiming_uniform", seed=0)
             net.save(os.path.join(tmp, "m.cnm"))
             x = np.random.default_rng(0).random((n, net.in_size), dtype=np.float32)
             x.tofile(os.path.join(tmp, "x.f32"))
-            c = {"predict": [], "measure": []}
-            py = {"predict": [], "measure": []}
+            c = {k: [] for k in ("predict", "measure", "predict_cpu", "measure_cpu")}
+            py = {k: [] for k in c}
             for _ in range(a.rounds):
                 out = subprocess.run([exe, os.path.join(tmp, "m.cnm"), os.path.join(tmp, "x.f32"), str(n),
                                       str(a.reps)], capture_output=True, text=True, check=True).stdout
                 for k, v in json.loads(out).items():
                     c[k].append(v)
-                py["predict"].append(best_of(lambda: net.predict(x), a.reps))
-                py["measure"].append(best_of(lambda: net.measure(x), a.reps))
+                for call, fn in (("predict", lambda: net.predict(x)), ("measure", lambda: net.measure(x))):
+                    wall, cpu = best_of(fn, a.reps)
+                    py[call].append(wall)
+                    py[call + "_cpu"].append(cpu)
             for call in ("predict", "measure"):
-                tc, tp = min(c[call]), min(py[call])
-                print(f"{name:50s} {call:8s} {tc * 1e3:10.4f} {tp * 1e3:12.4f} {tp / tc:7.3f}")
+                w = [min(d[call]) * 1e3 for d in (c, py)]
+                u = [min(d[call + "_cpu"]) * 1e3 for d in (c, py)]
+                print(f"{name:48s} {call:8s} {w[0]:10.4f} {w[1]:10.4f} {w[1] / w[0]:6.3f} {u[0]:10.4f} {u[1]:10.4f} "
+                      f"{u[1] / u[0]:6.3f}")
     return 0
 
 
