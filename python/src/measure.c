@@ -57,18 +57,6 @@ static PyArrayObject *q0_array(PyObject *obj, int k, int in)
     return a;
 }
 
-static PyObject *blocks_list(const cn_block *b, int n)
-{
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *d = Py_BuildValue("{s:i,s:s,s:i,s:i,s:i,s:i}", "index", i, "name", b[i].name, "first_layer",
-                                    b[i].first, "last_layer", b[i].last, "units_in", b[i].n_in, "units", b[i].n_out);
-        if (!d) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, i, d);
-    }
-    return list;
-}
-
 static PyObject *result_dict(const cn_measure_result *r, const cn_measure_cfg *cfg)
 {
     PyObject *d = PyDict_New();
@@ -89,7 +77,7 @@ static PyObject *result_dict(const cn_measure_result *r, const cn_measure_cfg *c
               pycn_put(d, "sigma_activity", PyFloat_FromDouble(r->sigma_act)) ||
               pycn_put(d, "activity", pycn_vector(r->activity, L + 1)) ||
               pycn_put(d, "activity_slope", pycn_vector(r->activity_slope, L)) ||
-              pycn_put(d, "blocks", blocks_list(r->blocks, L)) ||
+              pycn_put(d, "blocks", pycn_blocks_list(r->blocks, L)) ||
               pycn_put(d, "has_dynamic_range", PyBool_FromLong(cfg->dynamic_range));
     if (!bad && cfg->dynamic_range)
         bad = pycn_put(d, "dr_defined", PyBool_FromLong(r->has_dr)) ||

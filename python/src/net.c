@@ -186,6 +186,18 @@ static PyObject *net_predict(pycn_Net *self, PyObject *args, PyObject *kw)
     return out;
 }
 
+PyObject *pycn_blocks_list(const cn_block *b, int n)
+{
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *d = Py_BuildValue("{s:i,s:s,s:i,s:i,s:i,s:i}", "index", i, "name", b[i].name, "first_layer",
+                                    b[i].first, "last_layer", b[i].last, "units_in", b[i].n_in, "units", b[i].n_out);
+        if (!d) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, d);
+    }
+    return list;
+}
+
 static PyObject *net_blocks(pycn_Net *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"include_readout", NULL};
@@ -194,13 +206,7 @@ static PyObject *net_blocks(pycn_Net *self, PyObject *args, PyObject *kw)
     cn_block *b = NULL;
     int count = 0, rc = cn_net_blocks(self->net, readout, &b, &count);
     if (rc) return pycn_raise(rc, NULL, "blocks");
-    PyObject *list = PyList_New(count);
-    for (int i = 0; list && i < count; i++) {
-        PyObject *d = Py_BuildValue("{s:i,s:s,s:i,s:i,s:i,s:i}", "index", i, "name", b[i].name, "first_layer",
-                                    b[i].first, "last_layer", b[i].last, "units_in", b[i].n_in, "units", b[i].n_out);
-        if (!d) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, i, d);
-    }
+    PyObject *list = pycn_blocks_list(b, count);
     cn_free(b);
     return list;
 }

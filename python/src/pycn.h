@@ -66,6 +66,8 @@ PyObject *pycn_net_wrap(cn_net *net, const char *source);
 /* Marks the network busy for a call that releases the GIL; -1 with an exception if it already is. */
 int pycn_net_acquire(pycn_Net *self);
 void pycn_net_release(pycn_Net *self);
+/* The blocks as a list of dicts: index, name, first_layer, last_layer, units_in, units (as the CLI's JSON). */
+PyObject *pycn_blocks_list(const cn_block *b, int n);
 
 /* ---------------------------------------------------------------- the functions of each file */
 
