@@ -1,6 +1,8 @@
 """analysis.py: the functions on plain numbers: mean-field theory, power-law fits, the branching ratio of an
 activity series, and the statistics of critnet_stats.h. Each returns a Result (fields as attributes,
 to_dict() for JSON) with the numbers `critnet theory/powerlaw/branching --json` give."""
+import numpy as np
+
 from . import _critnet
 from .result import Result
 
@@ -77,4 +79,11 @@ def mixed_intercept(y, X, groups, reml=True):
     """The linear mixed model y = X beta + u[group] + e with a random intercept per group, statsmodels
     MixedLM's numbers: beta, se, z, p (ndarrays), tau2, s2, llf, boundary, converged. X: (n, k), with the
     intercept column if one is wanted; groups: n integer labels."""
-    return Result(_critnet.mixed_intercept(y, X, groups, reml))
+    # the C function takes C ints; NumPy's default integers are 64-bit, which it will not cast down by itself
+    g = np.asarray(groups)
+    if g.dtype.kind not in "iub":
+        raise TypeError(f"groups: integer labels expected, got dtype {g.dtype}")
+    info = np.iinfo(np.intc)
+    if g.size and (g.min() < info.min or g.max() > info.max):
+        raise ValueError("groups: labels must fit a C int")
+    return Result(_critnet.mixed_intercept(y, X, g.astype(np.intc), reml))
