@@ -26,7 +26,9 @@ class Net:
     out_size = property(lambda self: self._c.out_size, doc="outputs (logits) per example")
     layer_count = property(lambda self: self._c.layer_count, doc="layers (ONNX: graph segments) of the chain")
     param_count = property(lambda self: self._c.param_count, doc="trained parameters (0 for an ONNX model)")
-    inference_only = property(lambda self: self._c.inference_only, doc="True for an ONNX model: forward and jvp only")
+    imported = property(lambda self: self._c.imported, doc="True for an imported (ONNX) model")
+    inference_only = property(lambda self: self._c.inference_only,
+                              doc="True when the network has no backward (an ONNX operator without one)")
     spec = property(lambda self: self._c.spec, doc="the network as model-format text (docs/model-format.md)")
     source = property(lambda self: self._c.source, doc="the file, '<spec>' or the name given to ONNX bytes")
 
@@ -75,7 +77,7 @@ class Net:
         Releases the GIL while it runs. Ctrl-C (or an exception in progress) is raised when the measurement
         returns: the library cannot stop one part-way."""
         if batch is None:
-            batch = 8 if self.inference_only else 100  # the CLI's defaults
+            batch = 8 if self.imported else 100  # the CLI's defaults
         flat = self._c._measure(x, probes, spectrum, include_readout, batch, seed, dynamic_range, dr_points,
                                 dr_smin, dr_smax, stimulus, response, -1 if dr_block is None else dr_block, q0,
                                 progress)

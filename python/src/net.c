@@ -50,7 +50,7 @@ static PyObject *net_repr(pycn_Net *self)
     cn_net_in_shape(self->net, chw);
     return PyUnicode_FromFormat("<critnet.Net %U: input (%d, %d, %d), %d outputs, %d layers%s>", self->source, chw[0],
                                 chw[1], chw[2], cn_net_out_size(self->net), cn_net_layer_count(self->net),
-                                cn_net_inference_only(self->net) ? ", inference only" : "");
+                                cn_net_layer_name(self->net, 0) ? ", imported" : "");
 }
 
 /* ---------------------------------------------------------------- constructors */
@@ -157,7 +157,7 @@ static PyObject *net_predict(pycn_Net *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|i:predict", kwlist, &xobj, &batch)) return NULL;
     if (batch < 0) return PyErr_Format(PyExc_ValueError, "batch %d: must be >= 1 (0: the default)", batch);
     /* the CLI's defaults (critnet predict): an ImageNet model keeps every intermediate tensor of a batch */
-    if (!batch) batch = cn_net_inference_only(self->net) ? 16 : 500;
+    if (!batch) batch = cn_net_layer_name(self->net, 0) ? 16 : 500;
     PyArrayObject *x = pycn_net_input(xobj, self->net, "x", 1, &n);
     if (!x) return NULL;
     npy_intp dims[2] = {n, cn_net_out_size(self->net)};
@@ -217,9 +217,7 @@ static PyObject *net_save(pycn_Net *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O&:save", PyUnicode_FSConverter, &path_obj)) return NULL;
     cn_error err = {0};
     int rc;
-    if (cn_net_inference_only(self->net))
-        rc = cn_error_set(&err, CN_ERR_UNSUPPORTED, "an imported (ONNX) network has no checkpoint; keep the .onnx");
-    else if (pycn_net_acquire(self)) rc = -1;
+    if (pycn_net_acquire(self)) rc = -1; /* an ONNX net read from memory: the library refuses, saying why */
     else {
         const char *path = PyBytes_AS_STRING(path_obj);
         Py_BEGIN_ALLOW_THREADS
@@ -245,6 +243,11 @@ static PyObject *get_in_size(pycn_Net *self, void *c) { return PyLong_FromLong(c
 static PyObject *get_out_size(pycn_Net *self, void *c) { return PyLong_FromLong(cn_net_out_size(self->net)); }
 static PyObject *get_layers(pycn_Net *self, void *c) { return PyLong_FromLong(cn_net_layer_count(self->net)); }
 static PyObject *get_params(pycn_Net *self, void *c) { return PyLong_FromSize_t(cn_net_param_count(self->net)); }
+static PyObject *get_imported(pycn_Net *self, void *c)
+{
+    return PyBool_FromLong(cn_net_layer_name(self->net, 0) != NULL);
+}
+
 static PyObject *get_inference_only(pycn_Net *self, void *c)
 {
     return PyBool_FromLong(cn_net_inference_only(self->net));
@@ -266,7 +269,8 @@ static PyGetSetDef net_getset[] = {
     {"layer_count", (getter)get_layers, NULL, "layers (ONNX: graph segments) of the chain", NULL},
     {"param_count", (getter)get_params, NULL, "trained parameters (0 for an ONNX model: its weights are the file's)",
      NULL},
-    {"inference_only", (getter)get_inference_only, NULL, "True for an imported (ONNX) model: forward and jvp only",
+    {"imported", (getter)get_imported, NULL, "True for an imported (ONNX) model", NULL},
+    {"inference_only", (getter)get_inference_only, NULL, "True when the network has no backward (an ONNX operator without one)",
      NULL},
     {"spec", (getter)get_spec, NULL, "the network as model-format text (docs/model-format.md)", NULL},
     {"source", (getter)get_source, NULL, "where the network came from: a path, '<spec>' or the ONNX bytes' name",

@@ -55,7 +55,7 @@ def test_from_torch_matches_autograd(make, shape, k):
     module = make()
     x = np.random.default_rng(4).standard_normal((10, *shape)).astype(np.float32)
     net = critnet.from_torch(module, torch.from_numpy(x[:2]))
-    assert net.inference_only and net.in_size == int(np.prod(shape))
+    assert net.imported and not net.inference_only and net.in_size == int(np.prod(shape))
     assert module.training, "from_torch gives the module back in the mode it had"
 
     with torch.no_grad():
