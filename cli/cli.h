@@ -177,6 +177,7 @@ int cli_dr_check(const cn_measure_cfg *m);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_robustness(int argc, char **argv);
 int cmd_theory(int argc, char **argv);

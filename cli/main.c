@@ -12,6 +12,7 @@ typedef struct {
 static const command commands[] = {
     {"train", cmd_train, "train a network (MLP, CNN, ResNet or a model file) and checkpoint it"},
     {"eval", cmd_eval, "accuracy and loss of a checkpoint on a data set"},
+    {"export", cmd_export, "a trained imported model (checkpoint of train --model X.onnx) written back as ONNX"},
     {"predict", cmd_predict, "a model's outputs (logits) on a data set, as a .npy file to compare with your framework"},
     {"measure", cmd_measure, "criticality: sigma, Lyapunov spectrum, sigma_act, dynamic range (+ mean field)"},
     {"robustness", cmd_robustness, "accuracy under Gaussian noise, FGSM and PGD attacks"},

@@ -28,6 +28,13 @@ static const cn_tensor *find(const cn_graph *g, const char *name)
     return NULL;
 }
 
+static const Onnx__TensorProto *find_initializer(const Onnx__GraphProto *gp, const char *name)
+{
+    for (size_t i = 0; i < gp->n_initializer; i++)
+        if (gp->initializer[i]->name && strcmp(gp->initializer[i]->name, name) == 0) return gp->initializer[i];
+    return NULL;
+}
+
 /* tp's values from t (float or double storage, raw little-endian), replacing what it held; 0 or a status */
 static int replace_values(Onnx__TensorProto *tp, const cn_tensor *t, ProtobufCAllocator *a)
 {
@@ -54,6 +61,65 @@ static int replace_values(Onnx__TensorProto *tp, const cn_tensor *t, ProtobufCAl
     return CN_OK;
 }
 
+static char *copy_string(const char *s, ProtobufCAllocator *a)
+{
+    char *d = a->alloc(a->allocator_data, strlen(s) + 1);
+    if (d) memcpy(d, s, strlen(s) + 1);
+    return d;
+}
+
+/* a new float initializer for t, appended to the graph */
+static int add_initializer(Onnx__GraphProto *gp, const cn_tensor *t, ProtobufCAllocator *a)
+{
+    Onnx__TensorProto *tp = a->alloc(a->allocator_data, sizeof *tp);
+    Onnx__TensorProto **list = a->alloc(a->allocator_data, (gp->n_initializer + 1) * sizeof *list);
+    int64_t *dims = a->alloc(a->allocator_data, ((size_t)t->ndim + 1) * sizeof *dims);
+    if (!tp || !list || !dims) {
+        a->free(a->allocator_data, tp);
+        a->free(a->allocator_data, list);
+        a->free(a->allocator_data, dims);
+        return CN_ERR_NOMEM;
+    }
+    onnx__tensor_proto__init(tp);
+    tp->has_data_type = 1;
+    tp->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tp->n_dims = (size_t)t->ndim;
+    tp->dims = dims;
+    for (int i = 0; i < t->ndim; i++) dims[i] = t->dims[i];
+    if (gp->n_initializer) memcpy(list, gp->initializer, gp->n_initializer * sizeof *list);
+    a->free(a->allocator_data, gp->initializer);
+    gp->initializer = list;
+    gp->initializer[gp->n_initializer++] = tp;
+    if (!(tp->name = copy_string(t->name, a))) return CN_ERR_NOMEM;
+    return replace_values(tp, t, a);
+}
+
+/* The load gave some batch norms their own copies of tensors the exporter had merged (params.c); the file
+ * gets them as initializers of their own, and those nodes read them. Graph nodes are the file's nodes less
+ * its Constants, in order. */
+static int write_copies(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a, int *replaced)
+{
+    int k = 0;
+    for (size_t i = 0; i < gp->n_node && k < g->nn; i++) {
+        Onnx__NodeProto *np = gp->node[i];
+        if (strcmp(np->op_type ? np->op_type : "", "Constant") == 0) continue;
+        const cn_node *n = &g->nodes[k++];
+        for (int j = 0; j < n->nin && (size_t)j < np->n_input; j++) {
+            if (n->in[j] < 0) continue;
+            const cn_tensor *t = &g->t[n->in[j]];
+            if (strcmp(t->name, np->input[j]) == 0) continue;
+            int rc = CN_OK;
+            if (!find_initializer(gp, t->name)) rc = add_initializer(gp, t, a);
+            char *name = rc ? NULL : copy_string(t->name, a);
+            if (!name) return rc ? rc : CN_ERR_NOMEM;
+            a->free(a->allocator_data, np->input[j]);
+            np->input[j] = name;
+            ++*replaced;
+        }
+    }
+    return CN_OK;
+}
+
 /* every tensor of the graph whose values training changes: its proto, by name */
 static int update(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a, int *replaced)
 {
@@ -76,7 +142,7 @@ static int update(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a
                 ++*replaced;
             }
     }
-    return CN_OK;
+    return write_copies(gp, g, a, replaced);
 }
 
 static int read_source(const char *path, uint8_t **buf, size_t *len, cn_error *err)

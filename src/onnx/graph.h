@@ -200,8 +200,8 @@ void cn_graph_mark_active(cn_graph *g);
 
 /* Decides which constants train (CN_ROLE_PARAM: float, at least 2 values, read at an input an operator does
  * not freeze) and which are state (CN_ROLE_STATE: batch norm's running statistics), and each one's first
- * reader. */
-void cn_graph_assign_roles(cn_graph *g);
+ * reader; first gives each batch norm its own copy of tensors the exporter merged. CN_OK or CN_ERR_NOMEM. */
+int cn_graph_assign_roles(cn_graph *g);
 /* Values of the tensors of a role whose first reader lies in nodes [first, last). */
 size_t cn_graph_role_size(const cn_graph *g, int role, int first, int last);
 /* Moves those tensors' values into data (consecutive, in tensor order) and makes them views of it; a

@@ -228,7 +228,7 @@ static int build(cn_net *net, const cn_onnx_opts *opts, cn_error *err)
     if (!rc) rc = cn_graph_run(g, 0, g->nn);
     if (rc) return cn_error_set(err, rc, "%s", g->msg);
     cn_graph_mark_active(g);
-    cn_graph_assign_roles(g);
+    if ((rc = cn_graph_assign_roles(g))) return cn_error_set(err, rc, "%s", g->msg);
     cn_graph_mark_diff(g);
     if (!g->t[g->output].active || g->t[g->output].dtype != CN_T_FLOAT)
         return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: output %s is not a float tensor that depends on the input",

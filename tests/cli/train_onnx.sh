@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # critnet train --model FILE.onnx from the shell: a CNN with batch norm exported from PyTorch is fine-tuned on
 # Fashion-MNIST (it must learn: test accuracy well above chance), the checkpoint refers to the file and
-# evaluates to the accuracy train reported, a run stopped after one epoch and resumed ends bit-identical to a
-# run straight through, and a graph with an operator that has no backward (a three-input Max) is refused
-# naming the node.
+# evaluates to the accuracy train reported, `critnet export` writes it back as valid ONNX that evaluates the
+# same, a run stopped after one epoch and resumed ends bit-identical to a run straight through, and a graph
+# with an operator that has no backward (a three-input Max) is refused naming the node.
 set -uo pipefail
 : "${CRITNET_BIN:?}"
 bin=$CRITNET_BIN
@@ -45,6 +45,16 @@ $py -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.3 else 1)" "$acc" && ok
 out=$("$bin" eval --model "$tmp/straight/model.cnm" --data fashion-mnist 2>&1) && ok || bad "eval checkpoint: $out"
 echo "$out" | grep -q "accuracy $($py -c "print('%.4f' % float('$acc'))")" && ok ||
     bad "eval of the checkpoint ($out) differs from train's accuracy $acc"
+
+# export: the file with the trained weights and statistics evaluates as the checkpoint does, and is valid ONNX
+# (the fresh batch norms read their statistics through Identity(weight): the export gives them their own)
+"$bin" export --model "$tmp/straight/model.cnm" --out "$tmp/tuned.onnx" >/dev/null && ok || bad "export"
+out2=$("$bin" eval --model "$tmp/tuned.onnx" --data fashion-mnist 2>&1) && ok || bad "eval exported: $out2"
+[[ "${out2#*accuracy}" == "${out#*accuracy}" ]] && ok || bad "exported model ($out2) differs from the checkpoint ($out)"
+$py -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$tmp/tuned.onnx" && ok ||
+    bad "the exported file fails onnx.checker"
+out2=$("$bin" export --model "$tmp/cnn.onnx.missing" --out "$tmp/x.onnx" 2>&1)
+[[ $? -ne 0 && ! -e "$tmp/x.onnx" ]] && ok || bad "export of a missing model must fail and write nothing: $out2"
 
 "$bin" train --model "$tmp/cnn.onnx" "${common[@]}" --epochs 2 --stop-after 1 --out "$tmp/resumed" && ok ||
     bad "first epoch"
