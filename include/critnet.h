@@ -404,6 +404,27 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
                cn_error *err);
 void cn_measure_result_free(cn_measure_result *res);
 
+/* ---------------------------------------------------------------- Jacobian spectrum (measure/jacobian.c) */
+
+/* The singular values of the Jacobian of the blocks (the readout too if include_readout) at each of n inputs
+ * (eval mode), exactly: basis tangents through the layers' jvps, then LAPACK's SVD in double. At most 4096
+ * inputs and outputs. s holds inputs x rank values, each input's in descending order; the summaries pool all
+ * of them. For a linear net with Gaussian weights (sigma_w = 1) and depth L, mean_s2 = 1 and mean_s4 = L + 1
+ * (Fuss-Catalan); orthogonal weights give every s = 1 (tests/test_jacobian_f64.c). */
+typedef struct {
+    int inputs, rank, n_in, n_out;
+    double *s;
+    double mean_s2, mean_s4;     /* pooled moments of s^2: chi^L and its spread */
+    double s_min, s_max;         /* pooled */
+    double mean_log10_cond;      /* mean over inputs of log10(s_max / s_min) */
+    double hist_lo, hist_hi;     /* histogram of log10 s over [hist_lo, hist_hi], 40 bins */
+    long hist[40];
+} cn_jacobian_result;
+
+int cn_jacobian_spectrum(cn_net *net, const cn_real *x, int n, int include_readout, cn_jacobian_result *res,
+                         cn_error *err);
+void cn_jacobian_result_free(cn_jacobian_result *res);
+
 /* ---------------------------------------------------------------- phase diagram (measure/corrlength.c, phase.c) */
 
 /* The correlation length: pairs of inputs (x_a from x, x_b = c0 x_a + sqrt(1 - c0^2) u of the same length) go
