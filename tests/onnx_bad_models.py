@@ -99,7 +99,16 @@ def main():
          "expect 5")
     save("symbolic_dim.onnx", build(in_dims=("N", 3, "H", 6)), "CN_ERR_UNSUPPORTED", "input",
          "dimension 2 is symbolic")
-    save("fixed_batch.onnx", build(in_dims=(4, 3, 6, 6)), "CN_ERR_UNSUPPORTED", "fixed at 4", "dynamic batch")
+    # a batch fixed at 4 is re-batched (rebatch.c) where the graph allows it; here a Reshape to a constant
+    # (4, 64) does not, and a softmax over the first axis mixes the examples
+    m = build(in_dims=(4, 3, 6, 6))
+    m.graph.node[2].CopyFrom(helper.make_node("Reshape", ["r", "shape4"], ["f"], name="reshape"))
+    m.graph.initializer.append(numpy_helper.from_array(np.array([4, 64], np.int64), "shape4"))
+    save("fixed_batch.onnx", m, "CN_ERR_FORMAT", "reshape", "fixes the batch at 4", "dynamic batch")
+    m = build(in_dims=(4, 3, 6, 6))
+    m.graph.node[3].output[0] = "logits"
+    m.graph.node.append(helper.make_node("Softmax", ["logits"], ["output"], name="softmax0", axis=0))
+    save("fixed_batch_mixed.onnx", m, "CN_ERR_UNSUPPORTED", "fixes the batch at 4", "do not stay apart")
 
     # the weights in a side file: data_location EXTERNAL with its external_data entries, raw_data gone
     m = build()

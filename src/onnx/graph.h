@@ -105,6 +105,7 @@ struct cn_graph {
     int input, output;         /* tensor indices */
     int fixed_batch;           /* the input's first dimension is a fixed number (runs one example at a time
                                 * when it is 1); 0: symbolic */
+    int file_batch;            /* a batch above 1 that the file fixed and critnet re-batched (rebatch.c); 0: none */
     int reserved_batch;        /* largest batch the buffers were sized for */
     int train;                 /* the forward runs in training mode: batch norm uses and updates batch statistics */
     double bn_momentum;        /* training: weight of the batch in a running statistic; 0: the node's own */
@@ -178,6 +179,10 @@ int cn_graph_set_input(cn_graph *g, const cn_real *x, int batch);
 int cn_graph_reserve(cn_graph *g, int batch);
 /* Marks the float tensors that depend on the input (after a run has set every dtype). */
 void cn_graph_mark_active(cn_graph *g);
+
+/* A graph whose file fixed the batch above 1 (file_batch): checks that it runs at batch 1 and 2 and keeps its
+ * examples apart, or refuses it naming the fixed batch (rebatch.c). */
+int cn_graph_check_rebatch(cn_graph *g, cn_error *err);
 
 /* ------------------------------------------------------------------ parameters and state (params.c) */
 

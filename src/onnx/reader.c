@@ -181,6 +181,9 @@ static int read_input(cn_graph *g, const Onnx__GraphProto *gp, cn_error *err)
         int known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value > 0;
         if (i == 0) {
             g->fixed_batch = known ? (int)(d->dim_value < 1 << 20 ? d->dim_value : 1 << 20) : 0;
+            /* a batch fixed above 1 is read as a dynamic one: the exporter's example batch rarely means
+             * that the model needs exactly that many; rebatch.c checks that the examples stay apart */
+            if (g->fixed_batch > 1) g->file_batch = g->fixed_batch, g->fixed_batch = 0;
             t->dims[0] = 1;
         } else if (!known || d->dim_value > (1 << 20)) {
             char c[32];
