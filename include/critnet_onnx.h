@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/* An ONNX file (opset 11-17, one float input with the batch first, operators of docs/onnx.md) as a network
+/* An ONNX file (opset 1-21, one float input with the batch first, operators of docs/onnx.md) as a network
  * of blocks, each a segment of the graph (docs/onnx.md#blocks says where they end). The weights are the
  * file's: its float initializers of two or more values become the net's parameters, and batch norm's running
  * statistics its state (docs/onnx.md#training). Where every operator on the way has a backward, the net

@@ -67,8 +67,12 @@ def main():
             cases.append("\t".join((name, status) + phrases))
 
     save("valid.onnx", build(), None)
-    save("opset9.onnx", build(opset=9), "CN_ERR_UNSUPPORTED", "opset 9", "11 to 17")
-    save("opset18.onnx", build(opset=18), "CN_ERR_UNSUPPORTED", "opset 18", "11 to 17")
+    save("opset22.onnx", build(opset=22), "CN_ERR_UNSUPPORTED", "opset 22", "1 to 21")
+    save("opset0.onnx", build(opset=0), "CN_ERR_UNSUPPORTED", "opset 0", "1 to 21")
+    # the older meaning of an operator that critnet does not follow (opset.c)
+    m = build(opset=6)
+    m.graph.node[1].CopyFrom(helper.make_node("Add", ["h", "conv1.b"], ["r"], name="legacy_add", broadcast=1, axis=1))
+    save("legacy_broadcast.onnx", m, "CN_ERR_UNSUPPORTED", "legacy_add", "broadcast along an axis", "opset 6")
     # an operator outside the table, at the place of the Conv: the message names node and operator
     save("unique.onnx", build(conv_op="Unique"), "CN_ERR_UNSUPPORTED", "conv1", "Unique", "not supported")
     save("nonzero.onnx", build(extra_nodes=[helper.make_node("NonZero", ["output"], ["nz"], name="nz_node")]),

@@ -158,9 +158,12 @@ const cn_op *cn_onnx_find_op(const char *op_type);
 /* "Abs, Add, ..." for the message that names a missing operator */
 const char *cn_onnx_op_list(void);
 
+/* CN_OK, or a status after cn_node_fail where node n means at the graph's opset what critnet does not do */
+int cn_onnx_opset_check(cn_graph *g, const cn_node *n);
+
 /* ------------------------------------------------------------------ the graph (graph.c, reader.c) */
 
-/* Reads an ONNX file (opset 11-17, one file, no external data) into *out. max_bytes: files larger than this
+/* Reads an ONNX file (opset 1-21, one file, no external data) into *out. max_bytes: files larger than this
  * are refused before they are read (0: 2 GiB - 1, protobuf's own limit). */
 int cn_graph_load(cn_graph **out, const char *path, size_t max_bytes, cn_error *err);
 /* The same from bytes in memory (the fuzz target); name is used in messages. */
