@@ -1,6 +1,7 @@
 /* model_load.c: `--model FILE` for measure and eval: a checkpoint written by critnet train, or an ONNX file
  * (docs/onnx.md), told apart by the .onnx extension so that a corrupt file of either kind gets the message of
  * its own reader. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include "cli.h"
@@ -17,7 +18,12 @@ int cli_load_model(cn_net **net, const char *path, const cli_model_opts *o)
     *net = NULL;
     if (cli_is_onnx(path)) {
         cn_onnx_opts oo = {.blocks = o->blocks, .max_bytes = o->max_bytes};
-        if (cn_net_from_onnx(net, path, &oo, &err) == CN_OK) return 0;
+        if (cn_net_from_onnx(net, path, &oo, &err) == CN_OK) {
+            if (cn_net_onnx_rebatched(*net))
+                fprintf(stderr, "critnet: note: %s fixes the batch at %d; its first input axis runs as a batch of "
+                        "any size\n", path, cn_net_onnx_rebatched(*net));
+            return 0;
+        }
     } else {
         if (o->blocks) {
             cli_error("--blocks applies to ONNX models (FILE.onnx) only");

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/* An ONNX file (opset 11-17, one float input with the batch first, operators of docs/onnx.md) as a network
+/* An ONNX file (opset 1-21, one float input with the batch first, operators of docs/onnx.md) as a network
  * of blocks, each a segment of the graph (docs/onnx.md#blocks says where they end). The weights are the
  * file's: its float initializers of two or more values become the net's parameters, and batch norm's running
  * statistics its state (docs/onnx.md#training). Where every operator on the way has a backward, the net
@@ -22,6 +22,9 @@ typedef struct {
 } cn_onnx_opts;
 
 int cn_net_from_onnx(cn_net **out, const char *path, const cn_onnx_opts *opts, cn_error *err);
+/* The batch that the file fixed above 1 and critnet re-batched (its first input axis runs as a batch of any
+ * size, once checked to keep the examples apart; docs/onnx.md), or 0. */
+int cn_net_onnx_rebatched(const cn_net *net);
 /* the same from bytes in memory; name is used in messages */
 int cn_net_from_onnx_buffer(cn_net **out, const void *buf, size_t len, const char *name, const cn_onnx_opts *opts,
                             cn_error *err);

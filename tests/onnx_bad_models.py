@@ -67,8 +67,12 @@ def main():
             cases.append("\t".join((name, status) + phrases))
 
     save("valid.onnx", build(), None)
-    save("opset9.onnx", build(opset=9), "CN_ERR_UNSUPPORTED", "opset 9", "11 to 17")
-    save("opset18.onnx", build(opset=18), "CN_ERR_UNSUPPORTED", "opset 18", "11 to 17")
+    save("opset22.onnx", build(opset=22), "CN_ERR_UNSUPPORTED", "opset 22", "1 to 21")
+    save("opset0.onnx", build(opset=0), "CN_ERR_UNSUPPORTED", "opset 0", "1 to 21")
+    # the older meaning of an operator that critnet does not follow (opset.c)
+    m = build(opset=6)
+    m.graph.node[1].CopyFrom(helper.make_node("Add", ["h", "conv1.b"], ["r"], name="legacy_add", broadcast=1, axis=1))
+    save("legacy_broadcast.onnx", m, "CN_ERR_UNSUPPORTED", "legacy_add", "broadcast along an axis", "opset 6")
     # an operator outside the table, at the place of the Conv: the message names node and operator
     save("unique.onnx", build(conv_op="Unique"), "CN_ERR_UNSUPPORTED", "conv1", "Unique", "not supported")
     save("nonzero.onnx", build(extra_nodes=[helper.make_node("NonZero", ["output"], ["nz"], name="nz_node")]),
@@ -99,7 +103,16 @@ def main():
          "expect 5")
     save("symbolic_dim.onnx", build(in_dims=("N", 3, "H", 6)), "CN_ERR_UNSUPPORTED", "input",
          "dimension 2 is symbolic")
-    save("fixed_batch.onnx", build(in_dims=(4, 3, 6, 6)), "CN_ERR_UNSUPPORTED", "fixed at 4", "dynamic batch")
+    # a batch fixed at 4 is re-batched (rebatch.c) where the graph allows it; here a Reshape to a constant
+    # (4, 64) does not, and a softmax over the first axis mixes the examples
+    m = build(in_dims=(4, 3, 6, 6))
+    m.graph.node[2].CopyFrom(helper.make_node("Reshape", ["r", "shape4"], ["f"], name="reshape"))
+    m.graph.initializer.append(numpy_helper.from_array(np.array([4, 64], np.int64), "shape4"))
+    save("fixed_batch.onnx", m, "CN_ERR_FORMAT", "reshape", "fixes the batch at 4", "dynamic batch")
+    m = build(in_dims=(4, 3, 6, 6))
+    m.graph.node[3].output[0] = "logits"
+    m.graph.node.append(helper.make_node("Softmax", ["logits"], ["output"], name="softmax0", axis=0))
+    save("fixed_batch_mixed.onnx", m, "CN_ERR_UNSUPPORTED", "fixes the batch at 4", "do not stay apart")
 
     # the weights in a side file: data_location EXTERNAL with its external_data entries, raw_data gone
     m = build()

@@ -317,6 +317,96 @@ def handmade_onnx(m, in_shape, opset):
     return model.SerializeToString()
 
 
+class ExtraOps(nn.Module):
+    """the operators of issue 13.4 that torch does not write (or not in ONNX's form), as one graph written
+    node by node (extra_onnx): PRelu, Selu, DepthToSpace (CRD, torch.pixel_shuffle), SpaceToDepth, LRN, the
+    trigonometric and hyperbolic functions and their inverses, Softsign, Celu, ThresholdedRelu, ArgMax and
+    ArgMin (through Cast), ReduceMin/L1/L2/SumSquare/LogSum/LogSumExp/Prod; at opset 18 the reductions take
+    their axes as an input"""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.prelu = nn.PReLU(8)
+        with torch.no_grad():
+            self.prelu.weight.copy_(torch.rand(8) * 0.4 + 0.05)
+        self.selu, self.thresh = nn.SELU(), nn.Threshold(0.3, 0.0)
+        self.fc = nn.Linear(8 * 6 + 8 * 4, 5)
+
+    def forward(self, x):                                    # (B, 8, 4, 4)
+        h = self.selu(self.prelu(self.conv(x)))
+        d = F.pixel_shuffle(h, 2)                            # (B, 2, 8, 8)
+        b_, c_, hh, ww = d.shape
+        s = d.reshape(b_, c_, hh // 2, 2, ww // 2, 2).permute(0, 3, 5, 1, 2, 4).reshape(b_, c_ * 4, hh // 2, ww // 2)
+        l = F.local_response_norm(s, 3, alpha=0.3, beta=0.75, k=1.5)
+        u = torch.tanh(l) * 0.9
+        a = torch.asin(u) + torch.acos(u) * 0.5 + torch.atanh(u) + torch.atan(l) + torch.sin(l) + torch.cos(l) + torch.tan(u)
+        b = (torch.sinh(u) + torch.cosh(u) + torch.asinh(l) + torch.acosh(l * l + 1.5) + F.softsign(l)
+             + F.celu(l, 0.8) + self.thresh(l))
+        v = (a + b + 0.01 * torch.argmax(l, dim=1, keepdim=True).float()
+             - 0.01 * torch.argmin(l, dim=1, keepdim=True).float())
+        f = [v.amin(dim=(2, 3)), v.abs().sum(dim=(2, 3)), torch.sqrt((v * v).sum(dim=(2, 3))), (v * v).sum(dim=(2, 3)),
+             torch.log(torch.cosh(v).sum(dim=(2, 3))), torch.logsumexp(v, dim=(2, 3)),
+             (torch.sigmoid(v) + 0.5).prod(dim=3).flatten(1)]
+        return self.fc(torch.cat(f, 1))
+
+
+def extra_onnx(m, in_shape, opset):
+    """ExtraOps as an ONNX graph written node by node"""
+    def init(name, t):
+        return numpy_helper.from_array(t.detach().float().numpy(), name)
+    def const(name, v):
+        return helper.make_tensor(name, TensorProto.FLOAT, [], [v])
+    N = helper.make_node
+    def reduce(op, x, y, axes):
+        if opset >= 18:
+            return N(op, [x, "axes" + "".join(map(str, axes))], [y], keepdims=0)
+        return N(op, [x], [y], axes=axes, keepdims=0)
+    nodes = [
+        N("Conv", ["input", "conv.w", "conv.b"], ["h0"], pads=[1, 1, 1, 1]),
+        N("PRelu", ["h0", "slope"], ["h1"]), N("Selu", ["h1"], ["h2"]),
+        N("DepthToSpace", ["h2"], ["d"], blocksize=2, mode="CRD"), N("SpaceToDepth", ["d"], ["s"], blocksize=2),
+        N("LRN", ["s"], ["l"], size=3, alpha=0.3, beta=0.75, bias=1.5),
+        N("Tanh", ["l"], ["tl"]), N("Mul", ["tl", "c09"], ["u"]),
+        N("Asin", ["u"], ["a1"]), N("Acos", ["u"], ["a2f"]), N("Mul", ["a2f", "c05"], ["a2"]), N("Atanh", ["u"], ["a3"]),
+        N("Atan", ["l"], ["a4"]), N("Sin", ["l"], ["a5"]), N("Cos", ["l"], ["a6"]), N("Tan", ["u"], ["a7"]),
+        N("Sinh", ["u"], ["b1"]), N("Cosh", ["u"], ["b2"]), N("Asinh", ["l"], ["b3"]), N("Mul", ["l", "l"], ["ll"]),
+        N("Add", ["ll", "c15"], ["ll15"]), N("Acosh", ["ll15"], ["b4"]), N("Softsign", ["l"], ["b5"]),
+        N("Celu", ["l"], ["b6"], alpha=0.8), N("ThresholdedRelu", ["l"], ["b7"], alpha=0.3),
+        N("ArgMax", ["l"], ["am"], axis=1, keepdims=1), N("Cast", ["am"], ["amf"], to=TensorProto.FLOAT),
+        N("Mul", ["amf", "c001"], ["amw"]),
+        N("ArgMin", ["l"], ["an"], axis=1, keepdims=1), N("Cast", ["an"], ["anf"], to=TensorProto.FLOAT),
+        N("Mul", ["anf", "c001"], ["anw"]),
+    ]
+    terms = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "amw"]
+    acc = terms[0]
+    for i, t in enumerate(terms[1:]):
+        nodes.append(N("Add", [acc, t], ["acc%d" % i]))
+        acc = "acc%d" % i
+    nodes += [
+        N("Sub", [acc, "anw"], ["v"]), N("Cosh", ["v"], ["p"]), N("Sigmoid", ["v"], ["sg"]), N("Add", ["sg", "c05"], ["sg5"]),
+        reduce("ReduceMin", "v", "r1", [2, 3]), reduce("ReduceL1", "v", "r2", [2, 3]), reduce("ReduceL2", "v", "r3", [2, 3]),
+        reduce("ReduceSumSquare", "v", "r4", [2, 3]), reduce("ReduceLogSum", "p", "r5", [2, 3]),
+        reduce("ReduceLogSumExp", "v", "r6", [2, 3]), reduce("ReduceProd", "sg5", "r7p", [3]),
+        N("Flatten", ["r7p"], ["r7"], axis=1),
+        N("Concat", ["r1", "r2", "r3", "r4", "r5", "r6", "r7"], ["f"], axis=1),
+        N("Gemm", ["f", "fc.w", "fc.b"], ["output"], transB=1),
+    ]
+    for i, nd in enumerate(nodes):
+        nd.name = "%s_%d" % (nd.op_type, i)
+    inits = [init("conv.w", m.conv.weight), init("conv.b", m.conv.bias), init("slope", m.prelu.weight.reshape(8, 1, 1)),
+             init("fc.w", m.fc.weight), init("fc.b", m.fc.bias),
+             const("c09", 0.9), const("c05", 0.5), const("c15", 1.5), const("c001", 0.01)]
+    if opset >= 18:
+        inits += [helper.make_tensor("axes23", TensorProto.INT64, [2], [2, 3]),
+                  helper.make_tensor("axes3", TensorProto.INT64, [1], [3])]
+    graph = helper.make_graph(
+        nodes, "extra_ops",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch"] + list(in_shape))],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 5])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
+
+
 # name, constructor, per-example input shape, opset, expected blocks (-1: not obvious from the structure)
 MODELS = [
     ("conv_stack", conv_stack, (3, 12, 12), 17, 3),
@@ -335,13 +425,15 @@ MODELS = [
     ("conv3d", conv3d, (2, 4, 6, 6), 13, 3),
     ("misc", Misc, (3, 6, 6), 17, -1),
     ("handmade", Handmade, (3, 6, 6), 17, 2),
+    ("extra_ops", ExtraOps, (8, 4, 4), 17, -1),
+    ("extra_ops_op18", ExtraOps, (8, 4, 4), 18, -1),
 ]
 
 
 # ------------------------------------------------------------------ references
 
 KINKS = {nn.ReLU: (0.0,), nn.ReLU6: (0.0, 6.0), nn.LeakyReLU: (0.0,), nn.Hardsigmoid: (-3.0, 3.0),
-         nn.Hardswish: (-3.0, 3.0)}
+         nn.Hardswish: (-3.0, 3.0), nn.PReLU: (0.0,), nn.SELU: (0.0,), nn.Threshold: (0.3,)}
 
 
 def kink_distance(m, x):
@@ -416,7 +508,8 @@ def make_case(out, name, ctor, in_shape, opset, blocks, index):
         raise SystemExit("%s: no seed keeps the inputs away from the kinks" % name)
     with torch.no_grad():
         y = m(x)
-    data = handmade_onnx(m, in_shape, opset) if ctor is Handmade else export(m, x, opset)
+    data = (handmade_onnx(m, in_shape, opset) if ctor is Handmade else extra_onnx(m, in_shape, opset)
+            if ctor is ExtraOps else export(m, x, opset))
     md = m.double()
     xd, td = x.double(), t.double()
     jt = jvp_forward_ad(md, xd, td)

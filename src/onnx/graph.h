@@ -111,6 +111,7 @@ struct cn_graph {
     int input, output;         /* tensor indices */
     int fixed_batch;           /* the input's first dimension is a fixed number (runs one example at a time
                                 * when it is 1); 0: symbolic */
+    int file_batch;            /* a batch above 1 that the file fixed and critnet re-batched (rebatch.c); 0: none */
     int reserved_batch;        /* largest batch the buffers were sized for */
     int train;                 /* the forward runs in training mode: batch norm uses and updates batch statistics */
     double bn_momentum;        /* training: weight of the batch in a running statistic; 0: the node's own */
@@ -165,9 +166,12 @@ const cn_op *cn_onnx_find_op(const char *op_type);
 /* "Abs, Add, ..." for the message that names a missing operator */
 const char *cn_onnx_op_list(void);
 
+/* CN_OK, or a status after cn_node_fail where node n means at the graph's opset what critnet does not do */
+int cn_onnx_opset_check(cn_graph *g, const cn_node *n);
+
 /* ------------------------------------------------------------------ the graph (graph.c, reader.c) */
 
-/* Reads an ONNX file (opset 11-17, one file, no external data) into *out. max_bytes: files larger than this
+/* Reads an ONNX file (opset 1-21, one file, no external data) into *out. max_bytes: files larger than this
  * are refused before they are read (0: 2 GiB - 1, protobuf's own limit). */
 int cn_graph_load(cn_graph **out, const char *path, size_t max_bytes, cn_error *err);
 /* The same from bytes in memory (the fuzz target); name is used in messages. */
@@ -195,6 +199,10 @@ int cn_graph_set_input(cn_graph *g, const cn_real *x, int batch);
 int cn_graph_reserve(cn_graph *g, int batch, int tangents);
 /* Marks the float tensors that depend on the input (after a run has set every dtype). */
 void cn_graph_mark_active(cn_graph *g);
+
+/* A graph whose file fixed the batch above 1 (file_batch): checks that it runs at batch 1 and 2 and keeps its
+ * examples apart, or refuses it naming the fixed batch (rebatch.c). */
+int cn_graph_check_rebatch(cn_graph *g, cn_error *err);
 
 /* ------------------------------------------------------------------ parameters and state (params.c) */
 

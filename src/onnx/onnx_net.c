@@ -220,11 +220,11 @@ static int check_batch_axis(cn_graph *g, const int *ends, int count, cn_error *e
 static int build(cn_net *net, const cn_onnx_opts *opts, cn_error *err)
 {
     cn_graph *g = net->graph;
-    if (g->fixed_batch > 1)
-        return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: the batch dimension is fixed at %d; export with a "
-                            "dynamic batch axis or at batch 1", g->path, g->fixed_batch);
+    /* a batch the file fixed above 1 runs as a dynamic one once rebatch.c has checked that it is a batch */
+    int rc = g->file_batch ? cn_graph_check_rebatch(g, err) : CN_OK;
+    if (rc) return rc;
     /* a first run at batch 1 checks every node and fixes the dtypes and per-example shapes */
-    int rc = cn_graph_set_input(g, NULL, 1);
+    rc = cn_graph_set_input(g, NULL, 1);
     if (!rc) rc = cn_graph_run(g, 0, g->nn);
     if (rc) return cn_error_set(err, rc, "%s", g->msg);
     cn_graph_mark_active(g);

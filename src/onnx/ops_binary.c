@@ -1,5 +1,6 @@
 /* ops_binary.c: the elementwise operators of two or more inputs with ONNX (numpy) broadcasting: Add, Sub,
- * Mul, Div, Pow on float and on int64 (the shape arithmetic torch.onnx.export writes), the comparisons
+ * Mul, Div, Pow on float and on int64 (the shape arithmetic torch.onnx.export writes), PRelu (float, its
+ * slope broadcast to the input), the comparisons
  * Equal, Less, Greater (bool out), Where, and the variadic Max and Min.
  *
  * Every op walks the rows of one broadcast plan (broadcast.h): merged axes, with a contiguous inner loop in
@@ -93,6 +94,8 @@ ROWS(greater_int, int64_t, int64_t, x > y)
 ROWS(max_real, cn_real, cn_real, (x > y || x != x) ? x : y)
 ROWS(min_real, cn_real, cn_real, (x < y || x != x) ? x : y)
 ROWS(max_int, int64_t, int64_t, x > y ? x : y)
+/* PRelu: x where x >= 0, slope * x below (x < 0 lets a NaN through) */
+ROWS(prelu_real, cn_real, cn_real, x < 0 ? x * y : x)
 ROWS(min_int, int64_t, int64_t, x < y ? x : y)
 
 /* ------------------------------------------------------------------ tangent kernels */
@@ -138,7 +141,12 @@ typedef void (*jvp_fn)(size_t n, int sa, int sb, const jvp_row *r);
 #define DIV_A (TX / Y)
 #define DIV_B (-(Z * TY) / Y)
 
+/* PRelu as torch's prelu backward: the slope's side at 0 gets the tangent through the slope */
+#define PRELU_A (X > 0 ? TX : Y * TX)
+#define PRELU_B (X > 0 ? 0 : X * TY)
+
 JVP_ROWS(add_jvp, TX + TY, ADD_A, ADD_B)
+JVP_ROWS(prelu_jvp, PRELU_A + PRELU_B, PRELU_A, PRELU_B)
 JVP_ROWS(sub_jvp, TX - TY, SUB_A, SUB_B)
 JVP_ROWS(mul_jvp, TX * Y + X * TY, MUL_A, MUL_B)
 JVP_ROWS(div_jvp, (TX - Z * TY) / Y, DIV_A, DIV_B)
@@ -188,6 +196,7 @@ typedef void (*vjp_fn)(size_t n, int sa, int sb, const vjp_row *r);
     }
 
 VJP_ROWS(add_vjp_rows, ADD_A, ADD_B)
+VJP_ROWS(prelu_vjp_rows, PRELU_A, PRELU_B)
 VJP_ROWS(sub_vjp_rows, SUB_A, SUB_B)
 VJP_ROWS(mul_vjp_rows, MUL_A, MUL_B)
 VJP_ROWS(div_vjp_rows, DIV_A, DIV_B)
@@ -375,6 +384,7 @@ BINARY_OP(Sub, .real = sub_real, .integer = sub_int, .jvp = sub_jvp, .vjp = sub_
 BINARY_OP(Mul, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
 BINARY_OP(Div, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
 BINARY_OP(Pow, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
+BINARY_OP(PRelu, .real = prelu_real, .jvp = prelu_jvp, .vjp = prelu_vjp_rows)
 COMPARE_OP(Equal, .real = equal_real, .integer = equal_int, .compare = 1)
 COMPARE_OP(Less, .real = less_real, .integer = less_int, .compare = 1)
 COMPARE_OP(Greater, .real = greater_real, .integer = greater_int, .compare = 1)

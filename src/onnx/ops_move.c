@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "onnx/broadcast.h"
 #include "onnx/graph.h"
 
 /* Tile reads each dimension as (repeat, index): twice the rank */
@@ -489,7 +490,14 @@ static int split_sizes(cn_graph *g, cn_node *n, const cn_tensor *in, int axis, i
         return cn_node_fail(g, n, CN_ERR_FORMAT, "split has %zu entries for %d outputs", cn_tensor_numel(given), parts);
     if (given) rc = cn_input_ints(g, n, 1, *sizes, parts, &count);
     else if (cn_attr_find(n, "split")) rc = cn_attr_ints(g, n, "split", *sizes, parts, &count);
-    else if (in->dims[axis] % parts)
+    else if (cn_attr_find(n, "num_outputs") && in->dims[axis] % parts) {
+        /* opset 18: parts of ceil(dim / parts), the last one smaller */
+        const int64_t part = (in->dims[axis] + parts - 1) / parts;
+        for (int i = 0; i < parts; i++) {
+            const int64_t left = in->dims[axis] - part * i;
+            (*sizes)[i] = left < part ? (left > 0 ? left : 0) : part;
+        }
+    } else if (in->dims[axis] % parts)
         return cn_node_fail(g, n, CN_ERR_FORMAT, "cannot split %lld into %d equal parts", (long long)in->dims[axis],
                             parts);
     else
@@ -713,13 +721,30 @@ static int pad_mode(cn_graph *g, const cn_node *n, int *mode)
     return CN_OK;
 }
 
-/* pads: input 1 since opset 11, the attribute before; all begins, then all ends */
+/* pads: input 1 since opset 11, the attribute before; all begins, then all ends; since opset 18 they may
+ * cover only the axes of input 3, the others unpadded */
 static int pad_amounts(cn_graph *g, const cn_node *n, int rank, int64_t *pads)
 {
-    int count, rc = cn_input_ints(g, n, 1, pads, 2 * CN_ONNX_MAX_DIMS, &count);
+    int64_t axes[CN_ONNX_MAX_DIMS], given[2 * CN_ONNX_MAX_DIMS];
+    int count, naxes, rc = cn_input_ints(g, n, 1, pads, 2 * CN_ONNX_MAX_DIMS, &count);
     if (!rc && count < 0 && cn_attr_find(n, "pads"))
         rc = cn_attr_ints(g, n, "pads", pads, 2 * CN_ONNX_MAX_DIMS, &count);
+    if (!rc) rc = cn_input_ints(g, n, 3, axes, CN_ONNX_MAX_DIMS, &naxes);
     if (rc) return rc;
+    if (naxes >= 0) {
+        if (count != 2 * naxes)
+            return cn_node_fail(g, n, CN_ERR_FORMAT, "pads has %d entries for %d axes", count < 0 ? 0 : count, naxes);
+        memcpy(given, pads, (size_t)count * sizeof *pads);
+        for (int k = 0; k < 2 * rank; k++) pads[k] = 0;
+        for (int i = 0; i < naxes; i++) {
+            int ax;
+            if (cn_axis_normalize(axes[i], rank, &ax))
+                return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)axes[i], rank);
+            pads[ax] = given[i];
+            pads[rank + ax] = given[naxes + i];
+        }
+        count = 2 * rank;
+    }
     if (count != 2 * rank)
         return cn_node_fail(g, n, CN_ERR_FORMAT, "pads has %d entries for rank %d (2 per dimension)",
                             count < 0 ? 0 : count, rank);

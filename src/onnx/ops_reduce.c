@@ -274,28 +274,6 @@ static int max_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-/* the gradient goes to the (first) maximum, as the jvp reads it */
-static int max_vjp(cn_graph *g, cn_node *n)
-{
-    cn_tensor *x, *y;
-    reduce_shape s;
-    int rc;
-    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
-    cn_real *gx = cn_node_in_grad(g, n, 0);
-    const cn_real *gy = cn_node_out_grad(g, n, 0);
-    const size_t out_count = cn_tensor_numel(y);
-    if (!gx || !gy) return CN_OK;
-    if (s.identity) {
-        cn_grad_add(gx, gy, out_count);
-        return CN_OK;
-    }
-    const int64_t *arg = n->scratch;
-    for (size_t i = 0; i < out_count; i++)
-        if (arg[i] >= 0) gx[arg[i]] += gy[i];
-    return CN_OK;
-}
-
-const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
 
 /* ------------------------------------------------------------------ Softmax, LogSoftmax */
 
@@ -461,3 +439,254 @@ static int log_softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 1
 const cn_op cn_op_Softmax = {.name = "Softmax", .forward = softmax_fw, .jvp = softmax_tan, .vjp = softmax_back};
 const cn_op cn_op_LogSoftmax = {.name = "LogSoftmax", .forward = log_softmax_fw, .jvp = log_softmax_tan,
                                 .vjp = log_softmax_back};
+
+/* ------------------------------------------------------------------ ReduceMin, L1, L2, SumSquare, LogSum,
+ * LogSumExp, Prod (and ReduceMax's backward)
+ *
+ * These walk the input once with a map from each input entry to its output entry (from the same broadcast
+ * plan), so that each is a loop over the input: fewer lines than a kernel per reduction, and none of them is
+ * on a hot path. The jvp and the vjp share the partial derivatives d_i = dy/dx_i, recomputed from the stored
+ * values: ty = sum_i d_i t_i, gx_i += d_i gy. At kinks they follow torch: |x|' = 0 at 0, the L2 norm's
+ * gradient is 0 where the norm is 0, the product's is the product of the others (also at zeros), and min
+ * and max pass it to the first extreme entry. A reduction with no axes and noop_with_empty_axes is refused:
+ * ONNX leaves its meaning to each operator. */
+
+enum { R_MAX, R_MIN, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP, R_PROD };
+
+typedef struct {
+    int64_t *map;   /* input entry -> output entry */
+    double *acc;    /* per output: the sum, product or extreme */
+    double *aux;    /* per output: LogSumExp's maximum, Prod's product of the nonzero entries */
+    int64_t *arg;   /* per output: min/max's first extreme entry, Prod's count of zeros */
+    double *d;      /* per input entry: dy/dx */
+    double *spare;  /* per output: room for the values recomputed before the partials */
+} reduce_work;
+
+/* The forward's work space is the node's scratch; the jvp's and vjp's (with_d) the graph's temp, so that they
+ * leave the scratch of ReduceMax's forward (its argmax, which its jvp reads) alone. */
+static int work_plan(cn_graph *g, cn_node *n, const cn_tensor *x, reduce_shape *s, size_t out_count,
+                     int with_d, reduce_work *w)
+{
+    if (s->identity) return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "noop_with_empty_axes with no axes is not supported");
+    const size_t nx = cn_tensor_numel(x), no = out_count ? out_count : 1;
+    const size_t bytes = nx * sizeof(int64_t) + no * (3 * sizeof(double) + sizeof(int64_t)) +
+                         (with_d ? nx * sizeof(double) : 0) + 8;
+    char *p = with_d ? (char *)cn_graph_temp(g, n, bytes / sizeof(cn_real) + 1) : cn_node_scratch(g, n, bytes);
+    if (!p) return CN_ERR_NOMEM;
+    w->map = (int64_t *)p;
+    w->acc = (double *)(w->map + nx);
+    w->aux = w->acc + no;
+    w->arg = (int64_t *)(w->aux + no);
+    w->d = with_d ? (double *)(w->arg + no) : NULL;
+    w->spare = (double *)(w->arg + no) + (with_d ? nx : 0);
+    if (!nx) return CN_OK;
+    cn_bcast b;
+    reduce_walk(&b, x, s);
+    const size_t inner = cn_bcast_inner(&b), rows = cn_bcast_rows(&b);
+    const int along = cn_bcast_inner_step(&b, 0);
+    cn_bcast_pos q;
+    cn_bcast_start(&b, &q);
+    for (size_t r = 0; r < rows; r++, cn_bcast_next(&b, &q))
+        for (size_t i = 0; i < inner; i++) w->map[r * inner + i] = (int64_t)q.off[0] + (along ? (int64_t)i : 0);
+    return CN_OK;
+}
+
+/* the values of y (out_count entries) from x, leaving min/max's arguments and Prod's zero counts in w */
+static void reduce_values(int kind, const cn_real *x, size_t nx, size_t no, reduce_work *w, cn_real *y)
+{
+    for (size_t o = 0; o < no; o++) {
+        w->acc[o] = kind == R_PROD ? 1 : kind == R_LOGSUMEXP ? -INFINITY : 0;
+        w->aux[o] = kind == R_LOGSUMEXP ? -INFINITY : 1;
+        w->arg[o] = kind == R_MIN || kind == R_MAX ? -1 : 0;
+    }
+    for (size_t i = 0; i < nx; i++) {
+        const int64_t o = w->map[i];
+        const double v = x[i];
+        switch (kind) {
+        case R_MAX: case R_MIN: {
+            const double best = w->acc[o];
+            const int wins = kind == R_MAX ? v > best : v < best;
+            if (w->arg[o] < 0 || wins || (v != v && best == best)) w->acc[o] = v, w->arg[o] = (int64_t)i;
+            break;
+        }
+        case R_L1: w->acc[o] += fabs(v); break;
+        case R_L2: case R_SUMSQ: w->acc[o] += v * v; break;
+        case R_LOGSUM: w->acc[o] += v; break;
+        case R_LOGSUMEXP: if (v > w->aux[o] || v != v) w->aux[o] = v; break;
+        case R_PROD:
+            w->acc[o] *= v;
+            if (v == 0) w->arg[o]++;
+            else w->aux[o] *= v;
+            break;
+        }
+    }
+    if (kind == R_LOGSUMEXP) {
+        for (size_t o = 0; o < no; o++) w->acc[o] = 0;
+        for (size_t i = 0; i < nx; i++) {
+            const double m = w->aux[w->map[i]];
+            w->acc[w->map[i]] += isinf(m) ? 0 : exp((double)x[i] - m);
+        }
+    }
+    for (size_t o = 0; o < no; o++) {
+        const double a = w->acc[o];
+        double v = a;
+        if (kind == R_MIN || kind == R_MAX) v = w->arg[o] < 0 ? (kind == R_MAX ? -INFINITY : INFINITY) : a;
+        else if (kind == R_L2) v = sqrt(a);
+        else if (kind == R_LOGSUM) v = log(a);
+        else if (kind == R_LOGSUMEXP) v = isinf(w->aux[o]) ? w->aux[o] : w->aux[o] + log(a);
+        y[o] = (cn_real)v;
+    }
+}
+
+/* d_i = dy_o / dx_i for every input entry, after reduce_values */
+static void reduce_partials(int kind, const cn_real *x, const cn_real *y, size_t nx, reduce_work *w)
+{
+    for (size_t i = 0; i < nx; i++) {
+        const int64_t o = w->map[i];
+        const double v = x[i], out = y[o];
+        double d = 0;
+        switch (kind) {
+        case R_MAX: case R_MIN: d = w->arg[o] == (int64_t)i; break;
+        case R_L1: d = v > 0 ? 1 : v < 0 ? -1 : 0; break;
+        case R_L2: d = out == 0 ? 0 : v / out; break;
+        case R_SUMSQ: d = 2 * v; break;
+        case R_LOGSUM: d = 1 / w->acc[o]; break;
+        case R_LOGSUMEXP: d = exp(v - out); break;
+        case R_PROD: d = v != 0 ? (w->arg[o] ? 0 : w->aux[o] / v) : (w->arg[o] == 1 ? w->aux[o] : 0); break;
+        }
+        w->d[i] = d;
+    }
+}
+
+static int extra_forward(cn_graph *g, cn_node *n, int kind)
+{
+    cn_tensor *x, *y;
+    reduce_shape s;
+    reduce_work w;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = reduce_plan(g, n, x, &s))) return rc;
+    if (s.identity) return work_plan(g, n, x, &s, 0, 0, &w);
+    if ((rc = cn_tensor_set_shape(g, n, y, CN_T_FLOAT, s.out_ndim, s.out_dims))) return rc;
+    if ((rc = work_plan(g, n, x, &s, cn_tensor_numel(y), 0, &w))) return rc;
+    reduce_values(kind, x->data, cn_tensor_numel(x), cn_tensor_numel(y), &w, y->data);
+    return CN_OK;
+}
+
+/* the partials of the last forward's values, in w->d */
+static int extra_partials(cn_graph *g, cn_node *n, int kind, cn_tensor **x, cn_tensor **y, reduce_work *w)
+{
+    reduce_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, x, y)) || (rc = reduce_plan(g, n, *x, &s))) return rc;
+    const size_t nx = cn_tensor_numel(*x), no = cn_tensor_numel(*y);
+    if ((rc = work_plan(g, n, *x, &s, no, 1, w))) return rc;
+    reduce_values(kind, (*x)->data, nx, no, w, (cn_real *)w->spare); /* refills acc, aux and arg */
+    reduce_partials(kind, (*x)->data, (*y)->data, nx, w);
+    return CN_OK;
+}
+
+static int extra_jvp(cn_graph *g, cn_node *n, int kind)
+{
+    cn_tensor *x, *y;
+    reduce_work w;
+    int rc = extra_partials(g, n, kind, &x, &y, &w);
+    if (rc) return rc;
+    const cn_real *t = cn_node_in_tan(g, n, 0);
+    const size_t nx = cn_tensor_numel(x), no = cn_tensor_numel(y);
+    for (size_t o = 0; o < no; o++) w.acc[o] = 0;
+    if (t)
+        for (size_t i = 0; i < nx; i++)
+            if (w.d[i] != 0) w.acc[w.map[i]] += w.d[i] * t[i]; /* a zero slope passes no infinite tangent */
+    for (size_t o = 0; o < no; o++) y->tan[o] = (cn_real)w.acc[o];
+    return CN_OK;
+}
+
+static int extra_vjp(cn_graph *g, cn_node *n, int kind)
+{
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    if (!gx || !gy) return CN_OK;
+    cn_tensor *x, *y;
+    reduce_work w;
+    int rc = extra_partials(g, n, kind, &x, &y, &w);
+    if (rc) return rc;
+    const size_t nx = cn_tensor_numel(x);
+    for (size_t i = 0; i < nx; i++)
+        if (w.d[i] != 0) gx[i] += (cn_real)(w.d[i] * gy[w.map[i]]);
+    return CN_OK;
+}
+
+/* ReduceMax keeps its own forward and jvp above; its backward goes to the first maximum, as its jvp */
+static int max_vjp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *x = cn_node_in(g, n, 0);
+    reduce_shape s;
+    if (x && x->dtype == CN_T_FLOAT && reduce_plan(g, n, x, &s) == CN_OK && s.identity) {
+        cn_real *gx = cn_node_in_grad(g, n, 0);
+        const cn_real *gy = cn_node_out_grad(g, n, 0);
+        if (gx && gy) cn_grad_add(gx, gy, cn_tensor_numel(x));
+        return CN_OK;
+    }
+    return extra_vjp(g, n, R_MAX);
+}
+const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
+
+#define EXTRA_REDUCE(NAME, KIND)                                                                               \
+    static int NAME##_fw(cn_graph *g, cn_node *n) { return extra_forward(g, n, KIND); }                        \
+    static int NAME##_tan(cn_graph *g, cn_node *n) { return extra_jvp(g, n, KIND); }                           \
+    static int NAME##_back(cn_graph *g, cn_node *n) { return extra_vjp(g, n, KIND); }                          \
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_fw, .jvp = NAME##_tan, .vjp = NAME##_back};
+
+EXTRA_REDUCE(ReduceMin, R_MIN)
+EXTRA_REDUCE(ReduceL1, R_L1)
+EXTRA_REDUCE(ReduceL2, R_L2)
+EXTRA_REDUCE(ReduceSumSquare, R_SUMSQ)
+EXTRA_REDUCE(ReduceLogSum, R_LOGSUM)
+EXTRA_REDUCE(ReduceLogSumExp, R_LOGSUMEXP)
+EXTRA_REDUCE(ReduceProd, R_PROD)
+
+/* ------------------------------------------------------------------ ArgMax, ArgMin
+ * int64 indices along one axis (keepdims, select_last_index); no tangent. A NaN counts as the extreme, as
+ * numpy's argmax. */
+
+static int arg_forward(cn_graph *g, cn_node *n, int is_max)
+{
+    cn_tensor *x, *y;
+    int rc, ax;
+    if ((rc = float_in_out(g, n, &x, &y))) return rc;
+    const int64_t axis = cn_attr_int(n, "axis", 0);
+    const int keepdims = cn_attr_int(n, "keepdims", 1) != 0, last = cn_attr_int(n, "select_last_index", 0) != 0;
+    if (cn_axis_normalize(axis, x->ndim, &ax))
+        return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %lld is out of range for rank %d", (long long)axis, x->ndim);
+    if (x->dims[ax] == 0) return cn_node_fail(g, n, CN_ERR_FORMAT, "axis %d is empty", ax);
+    int64_t dims[CN_ONNX_MAX_DIMS];
+    int nd = 0;
+    size_t outer = 1, inner = 1, len = (size_t)x->dims[ax];
+    for (int j = 0; j < x->ndim; j++) {
+        if (j < ax) outer *= (size_t)x->dims[j];
+        if (j > ax) inner *= (size_t)x->dims[j];
+        if (j != ax) dims[nd++] = x->dims[j];
+        else if (keepdims) dims[nd++] = 1;
+    }
+    if ((rc = cn_tensor_set_shape(g, n, y, CN_T_INT64, nd, dims))) return rc;
+    const cn_real *xd = x->data;
+    int64_t *yd = y->data;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t k = 0; k < inner; k++) {
+            const cn_real *v = xd + o * len * inner + k;
+            size_t best = 0;
+            for (size_t l = 1; l < len; l++) {
+                const cn_real a = v[l * inner], b = v[best * inner];
+                if (b != b) break; /* the first NaN wins */
+                const int wins = a != a || (is_max ? a > b : a < b) || (last && a == b);
+                if (wins) best = l;
+            }
+            yd[o * inner + k] = (int64_t)best;
+        }
+    return CN_OK;
+}
+
+static int argmax_forward(cn_graph *g, cn_node *n) { return arg_forward(g, n, 1); }
+static int argmin_forward(cn_graph *g, cn_node *n) { return arg_forward(g, n, 0); }
+const cn_op cn_op_ArgMax = {.name = "ArgMax", .forward = argmax_forward};
+const cn_op cn_op_ArgMin = {.name = "ArgMin", .forward = argmin_forward};

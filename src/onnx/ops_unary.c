@@ -160,6 +160,17 @@ static int read_gelu(cn_graph *g, cn_node *n, const cn_tensor *x, unary_params *
     return CN_OK;
 }
 
+static int read_selu(cn_graph *g, cn_node *n, const cn_tensor *x, unary_params *p)
+{
+    p->alpha = cn_attr_float(n, "alpha", 1.67326319217681884765625);
+    p->beta = cn_attr_float(n, "gamma", 1.05070102214813232421875);
+    return CN_OK;
+}
+static int read_alpha_one(cn_graph *g, cn_node *n, const cn_tensor *x, unary_params *p)
+{
+    p->alpha = cn_attr_float(n, "alpha", 1.0);
+    return CN_OK;
+}
 /* a bound of an int64 Clip, read as an integer: through cn_input_scalar's double it would be exact only up
  * to 2^53 */
 static int int_bound(cn_graph *g, cn_node *n, int i, int64_t def, int64_t *out)
@@ -272,6 +283,26 @@ DEFINE_UNARY(Log, log(x), t / X, NULL, NULL)
 DEFINE_UNARY(Neg, -x, -t, int_neg, NULL)
 DEFINE_UNARY(Abs, fabs(x), X > 0 ? t : X < 0 ? -t : 0, int_abs, NULL)
 DEFINE_UNARY(Reciprocal, 1.0 / x, -(Y * Y) * t, NULL, NULL)
+/* Selu: gamma (beta here) times an Elu of alpha; Celu: an Elu continuous in alpha; ThresholdedRelu: x above
+ * alpha, else 0; Softsign: x / (1 + |x|) */
+DEFINE_UNARY(Selu, p->beta * (x > 0 ? x : p->alpha * cn_real_expm1(x)),
+             X > 0 ? p->beta * t : p->beta * p->alpha * exp(X) * t, NULL, read_selu)
+DEFINE_UNARY(Celu, x > 0 ? x : p->alpha * expm1(x / p->alpha), X > 0 ? t : exp(X / p->alpha) * t, NULL,
+             read_alpha_one)
+DEFINE_UNARY(ThresholdedRelu, x > p->alpha ? x : 0, X > p->alpha ? t : 0, NULL, read_alpha_one)
+DEFINE_UNARY(Softsign, x / (1 + fabs(x)), t / ((1 + fabs(X)) * (1 + fabs(X))), NULL, NULL)
+/* the trigonometric and hyperbolic functions and their inverses */
+DEFINE_UNARY(Sin, sin(x), cos(X) * t, NULL, NULL)
+DEFINE_UNARY(Cos, cos(x), -sin(X) * t, NULL, NULL)
+DEFINE_UNARY(Tan, tan(x), (1.0 + Y * Y) * t, NULL, NULL)
+DEFINE_UNARY(Asin, asin(x), t / sqrt(1.0 - X * X), NULL, NULL)
+DEFINE_UNARY(Acos, acos(x), -t / sqrt(1.0 - X * X), NULL, NULL)
+DEFINE_UNARY(Atan, atan(x), t / (1.0 + X * X), NULL, NULL)
+DEFINE_UNARY(Sinh, sinh(x), cosh(X) * t, NULL, NULL)
+DEFINE_UNARY(Cosh, cosh(x), sinh(X) * t, NULL, NULL)
+DEFINE_UNARY(Asinh, asinh(x), t / sqrt(X * X + 1.0), NULL, NULL)
+DEFINE_UNARY(Acosh, acosh(x), t / sqrt(X * X - 1.0), NULL, NULL)
+DEFINE_UNARY(Atanh, atanh(x), t / (1.0 - X * X), NULL, NULL)
 DEFINE_UNARY(Softplus, softplus(x), sigmoid(X) * t, NULL, NULL)
 DEFINE_UNARY(Gelu, gelu_value(x, p->tanh_approx), gelu_slope(X, p->tanh_approx) * t, NULL, read_gelu)
 

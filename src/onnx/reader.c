@@ -9,8 +9,8 @@
 #include "onnx/graph.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)2147483647) /* protobuf's own limit for one message */
-#define OPSET_MIN 11
-#define OPSET_MAX 17
+#define OPSET_MIN 1  /* with the per-operator rules of opset.c */
+#define OPSET_MAX 21
 
 /* protobuf-c allocates through critnet's hook, so failed-allocation tests reach the decoder too; a decode that
  * failed for want of memory must say so, not call the file corrupt, so the hook notes its failures */
@@ -181,6 +181,9 @@ static int read_input(cn_graph *g, const Onnx__GraphProto *gp, cn_error *err)
         int known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value > 0;
         if (i == 0) {
             g->fixed_batch = known ? (int)(d->dim_value < 1 << 20 ? d->dim_value : 1 << 20) : 0;
+            /* a batch fixed above 1 is read as a dynamic one: the exporter's example batch rarely means
+             * that the model needs exactly that many; rebatch.c checks that the examples stay apart */
+            if (g->fixed_batch > 1) g->file_batch = g->fixed_batch, g->fixed_batch = 0;
             t->dims[0] = 1;
         } else if (!known || d->dim_value > (1 << 20)) {
             char c[32];
@@ -313,6 +316,7 @@ static int read_node(cn_graph *g, const Onnx__NodeProto *np, int index, cn_error
         if ((n->out[i] = cn_graph_add_tensor(g, name)) < 0) return fail(g, err, CN_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
         g->t[n->out[i]].producer = g->nn - 1;
     }
+    if (cn_onnx_opset_check(g, n)) return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s", g->msg);
     return CN_OK;
 }
 
@@ -327,7 +331,7 @@ static int read_opset(cn_graph *g, const Onnx__ModelProto *m, cn_error *err)
     char v[32];
     snprintf(v, sizeof v, "%d", g->opset);
     return fail(g, err, CN_ERR_UNSUPPORTED, "opset %s of the default domain is not supported (critnet reads opsets "
-                "11 to 17)%s", v, NULL);
+                "1 to 21)%s", v, NULL);
 }
 
 static int read_graph(cn_graph *g, const Onnx__ModelProto *m, cn_error *err)
