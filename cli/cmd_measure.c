@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include "cli.h"
 #include "measure_aval.h"
+#include "measure_jac.h"
 #include "plot.h"
 
 static const char *usage =
@@ -38,10 +39,12 @@ static const char *usage =
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
-    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png, and with --avalanches\n"
+    "  --plot DIR              sigma_profile.png, spectrum.png, dynamic_range.png, jacobian_spectrum.png with\n"
+    "                          --jacobian-spectrum, and with --avalanches\n"
     "                          avalanche_sizes.png, avalanche_durations.png, avalanche_crackling.png,\n"
     "                          avalanche_shapes.png\n"
     "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_AVAL_HELP
+    CLI_JAC_HELP
     CLI_COMMON_HELP;
 
 enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
@@ -54,6 +57,7 @@ typedef struct {
     int samples, batch_set;
     cli_model_opts mo;
     cli_aval_opts aval;
+    cli_jac_opts jac;
 } measure_opts;
 
 static void progress(double done, double total, void *user)
@@ -75,13 +79,14 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"response", required_argument, 0, O_RESP}, {"dr-block", required_argument, 0, O_DRBLOCK},
         {"json", required_argument, 0, O_JSON}, {"csv", required_argument, 0, O_CSV},
         {"plot", required_argument, 0, O_PLOT}, {"blocks", required_argument, 0, O_BLOCKS},
-        {"max-bytes", required_argument, 0, O_MAXBYTES}, CLI_AVAL_OPTIONS, {0, 0, 0, 0}};
+        {"max-bytes", required_argument, 0, O_MAXBYTES}, CLI_AVAL_OPTIONS, CLI_JAC_OPTIONS, {0, 0, 0, 0}};
     optind = 0;
     int opt;
     int li = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg), bad = 0;
         if (r == 0) r = cli_aval_option(&o->aval, opt, optarg);
+        if (r == 0) r = cli_jac_option(&o->jac, opt, optarg);
         if (r < 0) return -1;
         if (r > 0) continue;
         cn_measure_cfg *m = &o->m;
@@ -118,7 +123,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
         return -1;
     }
-    return cli_dr_check(&o->m) || cli_aval_check(&o->aval) ? -1 : 0;
+    return cli_dr_check(&o->m) || cli_aval_check(&o->aval) || cli_jac_check(&o->jac) ? -1 : 0;
 }
 
 /* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */
@@ -136,7 +141,8 @@ static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_
 }
 
 static int write_json(const char *path, const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf,
-                      const char *data_name, int argc, char **argv, const char *spec, const cli_aval_result *aval)
+                      const char *data_name, int argc, char **argv, const char *spec, const cli_aval_result *aval,
+                      const cn_jacobian_result *jac)
 {
     cJSON *root = cJSON_CreateObject(), *s = cJSON_CreateObject();
     cJSON_AddItemToObject(s, "value", cli_json_num(r->sigma));
@@ -203,6 +209,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     }
     cJSON_AddItemToObject(root, "blocks", blocks);
     if (aval) cJSON_AddItemToObject(root, "avalanches", cli_aval_json(aval, &o->aval));
+    if (jac) cJSON_AddItemToObject(root, "jacobian", cli_jac_json(jac));
     cJSON *set = cJSON_CreateObject();
     cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "model", o->model ? o->model : o->c.model_file ? o->c.model_file : o->c.arch);
@@ -352,6 +359,7 @@ int cmd_measure(int argc, char **argv)
     cn_data data = {0};
     cn_measure_result res = {0};
     cli_aval_result ar = {0};
+    cn_jacobian_result jr = {0};
     char *spec = NULL;
     int rc = 1;
     if (o.model) {
@@ -401,17 +409,23 @@ int cmd_measure(int argc, char **argv)
     /* the cascades draw their seed units from a stream of their own */
     if (o.aval.on && cli_aval_run(&ar, &o.aval, net, d->x, n, o.c.seed + 3, o.c.quiet)) goto done;
     const cli_aval_result *aval = o.aval.on ? &ar : NULL;
+    if (o.jac.on && cli_jac_run(&jr, &o.jac, net, d->x, n, o.m.include_readout)) goto done;
+    const cn_jacobian_result *jac = o.jac.on ? &jr : NULL;
     if (!o.c.quiet) print_summary(&o, &res, have_mf ? &mf : NULL, what, data.name);
     if (!o.c.quiet && aval) cli_aval_print(aval, &o.aval);
+    if (!o.c.quiet && jac) cli_jac_print(jac);
     spec = cn_net_spec(net);
-    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval)) goto done;
+    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval, jac)) goto done;
     if (o.csv && write_csv(o.csv, &res)) goto done;
     if (o.aval.csv && cli_aval_write_csv(o.aval.csv, &ar)) goto done;
+    if (o.jac.csv && cli_jac_write_csv(o.jac.csv, &jr)) goto done;
     if (o.plot && write_plots(o.plot, &res, aval)) goto done;
+    if (o.plot && jac && cli_jac_plot(o.plot, jac)) goto done;
     rc = 0;
 done:
     cn_free(spec);
     cli_aval_free(&ar);
+    cn_jacobian_result_free(&jr);
     cn_measure_result_free(&res);
     cn_net_free(net);
     cn_data_free(&data);
