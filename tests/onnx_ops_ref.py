@@ -217,6 +217,24 @@ def conv3d():
                          nn.Flatten(), nn.Linear(8 * 2 * 1 * 1, 5))
 
 
+def deconv():
+    """ConvTranspose in 2-D (strided, padded, output_padding; grouped) and 1-D, as decoders write them"""
+    class Deconv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1)
+            self.b = nn.ConvTranspose2d(4, 4, 2, stride=1, groups=2, bias=False)
+            self.c = nn.ConvTranspose1d(4, 2, 3, stride=2, padding=1, dilation=2)
+            self.head = nn.Linear(2 * 49, 5)
+
+        def forward(self, x):
+            h = torch.tanh(self.a(x))                 # (3, 6, 6) -> (4, 12, 12)
+            h = torch.sigmoid(self.b(h))              # -> (4, 13, 13)
+            h = torch.tanh(self.c(h[:, :, 0, :]))     # (4, 13) -> (2, 27)
+            return self.head(torch.cat([h, h[:, :, :22]], 2).flatten(1))
+    return Deconv()
+
+
 class Shuffle(nn.Module):
     """ShuffleNet's channel shuffle between two grouped convolutions"""
 
@@ -421,6 +439,7 @@ MODELS = [
     ("resnet", resnet, (3, 12, 12), 13, 3),
     ("resnet_op17", resnet, (3, 12, 12), 17, 3),
     ("shuffle", Shuffle, (4, 6, 6), 17, 2),
+    ("deconv", deconv, (3, 6, 6), 13, -1),
     ("conv1d", conv1d, (3, 16), 17, 2),
     ("conv3d", conv3d, (2, 4, 6, 6), 13, 3),
     ("misc", Misc, (3, 6, 6), 17, -1),

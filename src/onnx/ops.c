@@ -6,7 +6,7 @@
 
 #define OPS(X)                                                                                                 \
     X(Abs) X(Acos) X(Acosh) X(Add) X(ArgMax) X(ArgMin) X(Asin) X(Asinh) X(Atan) X(Atanh) X(AveragePool)         \
-    X(BatchNormalization) X(Cast) X(Celu) X(Clip) X(Concat) X(ConstantOfShape) X(Conv) X(Cos) X(Cosh)           \
+    X(BatchNormalization) X(Cast) X(Celu) X(Clip) X(Concat) X(ConstantOfShape) X(Conv) X(ConvTranspose) X(Cos) X(Cosh)           \
     X(DepthToSpace) X(Div) X(Dropout) X(Einsum) X(Elu) X(Equal) X(Erf) X(Exp) X(Expand) X(Flatten) X(Gather)    \
     X(Gelu) X(Gemm) X(GlobalAveragePool) X(GlobalMaxPool) X(Greater) X(HardSigmoid) X(HardSwish) X(Identity)    \
     X(InstanceNormalization) X(LRN) X(LayerNormalization) X(LeakyRelu) X(Less) X(Log) X(LogSoftmax) X(MatMul)  \
