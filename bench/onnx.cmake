@@ -33,3 +33,14 @@ if(CN_BASH)
   set_tests_properties(bench_onnx_tangents_short PROPERTIES
     ENVIRONMENT "BENCH_BIN=$<TARGET_FILE:bench_onnx_tangents>" LABELS bench TIMEOUT 180)
 endif()
+
+# training steps of an imported model against PyTorch (bench/run_onnx_train.sh)
+add_executable(bench_onnx_train ${CMAKE_CURRENT_LIST_DIR}/bench_onnx_train.c)
+target_link_libraries(bench_onnx_train PRIVATE critnet_static)
+if(CN_BASH)
+  add_test(NAME bench_onnx_train_short
+           COMMAND ${CN_BASH} ${CMAKE_CURRENT_LIST_DIR}/run_onnx_train.sh --short
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(bench_onnx_train_short PROPERTIES
+    ENVIRONMENT "BENCH_BIN=$<TARGET_FILE:bench_onnx_train>" LABELS bench TIMEOUT 180)
+endif()
