@@ -38,6 +38,9 @@
 #define IMG_MAX_SIDE (1 << 14) /* larger decodes take gigabytes; no model input needs them */
 #define IMG_DEFAULT_CROP 224
 #define IMG_MAX_DEPTH 16       /* subfolders followed inside a class (symbolic links can loop) */
+/* The most pixels one byte of an image file can stand for: a 1-bit grey PNG holds 8 per byte before deflate,
+ * whose best ratio is 1032 to 1; GIF's LZW, JPEG and the run-length formats stay below that. */
+#define IMG_MAX_PIXELS_PER_BYTE 8256
 #define PIL_PRECISION_BITS 22  /* PIL's 32 - 8 - 2: weights in fixed point, sums fit in int32 */
 
 /* ---------------------------------------------------------------- settings */
@@ -447,11 +450,19 @@ static int decode_error(const char *path, cn_error *err)
     return cn_error_set(err, CN_ERR_FORMAT, "%s: cannot decode the image: %s", path, why ? why : "unknown error");
 }
 
-static int check_sides(const char *path, int w, int h, cn_error *err)
+/* The sides the header declares, checked before stb allocates for them: within IMG_MAX_SIDE, and no more
+ * pixels than the file's bytes can hold (stb sizes its buffers from the header, so a 100-byte file that
+ * declared 16384x16384 made it allocate 800 MB before finding the data short). */
+static int check_sides(const char *path, FILE *f, int w, int h, cn_error *err)
 {
     if (w < 1 || h < 1 || w > IMG_MAX_SIDE || h > IMG_MAX_SIDE)
         return cn_error_set(err, CN_ERR_FORMAT, "%s: image is %dx%d; sides must be 1..%d pixels", path, w, h,
                             IMG_MAX_SIDE);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)w * (uint64_t)h > (uint64_t)st.st_size * IMG_MAX_PIXELS_PER_BYTE)
+        return cn_error_set(err, CN_ERR_FORMAT, "%s: the header declares %dx%d pixels, more than the file's %lld "
+                            "bytes can hold", path, w, h, (long long)st.st_size);
     return CN_OK;
 }
 
@@ -466,6 +477,35 @@ static void to_luma(unsigned char *pix, size_t count)
     }
 }
 
+/* stb_image grows its buffer for a PNG's compressed data to each IDAT chunk's declared length before it reads
+ * the chunk, so a 100-byte file whose chunk claimed 1.8 GB made it allocate that much. PNG's own rule, that
+ * every chunk (length, type, data, CRC) lies inside the file, is checked here first. f is left at its start. */
+static int check_png_chunks(const char *path, FILE *f, cn_error *err)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    struct stat st;
+    int rc = CN_OK;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) return CN_OK;
+    if (fread(b, 1, 8, f) == 8 && !memcmp(b, sig, 8)) {
+        uint64_t at = 8, size = (uint64_t)st.st_size;
+        while (at + 8 <= size && fread(b, 1, 8, f) == 8) {
+            uint64_t len = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+            if (len + 12 > size - at) {
+                rc = cn_error_set(err, CN_ERR_FORMAT, "%s: the PNG chunk at byte %llu declares %llu bytes, past the "
+                                  "end of the file (%llu bytes)", path, (unsigned long long)at,
+                                  (unsigned long long)len, (unsigned long long)size);
+                break;
+            }
+            if (!memcmp(b + 4, "IEND", 4)) break;
+            at += 12 + len;
+            if (fseek(f, (long)at, SEEK_SET) != 0) break;
+        }
+    }
+    if (fseek(f, 0, SEEK_SET) != 0 && !rc) rc = cn_error_set(err, CN_ERR_IO, "%s: cannot seek", path);
+    return rc;
+}
+
 /* The header is read first so that an oversized image is refused before stb allocates for it. */
 static int load_image(const char *path, const img_cfg *cfg, cn_real *dst, cn_error *err)
 {
@@ -474,12 +514,12 @@ static int load_image(const char *path, const img_cfg *cfg, cn_real *dst, cn_err
                             path);
     FILE *f = fopen(path, "rb");
     if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int w, h, comp, rc;
+    int w, h, comp, rc = check_png_chunks(path, f, err);
     unsigned char *pix = NULL;
-    if (!stbi_info_from_file(f, &w, &h, &comp)) rc = decode_error(path, err);
-    else if (!(rc = check_sides(path, w, h, err))) {
+    if (!rc && !stbi_info_from_file(f, &w, &h, &comp)) rc = decode_error(path, err);
+    else if (!rc && !(rc = check_sides(path, f, w, h, err))) {
         if (!(pix = stbi_load_from_file(f, &w, &h, &comp, 3))) rc = decode_error(path, err);
-        else if (!(rc = check_sides(path, w, h, err))) { /* again: the file may have changed */
+        else if (!(rc = check_sides(path, f, w, h, err))) { /* again: the file may have changed */
             if (cfg->channels == 1) to_luma(pix, (size_t)w * h);
             rc = resize_crop(pix, w, h, cfg, dst, path, err);
         }
