@@ -145,21 +145,17 @@ newest_header=$(ls -t "$ROOT"/include/*.h "$ROOT"/src/*/*.h "$ROOT"/cli/*.h "$RO
 printf '%s\n' "$CC $CFLAGS" >"$BUILD/cflags.new"
 if cmp -s "$BUILD/cflags.new" "$BUILD/cflags"; then rm "$BUILD/cflags.new"; else mv "$BUILD/cflags.new" "$BUILD/cflags"; fi
 export newest_header
+# the object of a source (build/gen/onnx.pb-c.c -> obj/gen_onnx.pb-c.c.o), in bash alone: run.sh names every
+# object on each run, and a process per name cost seconds
 obj_of() {
-    rel=${1#"$ROOT"/}
-    rel=${rel#fuzz/out/build/}
+    local rel=${1#"$ROOT"/}
     rel=${rel#"$BUILD"/}
-    echo "$BUILD/obj/$(echo "$rel" | tr / _).o"
+    echo "$BUILD/obj/${rel//\//_}.o"
 }
 export -f obj_of
 compile_one() {
-    src=$1
-    obj=$(obj_of "$src")
-    if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$newest_header" ] && [ "$obj" -nt "$BUILD/cflags" ]; then
-        exit 0
-    fi
     # -fsanitize=fuzzer at compile time only instruments (coverage); the fuzzer's main comes in at the link
-    $NICE $CC $CFLAGS -c "$src" -o "$obj.tmp" && mv "$obj.tmp" "$obj"
+    $NICE $CC $CFLAGS -c "$1" -o "$2.tmp" && mv "$2.tmp" "$2"
 }
 export -f compile_one
 SOURCES=$(ls "$ROOT"/src/*/*.c; echo "$BUILD/gen/onnx.pb-c.c"; echo "$ROOT/fuzz/fuzz_common.c")
@@ -170,23 +166,40 @@ CLI_SOURCES=
 ALL="$SOURCES
 $ROOT/fuzz/fuzz_$TARGET.c${CLI_SOURCES:+
 $CLI_SOURCES}"
-echo "fuzz/run.sh: compiling $(echo "$ALL" | wc -l) files for fuzz_$TARGET ($CC, -O1, fuzzer+ASan+UBSan${OMP:+, OpenMP}, $JOBS jobs)"
-echo "$ALL" | xargs -P "$JOBS" -I{} bash -c 'compile_one "$1"' _ {} || die "compilation failed"
+echo "fuzz/run.sh: checking $(echo "$ALL" | wc -l) files for fuzz_$TARGET ($CC, -O1, fuzzer+ASan+UBSan${OMP:+, OpenMP}, $JOBS jobs)"
+# the sources whose object is missing or older than the source, the newest header or the flags
+STALE=$(echo "$ALL" | while read -r src; do
+    obj=$(obj_of "$src")
+    [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$newest_header" ] && [ "$obj" -nt "$BUILD/cflags" ] ||
+        printf '%s %s\n' "$src" "$obj"
+done)
+if [ -n "$STALE" ]; then
+    echo "$STALE" | xargs -P "$JOBS" -L1 bash -c 'compile_one "$1" "$2"' _ || die "compilation failed"
+fi
 OBJS=$(echo "$SOURCES" | while read -r s; do obj_of "$s"; done)
 ARCHIVE=
 if [ "$CLI" = 1 ]; then
     ARCHIVE=$BUILD/cli/libcli.a
-    rm -f "$ARCHIVE"
-    # shellcheck disable=SC2046
-    ar rcs "$ARCHIVE" $(echo "$CLI_SOURCES" | while read -r s; do obj_of "$s"; done) || die "ar failed"
+    CLI_OBJS=$(echo "$CLI_SOURCES" | while read -r s; do obj_of "$s"; done)
+    # shellcheck disable=SC2086
+    if [ ! -f "$ARCHIVE" ] || [ -n "$(find $CLI_OBJS -newer "$ARCHIVE" | head -1)" ]; then
+        rm -f "$ARCHIVE"
+        # shellcheck disable=SC2086
+        ar rcs "$ARCHIVE" $CLI_OBJS || die "ar failed"
+    fi
     PKG_LIBS="$PKG_LIBS -lgsl"
 fi
-# shellcheck disable=SC2086
-$NICE $CC $SAN $OMP -o "$BUILD/fuzz_$TARGET.tmp" "$(obj_of "$ROOT/fuzz/fuzz_$TARGET.c")" $ARCHIVE $OBJS $PKG_LIBS \
-    -llapacke -lgsl -lm || die "link failed"
-mv "$BUILD/fuzz_$TARGET.tmp" "$BUILD/fuzz_$TARGET"
 BIN=$BUILD/fuzz_$TARGET
-echo "fuzz/run.sh: built $BIN"
+MAIN_OBJ=$(obj_of "$ROOT/fuzz/fuzz_$TARGET.c")
+# linked again only when an object is newer than the binary (a link takes seconds; the suite's short run
+# links every target)
+# shellcheck disable=SC2086
+if [ ! -x "$BIN" ] || [ -n "$(find "$MAIN_OBJ" $OBJS $ARCHIVE -newer "$BIN" 2>/dev/null | head -1)" ]; then
+    # shellcheck disable=SC2086
+    $NICE $CC $SAN $OMP -o "$BIN.tmp" "$MAIN_OBJ" $ARCHIVE $OBJS $PKG_LIBS -llapacke -lgsl -lm || die "link failed"
+    mv "$BIN.tmp" "$BIN"
+    echo "fuzz/run.sh: built $BIN"
+fi
 
 # ---------------------------------------------------------------- seeds
 rm -rf "$T/seeds"
