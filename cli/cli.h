@@ -57,7 +57,8 @@ typedef struct {
     "  --resize N --crop N     images: shorter side to N, then the centre N x N (default: the model's input,\n" \
     "                          resized in the proportion 256:224)\n"                                          \
     "  --normalize imagenet|none  images: ImageNet mean/std (default imagenet for ONNX models)\n"             \
-    "  --in N                  input dimension for --data gaussian\n"                                        \
+    "  --in N                  input dimension for --data gaussian (default: the --model's input size,\n"   \
+    "                          else 784)\n"                                                                   \
     "  --standardize           per-feature standardisation (training statistics)\n"                          \
     "  --data-root DIR         where scripts/setup.sh put the converted data (default ./data)\n"             \
     "Run:\n"                                                                                                 \
@@ -80,7 +81,8 @@ int cli_is_onnx(const char *path);
 int cli_is_onnx_net(const cn_net *net);
 /* 0, or -1 after a message */
 int cli_load_model(cn_net **net, const char *path, const cli_model_opts *o);
-/* image loading settings that follow from the model's input shape, where the user gave none */
+/* data settings that follow from the model's input shape, where the user gave none: the image crop,
+ * normalisation and grey for images:DIR, and --in for gaussian */
 void cli_image_defaults_for(cli_common *c, const cn_net *net);
 /* Builds the network from --model-file or the --arch flags for data of the given shape. */
 int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape);

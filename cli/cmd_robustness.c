@@ -259,6 +259,7 @@ int cmd_robustness(int argc, char **argv)
         cli_error("%s", err.msg);
         return 1;
     }
+    cli_image_defaults_for(&o.c, ck.net);
     if (cli_load_data(&data, &o.c)) goto done;
     const cn_dataset *d = cli_split(&data, o.split);
     cn_net *net = ck.net;
