@@ -107,22 +107,16 @@ static int ccdf(const double *x, int n, const cn_powerlaw_fit *f, double **cx, d
 
 static int write_csv(const char *path, const double *cx, const double *cy, const double *cf, int m)
 {
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *fp = cli_report_open(&rep, path);
+    if (!fp) return -1;
     fprintf(fp, "x,ccdf_data,ccdf_fit\n");
     for (int i = 0; i < m; i++) {
         fprintf(fp, "%.17g,%.17g,", cx[i], cy[i]);
         if (isnan(cf[i])) fprintf(fp, "\n");
         else fprintf(fp, "%.17g\n", cf[i]);
     }
-    if (fclose(fp)) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 static int write_plot(const char *path, const char *name, const double *cx, const double *cy, const double *cf, int m,
