@@ -84,6 +84,10 @@ for m in "$tmp/run/model.cnm" "$tmp/conv/model.cnm"; do
         fi
     done
 done
+# and an ONNX model's: AveragePool on 1x3x32x32 from the ONNX backend tests (libonnx-testdata)
+onnx=/usr/share/libonnx-testdata/data/node/test_averagepool_2d_default/model.onnx
+if out=$("$bin" measure --model "$onnx" --data gaussian --samples 4 2>&1) && grep -q "on 4 test inputs of gaussian" <<<"$out"
+then ok; else bad "measure --model $onnx --data gaussian without --in: $out"; fi
 expect_error "bad layers" "layers" "$bin" measure --arch mlp --data gaussian --in 8 --layers some
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
