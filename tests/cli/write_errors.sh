@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash-safe writes of the critnet program under a file-size limit (ulimit -f; critnet ignores SIGXFSZ, so a
-# write fails with EFBIG as on a full disk) and with a file's temporary blocked by a folder: every failure ends
+# write fails with EFBIG), on a full disk (a tiny tmpfs, where mount namespaces are allowed) and with a file's
+# temporary blocked by a folder: every failure ends
 # with exit 1 and a message naming the file, never a death by signal, and leaves the earlier file as it was;
 # train then resumes once the limit is gone, to the same rows as a run that never met it.
 set -uo pipefail
@@ -61,6 +62,37 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "sweep.csv.tmp: write failed.*File too large" "$tmp/out4" && ok ||
     bad "theory --csv under ulimit -f 1: exit $rc: $(tail -3 "$tmp/out4")"
 [ "$(cat "$tmp/sweep.csv")" = earlier ] && ok || bad "sweep.csv was changed"
+
+# 5. a full disk: a 256 KiB tmpfs in a private mount namespace (unshare), the run copied onto it and the rest
+# filled but for 40 KiB, less than a checkpoint: exit 1 naming ENOSPC, the checkpoint kept; with the filler gone
+# the run resumes to the uninterrupted run's rows. Without mount namespaces this part is skipped, with a line.
+"$bin" "${train[@]}" --stop-after 1 --out "$tmp/run5" >/dev/null 2>&1 || bad "the first epoch of run 5 failed"
+if unshare -rm true 2>/dev/null; then
+    out=$(BIN=$bin T=$tmp unshare -rm bash -c '
+        set -u
+        mkdir -p "$T/disk" && mount -t tmpfs -o size=256k tmpfs "$T/disk" || { echo "MOUNT FAILED"; exit 0; }
+        cp -r "$T/run5" "$T/disk/run" && cp "$T/disk/run/model.cnm" "$T/model5.before"
+        dd if=/dev/zero of="$T/disk/filler" bs=4k 2>/dev/null
+        truncate -s -40K "$T/disk/filler"
+        "$BIN" train --resume "$T/disk/run" --stop-after 1 --quiet 2>&1; echo "EXIT $?"
+        cmp -s "$T/model5.before" "$T/disk/run/model.cnm" && echo "KEPT"
+        [ -e "$T/disk/run/model.cnm.tmp" ] && echo "TMP LEFT"
+        rm "$T/disk/filler"
+        "$BIN" train --resume "$T/disk/run" --quiet 2>&1 && cut -d, -f1-8 "$T/disk/run/metrics.csv" >"$T/rows5"
+        umount "$T/disk"' 2>&1)
+    if grep -q "MOUNT FAILED" <<<"$out"; then
+        echo "write_errors: no tmpfs in a mount namespace here; the full-disk part is skipped"
+    else
+        grep -q "model.cnm.tmp: write failed, .*No space left on device" <<<"$out" && grep -q "^EXIT 1$" <<<"$out" &&
+            ok || bad "a full disk: $out"
+        grep -q "^KEPT$" <<<"$out" && ok || bad "a full disk changed the checkpoint: $out"
+        grep -q "^TMP LEFT$" <<<"$out" && bad "a full disk left model.cnm.tmp" || ok
+        [ "$(cat "$tmp/rows5" 2>/dev/null)" = "$(rows "$tmp/straight/metrics.csv")" ] && ok ||
+            bad "after the disk was freed, metrics.csv differs from the uninterrupted run's: $out"
+    fi
+else
+    echo "write_errors: unshare -rm is not allowed here; the full-disk part is skipped"
+fi
 
 echo "write_errors: $pass passed, $fail failed"
 [ "$fail" = 0 ]
