@@ -46,17 +46,7 @@ static void write_seeds(void)
     }
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_checkpoint", 64);
-    if (fuzz_seed_dir()) {
-        write_seeds();
-        exit(0);
-    }
-    return 0;
-}
+FUZZ_TARGET_INIT("fuzz_checkpoint", write_seeds)
 
 static void run_small(cn_net *net)
 {

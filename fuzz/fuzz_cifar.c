@@ -21,24 +21,19 @@ static void record(uint8_t *r, int label)
     for (int i = 1; i < RECORD; i++) r[i] = (uint8_t)(i * 13 + label);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(void)
 {
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_cifar", 64);
-    if (fuzz_seed_dir()) {
-        static uint8_t buf[1 + 3 * RECORD];
-        for (int k = 0; k < 6; k++) {
-            char name[16];
-            buf[0] = (uint8_t)k;
-            for (int i = 0; i <= k % 3; i++) record(buf + 1 + i * RECORD, (k + i) % 10);
-            snprintf(name, sizeof name, "file%d", k);
-            fuzz_seed_file(name, buf, 1 + (size_t)(k % 3 + 1) * RECORD);
-        }
-        exit(0);
+    static uint8_t buf[1 + 3 * RECORD];
+    for (int k = 0; k < 6; k++) {
+        char name[16];
+        buf[0] = (uint8_t)k;
+        for (int i = 0; i <= k % 3; i++) record(buf + 1 + i * RECORD, (k + i) % 10);
+        snprintf(name, sizeof name, "file%d", k);
+        fuzz_seed_file(name, buf, 1 + (size_t)(k % 3 + 1) * RECORD);
     }
-    return 0;
 }
+
+FUZZ_TARGET_INIT("fuzz_cifar", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

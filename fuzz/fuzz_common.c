@@ -35,9 +35,13 @@ static void budget_release(void *ptr, void *user)
     free(p);
 }
 
-void fuzz_init(const char *name, long default_mb)
+void fuzz_init(const char *name, long default_mb, void (*write_seeds)(void))
 {
     g_name = name;
+    if (fuzz_seed_dir()) {
+        if (write_seeds) write_seeds();
+        exit(0);
+    }
     const char *verbose = getenv("FUZZ_VERBOSE");
     fuzz_verbose = verbose && verbose[0] == '1';
     cn_set_threads(1);

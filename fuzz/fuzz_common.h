@@ -10,8 +10,18 @@
 /* Installs the budget: the library's live allocations stay under FUZZ_BUDGET_MB (default default_mb; 0: the
  * library's own malloc, unbounded) and anything beyond gets NULL, so a huge request takes the library's
  * out-of-memory path instead of tripping libFuzzer's limits. `name` prefixes every message. Also sets one
- * thread and reads FUZZ_VERBOSE. */
-void fuzz_init(const char *name, long default_mb);
+ * thread and reads FUZZ_VERBOSE. In seed mode (below) it calls write_seeds (when not NULL) and exits. */
+void fuzz_init(const char *name, long default_mb, void (*write_seeds)(void));
+
+/* A target's LLVMFuzzerInitialize: fuzz_init with a 64 MiB budget and the target's seed writer (or NULL). */
+#define FUZZ_TARGET_INIT(name, write_seeds)                                                                       \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                                             \
+    {                                                                                                             \
+        (void)argc;                                                                                               \
+        (void)argv;                                                                                               \
+        fuzz_init(name, 64, write_seeds);                                                                         \
+        return 0;                                                                                                 \
+    }
 
 extern int fuzz_verbose; /* FUZZ_VERBOSE=1: the target says what became of each input */
 
@@ -38,8 +48,8 @@ const char *fuzz_dir(void);
 
 #endif
 
-/* Seed mode: with FUZZ_WRITE_SEEDS=DIR in the environment, a target's LLVMFuzzerInitialize writes its seed
- * corpus into DIR with the library's own writers (so the seeds follow the formats as they change) and exits.
+/* Seed mode: with FUZZ_WRITE_SEEDS=DIR in the environment, a target's fuzz_init writes its seed corpus into
+ * DIR with the library's own writers (so the seeds follow the formats as they change) and exits.
  * fuzz_seed_dir() gives DIR or NULL; fuzz_seed_file writes one seed (and aborts when it cannot). */
 const char *fuzz_seed_dir(void);
 void fuzz_seed_file(const char *name, const void *data, size_t size);

@@ -10,29 +10,24 @@
 #include "csv.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(void)
 {
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_csv", 64);
-    if (fuzz_seed_dir()) {
-        static const char *const tables[] = {
-            ("epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n"
-             "1,0.5,0.8,0.6,0.79,1.01,-0.02,nan,1.5\n2,0.4,0.85,0.5,0.82,0.99,0.01,,1.4\n"),
-            "size\n1\n2\n\n3\n10\n",
-            "a, b ,c\r\n1e3, -2 ,NaN\r\n\r\n4,5,6\r\n",
-            "task,acc\n0,0.5\n1,x\n",
-            "x,y\n1,\"2\"\n",
-        };
-        for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
-            char name[32];
-            snprintf(name, sizeof name, "table%zu.csv", i);
-            fuzz_seed_file(name, tables[i], strlen(tables[i]));
-        }
-        exit(0);
+    static const char *const tables[] = {
+        ("epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n"
+         "1,0.5,0.8,0.6,0.79,1.01,-0.02,nan,1.5\n2,0.4,0.85,0.5,0.82,0.99,0.01,,1.4\n"),
+        "size\n1\n2\n\n3\n10\n",
+        "a, b ,c\r\n1e3, -2 ,NaN\r\n\r\n4,5,6\r\n",
+        "task,acc\n0,0.5\n1,x\n",
+        "x,y\n1,\"2\"\n",
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "table%zu.csv", i);
+        fuzz_seed_file(name, tables[i], strlen(tables[i]));
     }
-    return 0;
 }
+
+FUZZ_TARGET_INIT("fuzz_csv", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

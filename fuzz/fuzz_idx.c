@@ -74,33 +74,28 @@ static void seed(const char *name, int flags, int count, int rows, int cols)
     fuzz_seed_file(name, buf, 3 + ni + nl);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(void)
 {
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_idx", 64);
-    if (fuzz_seed_dir()) {
-        seed("plain", 0, 3, 4, 4);
-        seed("gz-images", 1, 2, 5, 3);
-        seed("gz-both", 3, 4, 2, 2);
-        seed("gz-labels", 2, 1, 28, 28);
-        /* one already gzip in the bytes, so that byte mutations reach zlib's error paths */
-        uint8_t raw[64], gz[256], buf[512];
-        const uint8_t hi[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 3};
-        memcpy(raw, hi, 16);
-        memset(raw + 16, 200, 18);
-        size_t n = gzip(gz, sizeof gz, raw, 34);
-        const uint8_t hl[10] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 7};
-        buf[0] = 0;
-        buf[1] = (uint8_t)n;
-        buf[2] = 0;
-        memcpy(buf + 3, gz, n);
-        memcpy(buf + 3 + n, hl, 10);
-        fuzz_seed_file("raw-gzip", buf, 13 + n);
-        exit(0);
-    }
-    return 0;
+    seed("plain", 0, 3, 4, 4);
+    seed("gz-images", 1, 2, 5, 3);
+    seed("gz-both", 3, 4, 2, 2);
+    seed("gz-labels", 2, 1, 28, 28);
+    /* one already gzip in the bytes, so that byte mutations reach zlib's error paths */
+    uint8_t raw[64], gz[256], buf[512];
+    const uint8_t hi[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 3};
+    memcpy(raw, hi, 16);
+    memset(raw + 16, 200, 18);
+    size_t n = gzip(gz, sizeof gz, raw, 34);
+    const uint8_t hl[10] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 7};
+    buf[0] = 0;
+    buf[1] = (uint8_t)n;
+    buf[2] = 0;
+    memcpy(buf + 3, gz, n);
+    memcpy(buf + 3 + n, hl, 10);
+    fuzz_seed_file("raw-gzip", buf, 13 + n);
 }
+
+FUZZ_TARGET_INIT("fuzz_idx", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -58,17 +58,7 @@ static void write_seeds(void)
     fuzz_seed_file("four.gif", gif, sizeof gif);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_images", 64);
-    if (fuzz_seed_dir()) {
-        write_seeds();
-        exit(0);
-    }
-    return 0;
-}
+FUZZ_TARGET_INIT("fuzz_images", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

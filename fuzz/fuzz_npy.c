@@ -46,8 +46,9 @@ static void seed_pair(const char *name, const char *inputs, const char *labels)
     fuzz_seed_file(name, buf, at + ni);
 }
 
-static void write_seeds(const char *dir)
+static void write_seeds(void)
 {
+    const char *dir = fuzz_seed_dir();
     static const struct {
         int ndim;
         int64_t dims[4];
@@ -78,17 +79,7 @@ static void write_seeds(const char *dir)
     for (int s = 0; s < 3; s++) snprintf(path, sizeof path, "%s/l%d.npy", dir, s), remove(path);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_npy", 64);
-    if (fuzz_seed_dir()) {
-        write_seeds(fuzz_seed_dir());
-        exit(0);
-    }
-    return 0;
-}
+FUZZ_TARGET_INIT("fuzz_npy", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -26,13 +26,7 @@
 #include "critnet.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_onnx", 64);
-    return 0;
-}
+FUZZ_TARGET_INIT("fuzz_onnx", NULL)
 
 /* ------------------------------------------------------------------ one input */
 

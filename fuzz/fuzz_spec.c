@@ -11,21 +11,16 @@
 #include "critnet.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(void)
 {
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_spec", 64);
-    if (fuzz_seed_dir()) {
-        for (int i = 0; fuzz_models[i]; i++) {
-            char name[32];
-            snprintf(name, sizeof name, "model%d.model", i);
-            fuzz_seed_file(name, fuzz_models[i], strlen(fuzz_models[i]));
-        }
-        exit(0);
+    for (int i = 0; fuzz_models[i]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "model%d.model", i);
+        fuzz_seed_file(name, fuzz_models[i], strlen(fuzz_models[i]));
     }
-    return 0;
 }
+
+FUZZ_TARGET_INIT("fuzz_spec", write_seeds)
 
 static void run(cn_net *net)
 {

@@ -9,30 +9,25 @@
 #include "fuzz_common.h"
 #include "zoo/zoo.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(void)
 {
-    (void)argc;
-    (void)argv;
-    fuzz_init("fuzz_zoo_spec", 64);
-    if (fuzz_seed_dir()) {
-        static const char *const specs[] = {
-            "id=a family=f era=e arch=mlp width=8 depth=2 epochs=1\n",
-            ("# comment\n\nid=b family=g era=2010s arch=cnn channels=4,8 optim=adam lr=0.001 nesterov=1\n"
-             "id=c family=g era=2010s model-file=zoo/lenet5.model sched=cosine standardize=1\n"),
-            "id=d family=m era=x act=tanh init=normal sigma-w=1.5 sigma-b=0.05 batch=16 seed=7 limit-train=100\n",
-        };
-        for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
-            char name[32];
-            snprintf(name, sizeof name, "spec%zu", i);
-            fuzz_seed_file(name, specs[i], strlen(specs[i]));
-        }
-        char *preset = zoo_preset_text("small");
-        if (preset) fuzz_seed_file("preset-small", preset, strlen(preset));
-        free(preset);
-        exit(0);
+    static const char *const specs[] = {
+        "id=a family=f era=e arch=mlp width=8 depth=2 epochs=1\n",
+        ("# comment\n\nid=b family=g era=2010s arch=cnn channels=4,8 optim=adam lr=0.001 nesterov=1\n"
+         "id=c family=g era=2010s model-file=zoo/lenet5.model sched=cosine standardize=1\n"),
+        "id=d family=m era=x act=tanh init=normal sigma-w=1.5 sigma-b=0.05 batch=16 seed=7 limit-train=100\n",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof *specs; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "spec%zu", i);
+        fuzz_seed_file(name, specs[i], strlen(specs[i]));
     }
-    return 0;
+    char *preset = zoo_preset_text("small");
+    if (preset) fuzz_seed_file("preset-small", preset, strlen(preset));
+    free(preset);
 }
+
+FUZZ_TARGET_INIT("fuzz_zoo_spec", write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
