@@ -57,7 +57,8 @@ typedef struct {
     "  --resize N --crop N     images: shorter side to N, then the centre N x N (default: the model's input,\n" \
     "                          resized in the proportion 256:224)\n"                                          \
     "  --normalize imagenet|none  images: ImageNet mean/std (default imagenet for ONNX models)\n"             \
-    "  --in N                  input dimension for --data gaussian\n"                                        \
+    "  --in N                  input dimension for --data gaussian (default: the --model's input size,\n"   \
+    "                          else 784)\n"                                                                   \
     "  --standardize           per-feature standardisation (training statistics)\n"                          \
     "  --data-root DIR         where scripts/setup.sh put the converted data (default ./data)\n"             \
     "Run:\n"                                                                                                 \
@@ -80,7 +81,8 @@ int cli_is_onnx(const char *path);
 int cli_is_onnx_net(const cn_net *net);
 /* 0, or -1 after a message */
 int cli_load_model(cn_net **net, const char *path, const cli_model_opts *o);
-/* image loading settings that follow from the model's input shape, where the user gave none */
+/* data settings that follow from the model's input shape, where the user gave none: the image crop,
+ * normalisation and grey for images:DIR, and --in for gaussian */
 void cli_image_defaults_for(cli_common *c, const cn_net *net);
 /* Builds the network from --model-file or the --arch flags for data of the given shape. */
 int cli_build_net(cn_net **net, const cli_common *c, const cn_dataset *shape);
@@ -88,8 +90,20 @@ int cli_init_kind(const cli_common *c, cn_init *init);
 
 /* Creates path and its missing parents; 0, or -1 with errno set. */
 int cli_make_dir(const char *path);
-/* Writes text to path; 0, or -1 with the message given to cli_error. */
+/* Writes text to path, replaced whole or left as it was (cn_file_replace); 0, or -1 with the message given to
+ * cli_error. */
 int cli_write_text(const char *path, const char *text);
+/* A report written with stdio into memory and then to its file as cli_write_text does, so that a full disk, a
+ * file-size limit or a kill keeps the earlier file: f = cli_report_open(&r, path) (NULL after a message),
+ * fprintf(f, ...), then cli_report_commit(&r) (0, or -1 after a message). */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t size;
+    const char *path;
+} cli_report;
+FILE *cli_report_open(cli_report *r, const char *path);
+int cli_report_commit(cli_report *r);
 /* The numbers of the statistics reports (critnet stats, zoo-report): 4 significant digits, without an exponent
  * between 1e-4 and 1e9; a p-value to 2 digits, in exponent form below 1e-3; "n/a" where not finite. */
 const char *cli_sig4(char *buf, size_t size, double v);

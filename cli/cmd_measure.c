@@ -244,11 +244,9 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
 
 static int write_csv(const char *path, const cn_measure_result *r)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fprintf(f, "block,name,units,sigma,sigma_stderr,activity");
     for (int j = 0; j < r->k; j++) fprintf(f, ",local_exponent_%d", j + 1);
     fputc('\n', f);
@@ -258,7 +256,7 @@ static int write_csv(const char *path, const cn_measure_result *r)
         for (int j = 0; j < r->k; j++) fprintf(f, ",%.8g", r->local_exponents[(size_t)l * r->k + j]);
         fputc('\n', f);
     }
-    return fclose(f) ? -1 : 0;
+    return cli_report_commit(&rep);
 }
 
 static int write_plots(const char *dir, const cn_measure_result *r, const cli_aval_result *aval)

@@ -215,11 +215,9 @@ static const char *csv_header =
 
 static int write_csv(const char *path, const phase_row *rows, int n)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fputs(csv_header, f);
     for (int i = 0; i < n; i++) {
         const phase_row *w = &rows[i];
@@ -232,11 +230,7 @@ static int write_csv(const char *path, const phase_row *rows, int n)
                 r->has_mf ? r->mf.q_star : nan, r->has_mf ? r->mf.chi1 : nan, r->has_mf ? r->mf.xi_c : nan,
                 r->has_mf ? r->mf.lambda_pred : nan);
     }
-    if (fclose(f)) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 static cJSON *dr_json(const cn_phase_point *r)

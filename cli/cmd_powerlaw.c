@@ -88,22 +88,16 @@ static int parse(pl_opts *o, int argc, char **argv)
 
 static int write_csv(const char *path, const double *cx, const double *cy, const double *cf, int m)
 {
-    FILE *fp = fopen(path, "w");
-    if (!fp) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *fp = cli_report_open(&rep, path);
+    if (!fp) return -1;
     fprintf(fp, "x,ccdf_data,ccdf_fit\n");
     for (int i = 0; i < m; i++) {
         fprintf(fp, "%.17g,%.17g,", cx[i], cy[i]);
         if (isnan(cf[i])) fprintf(fp, "\n");
         else fprintf(fp, "%.17g\n", cf[i]);
     }
-    if (fclose(fp)) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 static const char *param_names[CN_PL_ALT_COUNT][2] = {

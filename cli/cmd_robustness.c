@@ -210,19 +210,13 @@ static int write_json(const char *path, const robust_opts *o, double acc[P_COUNT
 
 static int write_csv(const char *path, const robust_opts *o, double acc[P_COUNT][MAX_GRID])
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fprintf(f, "perturbation,size,accuracy\n");
     for (int k = 0; k < P_COUNT; k++)
         for (int i = 0; i < o->n[k]; i++) fprintf(f, "%s,%.8g,%.8g\n", p_names[k], o->grid[k][i], acc[k][i]);
-    if (fclose(f)) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 static int write_plot(const char *path, const robust_opts *o, double acc[P_COUNT][MAX_GRID], int classes)
@@ -259,6 +253,7 @@ int cmd_robustness(int argc, char **argv)
         cli_error("%s", err.msg);
         return 1;
     }
+    cli_image_defaults_for(&o.c, ck.net);
     if (cli_load_data(&data, &o.c)) goto done;
     const cn_dataset *d = cli_split(&data, o.split);
     cn_net *net = ck.net;

@@ -83,20 +83,14 @@ bad:
 
 static int write_csv(const char *path, const double *sw, const cn_meanfield *m, int n)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fprintf(f, "sigma_w,q_star,chi1,xi_c,lambda_pred,converged\n");
     for (int i = 0; i < n; i++)
         fprintf(f, "%.10g,%.10g,%.10g,%.10g,%.10g,%d\n", sw[i], m[i].q_star, m[i].chi1, m[i].xi_c, m[i].lambda_pred,
                 m[i].converged);
-    if (fclose(f)) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 static int run_critical(cn_act act, double sigma_b, double q0, int json)

@@ -289,11 +289,31 @@ void cli_free_args(char **v, int n)
 
 int cli_write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    int ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f)) ok = 0;
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
+    cn_error err = {0};
+    if (cn_file_replace(path, text, strlen(text), &err) == CN_OK) return 0;
+    cli_error("%s", err.msg);
+    return -1;
+}
+
+FILE *cli_report_open(cli_report *r, const char *path)
+{
+    r->path = path;
+    r->buf = NULL;
+    r->size = 0;
+    if (!(r->f = open_memstream(&r->buf, &r->size))) cli_error("%s: out of memory", path);
+    return r->f;
+}
+
+int cli_report_commit(cli_report *r)
+{
+    int failed = ferror(r->f) != 0;
+    failed |= fclose(r->f) != 0;
+    cn_error err = {0};
+    int rc = failed ? cn_error_set(&err, CN_ERR_NOMEM, "%s: out of memory", r->path)
+                    : cn_file_replace(r->path, r->buf, r->size, &err);
+    free(r->buf);
+    if (rc) cli_error("%s", err.msg);
+    return rc ? -1 : 0;
 }
 
 const char *cli_sig4(char *buf, size_t size, double v)

@@ -110,9 +110,14 @@ static int parse(cli_csv *t)
     }
     t->cols = 1;
     for (const char *q = header; *q; q++) t->cols += *q == ',';
+    /* A row holds cols - 1 commas, so the commas after the header bound the rows: sized by lines times the
+     * header's width, a 20 KB file of one long header and blank lines asked for 800 MB of cells. */
+    size_t commas = 0, rows_max = (size_t)lines;
+    for (const char *q = p ? p : ""; *q; q++) commas += *q == ',';
+    if (t->cols > 1 && commas / (size_t)(t->cols - 1) + 1 < rows_max) rows_max = commas / (size_t)(t->cols - 1) + 1;
     t->header = malloc(sizeof(char *) * (size_t)t->cols);
-    t->cell = malloc(sizeof(char *) * (size_t)t->cols * (size_t)lines);
-    t->line = malloc(sizeof(int) * (size_t)lines);
+    t->cell = malloc(sizeof(char *) * (size_t)t->cols * rows_max);
+    t->line = malloc(sizeof(int) * rows_max);
     if (!t->header || !t->cell || !t->line) {
         cli_error("%s: out of memory", t->path);
         return -1;
@@ -134,6 +139,10 @@ static int parse(cli_csv *t)
         if (nl) *nl = 0;
         lineno++;
         if (!is_blank(p)) {
+            if ((size_t)t->rows == rows_max) { /* cannot happen (see above); kept as the bound of the writes */
+                cli_error("%s:%d: more rows than the file's commas allow", t->path, lineno);
+                return -1;
+            }
             if (split_row(t, p, lineno, t->cell + (size_t)t->rows * t->cols)) return -1;
             t->line[t->rows++] = lineno;
         }

@@ -24,10 +24,13 @@ int cli_json_write(const char *path, cJSON *root)
 {
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
-    FILE *f = fopen(path, "w");
-    int ok = f && text && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f && fclose(f)) ok = 0;
+    if (!text) {
+        cli_error("%s: out of memory", path);
+        return -1;
+    }
+    cli_report r;
+    FILE *f = cli_report_open(&r, path);
+    if (f) fprintf(f, "%s\n", text);
     cJSON_free(text);
-    if (!ok) cli_error("%s: cannot write", path);
-    return ok ? 0 : -1;
+    return f ? cli_report_commit(&r) : -1;
 }

@@ -3,8 +3,8 @@
  * mode with 2 tangents, asked for its status, run again at batch 1 (buffers only grow, so the smaller shapes
  * must fit in place), and freed. A model whose batch is fixed at 1 runs at batch 1 only.
  *
- * Memory is bounded through the library's one allocation hook (cn_set_allocator): the hook keeps the total
- * that is live under FUZZ_ONNX_BUDGET_MB (default 64; 0 turns the hook off) and refuses anything beyond it
+ * Memory is bounded through the library's one allocation hook (cn_set_allocator, fuzz_common.c): the hook keeps
+ * the total that is live under FUZZ_BUDGET_MB (default 64; 0 turns the hook off) and refuses anything beyond it
  * with NULL, so a model that asks for a huge tensor (ConstantOfShape of 2^30, a Reshape/Expand/Tile/Pad to an
  * absurd shape) takes the library's out-of-memory paths instead of tripping libFuzzer's -malloc_limit_mb or
  * -rss_limit_mb. protobuf-c allocates through the same hook (reader.c), so the decoder is bounded too. 64 MiB
@@ -15,58 +15,18 @@
  * cn_net_free give back every byte.
  *
  * The second half of this file is a structure-aware mutator (LLVMFuzzerCustomMutator); see there.
- * FUZZ_ONNX_VERBOSE=1 prints what became of each input (refused and why, or loaded and its status).
+ * FUZZ_VERBOSE=1 prints what became of each input (refused and why, or loaded and its status).
  *
- * Build and run: fuzz/run.sh. */
+ * Build and run: fuzz/run.sh onnx. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "critnet.h"
+#include "fuzz_common.h"
 
-/* ------------------------------------------------------------------ the budgeted allocator */
-
-#define HEADER 64 /* keeps the 64-byte alignment cn_malloc promises; holds the block's size */
-
-static size_t g_budget, g_live, g_peak;
-static int g_verbose; /* FUZZ_ONNX_VERBOSE=1: say what became of each input (for checking the seeds) */
-
-static void *budget_alloc(size_t size, void *user)
-{
-    (void)user;
-    if (size > g_budget - g_live) return NULL; /* g_live <= g_budget always */
-    void *p = NULL;
-    if (posix_memalign(&p, HEADER, size + HEADER) != 0) return NULL;
-    *(size_t *)p = size;
-    g_live += size;
-    if (g_live > g_peak) g_peak = g_live;
-    return (char *)p + HEADER;
-}
-
-static void budget_release(void *ptr, void *user)
-{
-    (void)user;
-    char *p = (char *)ptr - HEADER;
-    g_live -= *(size_t *)p;
-    free(p);
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    const char *verbose = getenv("FUZZ_ONNX_VERBOSE");
-    g_verbose = verbose && verbose[0] == '1';
-    cn_set_threads(1);
-    const char *mb = getenv("FUZZ_ONNX_BUDGET_MB");
-    long v = mb ? strtol(mb, NULL, 10) : 64;
-    if (v <= 0) return 0; /* 0: the library's own malloc, unbounded (to see what an input really asks for) */
-    g_budget = (size_t)v << 20;
-    static const cn_allocator a = {budget_alloc, budget_release, NULL};
-    cn_set_allocator(&a);
-    return 0;
-}
+FUZZ_TARGET_INIT("fuzz_onnx", NULL)
 
 /* ------------------------------------------------------------------ one input */
 
@@ -102,15 +62,6 @@ static void run(cn_net *net, int batch, int tangents)
     free(ty);
 }
 
-/* every block the load (and the runs) took is back: a leak the library's own hook can see */
-static void check_released(const char *after)
-{
-    if (g_budget && g_live) {
-        fprintf(stderr, "fuzz_onnx: %zu bytes still allocated after %s\n", g_live, after);
-        abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cn_onnx_opts opts = {.blocks = NULL, .max_bytes = (size_t)1 << 20};
@@ -120,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != CN_OK) {
         if (net) abort(); /* a failed load must leave *out NULL */
         if (!err.msg[0]) abort(); /* and say why */
-        if (g_verbose) fprintf(stderr, "fuzz_onnx: refused (%s): %s\n", cn_strerror(rc), err.msg);
-        check_released("a failed load");
+        if (fuzz_verbose) fprintf(stderr, "fuzz_onnx: refused (%s): %s\n", cn_strerror(rc), err.msg);
+        fuzz_check_released("a failed load");
         return 0;
     }
     if (!net || !cn_net_inference_only(net)) abort();
@@ -142,15 +93,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (batch == 2) run(net, 1, 2);
         if (cn_net_status(net, &st) != CN_OK && !st.msg[0]) abort();
     }
-    if (g_verbose) {
+    if (fuzz_verbose) {
         cn_error st = {0};
         int rs = cn_net_status(net, &st);
         fprintf(stderr, "fuzz_onnx: loaded, %d blocks, in %d, out %d, batch %d, peak %zu bytes; status %s%s%s\n",
-                cn_net_layer_count(net), cn_net_in_size(net), cn_net_out_size(net), batch, g_peak,
+                cn_net_layer_count(net), cn_net_in_size(net), cn_net_out_size(net), batch, fuzz_peak(),
                 cn_strerror(rs), rs ? ": " : "", rs ? st.msg : "");
     }
     cn_net_free(net);
-    check_released("cn_net_free");
+    fuzz_check_released("cn_net_free");
     return 0;
 }
 

@@ -64,6 +64,25 @@ void *cn_calloc(size_t count, size_t size);
 void cn_free(void *ptr);
 char *cn_strdup(const char *s);
 
+/* ---------------------------------------------------------------- files critnet writes */
+
+/* Writes data[0..size) to path so that the file is replaced whole or left as it was: the bytes go to PATH.tmp,
+ * are synced and renamed over PATH, so a full disk, a file-size limit (EFBIG; a program must ignore SIGXFSZ to
+ * see it) or a kill keeps the earlier file. CN_OK, or CN_ERR_IO naming the file and the system's reason. */
+int cn_file_replace(const char *path, const void *data, size_t size, cn_error *err);
+
+/* A table that grows by whole rows (metrics.csv, tasks.csv). cn_rows_open replaces the file with `start` (the
+ * header, or the header and the rows a resumed run keeps) as cn_file_replace does, then appends to it; each row
+ * is written, flushed and synced, and one that cannot be written whole is cut off again, so the file holds
+ * only whole rows and the error names it. */
+typedef struct {
+    FILE *f;
+    char path[4096];
+} cn_rows_file;
+int cn_rows_open(cn_rows_file *r, const char *path, const char *start, cn_error *err);
+int cn_rows_append(cn_rows_file *r, const char *row, cn_error *err); /* row ends with its newline */
+void cn_rows_close(cn_rows_file *r);
+
 /* ---------------------------------------------------------------- threads */
 
 /* Sets OpenBLAS and OpenMP threads together so that they never oversubscribe the cores. */

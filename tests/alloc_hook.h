@@ -12,6 +12,7 @@ typedef struct {
     long fail_at; /* the one that fails (0: none) */
     long failed;  /* how many were refused */
     long live;    /* allocated and not yet released */
+    size_t largest; /* the largest single request, refused or not: what a reader asked a file to justify */
 } alloc_stats;
 
 static alloc_stats g_stats;
@@ -20,6 +21,7 @@ static void *hook_alloc(size_t size, void *user)
 {
     alloc_stats *s = user;
     s->count++;
+    if (size > s->largest) s->largest = size;
     if (s->count == s->fail_at) {
         s->failed++;
         return NULL;

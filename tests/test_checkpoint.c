@@ -231,8 +231,11 @@ static void expect_fail(const char *label, const unsigned char *b, size_t n, int
     hook_install(0);
     int rc = cn_checkpoint_load(&ck, path, &err);
     long live = g_stats.live;
+    size_t largest = g_stats.largest;
     cn_set_allocator(NULL);
     g_bad_cases++;
+    /* a damaged file is refused before the loader allocates more than the file could hold */
+    CHECK(largest <= 4 * n + 4096, "%s: the loader asked for %zu bytes at once from a %zu-byte file", label, largest, n);
     CHECK(rc == status, "%s: status %d (%s), expected %d (%s); '%s'", label, rc, cn_strerror(rc), status,
           cn_strerror(status), err.msg);
     CHECK(err.status == rc, "%s: err.status %d but returned %d", label, err.status, rc);
@@ -296,6 +299,29 @@ static void test_damaged(void)
     wr32(b + 8, 2);
     fix_crc(b, n);
     expect_fail("version 2 without an extension, CRC fixed", b, n, CN_ERR_FORMAT, "extension");
+
+    /* a model text that declares more parameters than the file holds is refused before they are allocated
+     * (a 6 KB file once made the loader allocate 1.9 GB); the regression input of fuzz/ is another */
+    {
+        const char *huge = "input 6\ndense out=5000000 act=tanh\n";
+        size_t hl = strlen(huge), m = 0;
+        memcpy(b, good, L.spec - 4);
+        wr32(b + L.spec - 4, (uint32_t)hl);
+        memcpy(b + L.spec, huge, hl);
+        m = L.spec + hl;
+        memcpy(b + m, good + L.spec + L.spec_len, n - L.spec - L.spec_len);
+        m += n - L.spec - L.spec_len;
+        fix_crc(b, m);
+        expect_fail("a huge layer declared", b, m, CN_ERR_FORMAT, "declares 35000000 parameter");
+        char regress[4096];
+        snprintf(regress, sizeof regress, "%s/fuzz/regress/checkpoint/huge-layer-declared.cnm",
+                 getenv("CRITNET_SRC") ? getenv("CRITNET_SRC") : ".");
+        size_t rn = 0;
+        unsigned char *rb = read_bytes(regress, &rn);
+        CHECK(rb != NULL, "cannot read %s", regress);
+        if (rb) expect_fail("fuzz/regress: a huge layer declared", rb, rn, CN_ERR_FORMAT, "declares");
+        free(rb);
+    }
 
     /* truncated: at every 1/20 of the file, and by the last byte */
     for (int k = 1; k < 20; k++) {

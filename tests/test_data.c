@@ -428,6 +428,20 @@ static void test_idx_failures(void)
     write_labels(lbg, 0x803, 10, 10, 3, 0, 1, -1, 0);
     expect_idx_fail(im, lbg, CN_ERR_FORMAT, lbg, "magic");
 
+    /* a gzip of a few hundred bytes that declares 10^8 images of 28x28 is refused as truncated, having asked for
+     * no more memory than the bytes that came (it asked for 313 GB first, and said "out of memory") */
+    char huge[256], huge_labels[256]; /* tpath's buffers are few, and im and lb hold two */
+    snprintf(huge, sizeof huge, "%s/huge.gz", tmpdir);
+    snprintf(huge_labels, sizeof huge_labels, "%s/huge-labels", tmpdir);
+    write_images(huge, (idx_images){0x803, 100000000, 28, 28, 2, 0, 1});
+    write_labels(huge_labels, 0x801, 100000000, 2, 10, 0, 0, -1, 0);
+    hook_install(0);
+    expect_idx_fail(huge, huge_labels, CN_ERR_FORMAT, huge, "truncated: expected 78400000000 bytes of pixels, got 1568");
+    size_t largest = g_stats.largest;
+    long live = g_stats.live;
+    cn_set_allocator(NULL);
+    CHECK(largest <= 65536 && live == 0, "huge.gz: largest allocation %zu bytes, %ld left live", largest, live);
+
     write_images(im, (idx_images){0x803, 10, 4, 5, 9, 0, 0}); /* one image short: 180 of 200 pixels */
     expect_idx_fail(im, lb, CN_ERR_FORMAT, im, "truncated: expected 200 bytes of pixels, got 180");
     write_images(im, (idx_images){0x803, 10, 4, 5, 10, 3, 0});

@@ -346,6 +346,39 @@ static void test_image_failures(void)
     free(wide);
     expect_fail(spec, &raw, CN_ERR_FORMAT, "bad/c/wide.png", "16385x1; sides must be 1..16384");
     unlink(tpath("bad/c/wide.png"));
+    /* a header that declares more pixels than the file can hold (16000x16000 in a few hundred bytes) is refused
+     * before stb allocates for them; so is a PNG chunk longer than the file (fuzz/regress: stb grew its buffer
+     * to the 1.8 GB the chunk declared) */
+    write_known("bad/c/big.png", 8, 8, 0);
+    f = fopen(tpath("bad/c/big.png"), "rb");
+    n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    CHECK(n > 24 && memcmp(buf + 12, "IHDR", 4) == 0, "bad/c/big.png: no IHDR at byte 12");
+    const unsigned char side[4] = {0, 0, 0x3e, 0x80}; /* 16000, big-endian */
+    memcpy(buf + 16, side, 4);
+    memcpy(buf + 20, side, 4);
+    write_bytes(tpath("bad/c/big.png"), buf, n);
+    expect_fail(spec, &raw, CN_ERR_FORMAT, "bad/c/big.png", "declares 16000x16000 pixels, more than the file's");
+    unlink(tpath("bad/c/big.png"));
+    char regress[4096];
+    snprintf(regress, sizeof regress, "%s/fuzz/regress/images/png-idat-length-past-end.png",
+             getenv("CRITNET_SRC") ? getenv("CRITNET_SRC") : ".");
+    f = fopen(regress, "rb");
+    n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    CHECK(n > 0, "cannot read %s", regress);
+    write_bytes(tpath("bad/c/chunk.png"), buf, n);
+    expect_fail(spec, &raw, CN_ERR_FORMAT, "bad/c/chunk.png", "declares 1862271030 bytes, past the end of the file");
+    unlink(tpath("bad/c/chunk.png"));
+    /* a binary PGM or PPM shorter than its header says: stb would decode uninitialised memory. The first is
+     * fuzz_images's input that made Debian's stb 2.27 crash (a 16-bit P5 converted as 8-bit, then read twice
+     * over): 4x4552 pixels of 2 bytes in 13 bytes. */
+    write_bytes(tpath("bad/c/short.pgm"), "P54 4552 455", 13);
+    expect_fail(spec, &raw, CN_ERR_FORMAT, "bad/c/short.pgm", "truncated: the P5 header declares 4x4552 pixels");
+    unlink(tpath("bad/c/short.pgm"));
+    write_bytes(tpath("bad/c/short.ppm"), "P6\n# a comment\n3 2\n255\n\x01\x02\x03\x04\x05", 28);
+    expect_fail(spec, &raw, CN_ERR_FORMAT, "bad/c/short.ppm", "3x2 pixels (maximum 255), 41 bytes with the header");
+    unlink(tpath("bad/c/short.ppm"));
     /* a class folder with no images; loose images beside class folders */
     make_dirs("bad/d");
     write_bytes(tpath("bad/d/x.txt"), "x", 1);

@@ -234,27 +234,6 @@ int zoo_table_append(int fd, const char *path, const char *line)
     return 0;
 }
 
-/* writes text to path.tmp, syncs it and renames it over path */
-static int replace_file(const char *path, const char *text)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0 || write_all(fd, text, strlen(text)) || fsync(fd)) {
-        cli_error("%s: cannot write: %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path)) {
-        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 int zoo_table_rewrite(const char *path, char *const *lines, int n)
 {
     size_t len = strlen(zoo_header()) + 2;
@@ -268,7 +247,7 @@ int zoo_table_rewrite(const char *path, char *const *lines, int n)
     size_t k = (size_t)snprintf(text, len, "%s\n", zoo_header());
     for (int i = 0; i < n; i++)
         if (lines[i]) k += (size_t)snprintf(text + k, len - k, "%s\n", lines[i]);
-    int rc = replace_file(path, text);
+    int rc = cli_write_text(path, text);
     free(text);
     return rc;
 }
@@ -301,21 +280,5 @@ int zoo_json_write(const char *path, cJSON *settings, char *const *lines, int n)
         zoo_row_free(&r);
     }
     cJSON_AddItemToObject(root, "rows", rows);
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        cli_error("%s: out of memory", path);
-        return -1;
-    }
-    size_t len = strlen(text);
-    char *withnl = malloc(len + 2);
-    int rc = -1;
-    if (withnl) {
-        memcpy(withnl, text, len);
-        memcpy(withnl + len, "\n", 2);
-        rc = replace_file(path, withnl);
-        free(withnl);
-    }
-    cJSON_free(text);
-    return rc;
+    return cli_json_write(path, root);
 }

@@ -3,33 +3,35 @@
 #include <math.h>
 #include <stdio.h>
 #include "core/json_file.h"
+#include "core/strbuf.h"
 #include "continual/run.h"
 #include "net/net_internal.h"
 
 static void path_of(char *out, size_t cap, const char *dir, const char *file) { snprintf(out, cap, "%s/%s", dir, file); }
 
-void cl_write_row(FILE *f, const cn_continual_row *r)
+void cl_format_row(char *out, size_t cap, const cn_continual_row *r)
 {
-    fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6f,%ld\n", r->task, r->accuracy, r->loss, r->dead_fraction,
-            r->mean_abs_weight, r->effective_rank, r->sigma, r->lambda0, r->replaced);
+    snprintf(out, cap, "%d,%.6f,%.6f,%.6f,%.6f,%.4f,%.6f,%.6f,%ld\n", r->task, r->accuracy, r->loss,
+             r->dead_fraction, r->mean_abs_weight, r->effective_rank, r->sigma, r->lambda0, r->replaced);
 }
 
 /* tasks.csv from the header and the rows the run holds: on a restored run, the rows of the checkpoint, so
  * that rows of tasks after it (a killed run's) are dropped and the file ends as an uninterrupted run's */
-FILE *cl_open_tasks(const cn_continual *c, cn_error *err)
+int cl_open_tasks(const cn_continual *c, cn_rows_file *out, cn_error *err)
 {
-    char path[4096];
+    char path[4096], row[CL_ROW_MAX];
     path_of(path, sizeof path, c->cfg.out_dir, "tasks.csv");
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cn_error_set(err, CN_ERR_IO, "%s: cannot write", path);
-        return NULL;
+    cn_sb start = {0};
+    cn_sb_append(&start, "task,online_accuracy,online_loss,dead_fraction,mean_abs_weight,effective_rank,sigma,"
+                         "lambda0,units_replaced\n");
+    for (int t = 0; t < c->tasks_done; t++) {
+        cl_format_row(row, sizeof row, &c->rows[t]);
+        cn_sb_append(&start, row);
     }
-    fputs("task,online_accuracy,online_loss,dead_fraction,mean_abs_weight,effective_rank,sigma,lambda0,"
-          "units_replaced\n", f);
-    for (int t = 0; t < c->tasks_done; t++) cl_write_row(f, &c->rows[t]);
-    fflush(f);
-    return f;
+    int rc = start.failed ? cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory", path)
+                          : cn_rows_open(out, path, start.s, err);
+    cn_sb_free(&start);
+    return rc;
 }
 
 int cl_save_checkpoint(cn_continual *c, cn_error *err)
@@ -58,7 +60,7 @@ static cJSON *row_json(const cn_continual_row *r)
     return o;
 }
 
-void cl_write_summary(const cn_continual *c, const cn_continual_result *res, const char *status)
+int cl_write_summary(const cn_continual *c, const cn_continual_result *res, const char *status, cn_error *err)
 {
     char path[4096], methods[128];
     path_of(path, sizeof path, c->cfg.out_dir, "summary.json");
@@ -91,6 +93,5 @@ void cl_write_summary(const cn_continual *c, const cn_continual_result *res, con
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
     cJSON_AddNumberToObject(root, "steps", (double)res->steps);
     if (res->train_seconds > 0) cJSON_AddNumberToObject(root, "steps_per_second", res->steps / res->train_seconds);
-    /* a summary that cannot be written leaves the checkpoint and tasks.csv, which hold the results */
-    (void)cn_json_save(path, root);
+    return cn_json_save(path, root, err);
 }

@@ -102,13 +102,13 @@ int cn_continual_run(cn_continual *c, cn_continual_result *res, cn_error *err)
     memset(res, 0, sizeof *res);
     const double t0 = now_seconds();
     const cn_continual_cfg *g = &c->cfg;
-    FILE *csv = NULL;
+    cn_rows_file csv = {0};
     int rc = CN_OK, last_saved = c->tasks_done;
     if (g->out_dir) {
-        if (!(csv = cl_open_tasks(c, err))) return err ? err->status : CN_ERR_IO;
+        if ((rc = cl_open_tasks(c, &csv, err))) return rc;
         /* a checkpoint before the first task, so that a run killed in it can be resumed too */
         if (c->tasks_done == 0 && (rc = cl_save_checkpoint(c, err))) {
-            fclose(csv);
+            cn_rows_close(&csv);
             return rc;
         }
     }
@@ -119,9 +119,10 @@ int cn_continual_run(cn_continual *c, cn_continual_result *res, cn_error *err)
             break;
         c->rows[t - 1] = row;
         c->tasks_done = t;
-        if (csv) {
-            cl_write_row(csv, &row);
-            fflush(csv);
+        if (csv.f) {
+            char line[CL_ROW_MAX];
+            cl_format_row(line, sizeof line, &row);
+            if ((rc = cn_rows_append(&csv, line, err))) break;
         }
         if (g->out_dir && (t % g->checkpoint_every == 0 || t == end)) {
             if ((rc = cl_save_checkpoint(c, err))) break;
@@ -134,7 +135,7 @@ int cn_continual_run(cn_continual *c, cn_continual_result *res, cn_error *err)
             g->progress(&p, g->user);
         }
     }
-    if (csv) fclose(csv);
+    cn_rows_close(&csv);
     res->seconds = now_seconds() - t0;
     res->tasks_done = c->tasks_done;
     if (rc == CN_ERR_NONFINITE) {
@@ -145,7 +146,11 @@ int cn_continual_run(cn_continual *c, cn_continual_result *res, cn_error *err)
         rc = rc ? rc : cn_error_set(err, CN_ERR_NOMEM, "out of memory");
     else if (c->tasks_done)
         memcpy(res->rows, c->rows, (size_t)c->tasks_done * sizeof *res->rows);
-    if (g->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE))
-        cl_write_summary(c, res, rc ? "diverged" : c->tasks_done < g->tasks ? "stopped" : "done");
+    /* a summary that cannot be written fails a run that had not failed; a diverged run keeps its own error */
+    cn_error serr = {0};
+    if (g->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE) &&
+        cl_write_summary(c, res, rc ? "diverged" : c->tasks_done < g->tasks ? "stopped" : "done", &serr) &&
+        rc == CN_OK)
+        rc = cn_error_set(err, serr.status, "%s", serr.msg);
     return rc;
 }

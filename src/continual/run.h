@@ -50,10 +50,12 @@ int cl_fast_step(cn_continual *c, int idx, int *hit, double *loss, long *replace
 
 /* files.c: tasks.csv (rewritten from the rows the run holds, so that a restored run drops the rows of a
  * killed run's later tasks), a row, model.cnm with the continual state, summary.json. */
-FILE *cl_open_tasks(const cn_continual *c, cn_error *err);
-void cl_write_row(FILE *f, const cn_continual_row *r);
+#define CL_ROW_MAX 512
+int cl_open_tasks(const cn_continual *c, cn_rows_file *out, cn_error *err);
+/* a row of tasks.csv, newline included */
+void cl_format_row(char *out, size_t cap, const cn_continual_row *r);
 int cl_save_checkpoint(cn_continual *c, cn_error *err);
-void cl_write_summary(const cn_continual *c, const cn_continual_result *res, const char *status);
+int cl_write_summary(const cn_continual *c, const cn_continual_result *res, const char *status, cn_error *err);
 
 /* The extension block of model.cnm (state.c): everything of the run that the checkpoint's own fields do not
  * hold. */

@@ -88,44 +88,50 @@ static int read_header(gzFile f, const char *path, unsigned char *h, size_t n, c
     return CN_OK;
 }
 
-/* Streams `count` records of `rec` bytes through a small buffer and hands each chunk to `sink`. */
-typedef void (*idx_sink)(void *dst, size_t offset, const unsigned char *b, size_t n);
-
-static void sink_pixels(void *dst, size_t offset, const unsigned char *b, size_t n)
-{
-    cn_bytes_to_real((cn_real *)dst + offset, b, n);
-}
-static void sink_labels(void *dst, size_t offset, const unsigned char *b, size_t n)
-{
-    int32_t *y = (int32_t *)dst + offset;
-    for (size_t i = 0; i < n; i++) y[i] = b[i];
-}
-
-static int read_body(gzFile f, const char *path, void *dst, size_t total, const char *what, idx_sink sink,
+/* Reads the `total` bytes of `what` the header promises, into a buffer that grows as they arrive: a gzip of
+ * a few bytes may declare a hundred million images, and only the bytes that really come justify memory. The
+ * file must end there: extra bytes mean the header and the data disagree. */
+static int read_body(gzFile f, const char *path, size_t total, const char *what, unsigned char **out,
                      cn_error *err)
 {
-    unsigned char buf[IDX_CHUNK];
-    size_t done = 0;
+    unsigned char *buf = NULL;
+    size_t done = 0, cap = 0;
+    int rc = CN_OK;
+    *out = NULL;
     while (done < total) {
-        size_t want = total - done < IDX_CHUNK ? total - done : IDX_CHUNK, got;
-        int rc = read_some(f, path, buf, want, &got, err);
-        if (rc) return rc;
-        sink(dst, done, buf, got);
+        if (done == cap) {
+            size_t cap2 = cap ? (cap < total / 2 ? cap * 2 : total) : (total < IDX_CHUNK ? total : IDX_CHUNK);
+            unsigned char *grown = cn_malloc(cap2);
+            if (!grown) {
+                rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %zu bytes of %s", path, cap2, what);
+                goto done;
+            }
+            if (done) memcpy(grown, buf, done);
+            cn_free(buf);
+            buf = grown;
+            cap = cap2;
+        }
+        size_t got;
+        if ((rc = read_some(f, path, buf + done, cap - done, &got, err))) goto done;
         done += got;
-        if (got < want)
-            return cn_error_set(err, CN_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu%s", path,
-                                total, what, done, gz_cut_note(f));
+        if (done < cap) {
+            rc = cn_error_set(err, CN_ERR_FORMAT, "%s: truncated: expected %zu bytes of %s, got %zu%s", path, total,
+                              what, done, gz_cut_note(f));
+            goto done;
+        }
     }
-    /* the header fixes the length exactly; extra bytes mean the header and the data disagree */
     unsigned char extra;
     int r = gzread(f, &extra, 1);
-    if (r < 0) return gz_failure(f, path, err);
-    if (r > 0)
-        return cn_error_set(err, CN_ERR_FORMAT, "%s: trailing bytes after the %zu bytes of %s the header promises",
-                            path, total, what);
-    if (*gz_cut_note(f)) /* all data arrived but the gzip trailer (its CRC) did not */
-        return cn_error_set(err, CN_ERR_FORMAT, "%s: truncated: the gzip stream ends before its trailer", path);
-    return CN_OK;
+    if (r < 0) rc = gz_failure(f, path, err);
+    else if (r > 0)
+        rc = cn_error_set(err, CN_ERR_FORMAT, "%s: trailing bytes after the %zu bytes of %s the header promises",
+                          path, total, what);
+    else if (*gz_cut_note(f)) /* all data arrived but the gzip trailer (its CRC) did not */
+        rc = cn_error_set(err, CN_ERR_FORMAT, "%s: truncated: the gzip stream ends before its trailer", path);
+done:
+    if (rc) cn_free(buf);
+    else *out = buf;
+    return rc;
 }
 
 int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_path, cn_error *err)
@@ -135,7 +141,7 @@ int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_pat
     memset(out, 0, sizeof *out);
 
     gzFile fi = NULL, fl = NULL;
-    unsigned char h[16];
+    unsigned char h[16], *pixels = NULL, *labels = NULL;
     int rc = idx_open(&fi, images_path, err);
     if (rc) goto done;
     rc = read_header(fi, images_path, h, 16, err);
@@ -181,6 +187,9 @@ int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_pat
         goto done;
     }
 
+    /* the floats are allocated only once the bytes that justify them have arrived */
+    if ((rc = read_body(fi, images_path, (size_t)count * n, "pixels", &pixels, err))) goto done;
+    if ((rc = read_body(fl, labels_path, count, "labels", &labels, err))) goto done;
     out->x = cn_malloc((size_t)count * n * sizeof *out->x);
     out->y = cn_malloc((size_t)count * sizeof *out->y);
     if (!out->x || !out->y) {
@@ -188,10 +197,8 @@ int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_pat
                           (unsigned)count, (unsigned)rows, (unsigned)cols);
         goto done;
     }
-    rc = read_body(fi, images_path, out->x, (size_t)count * n, "pixels", sink_pixels, err);
-    if (rc) goto done;
-    rc = read_body(fl, labels_path, out->y, count, "labels", sink_labels, err);
-    if (rc) goto done;
+    cn_bytes_to_real(out->x, pixels, (size_t)count * n);
+    for (uint32_t i = 0; i < count; i++) out->y[i] = labels[i];
 
     /* labels are bytes, so always < 256; the class count is what the file shows. cn_data_load overrides
      * it where the set is known, since a small file need not contain every class. */
@@ -205,6 +212,8 @@ int cn_idx_load(cn_dataset *out, const char *images_path, const char *labels_pat
     out->classes = maxl + 1;
 
 done:
+    cn_free(pixels);
+    cn_free(labels);
     if (fi) gzclose(fi);
     if (fl) gzclose(fl);
     if (rc) cn_dataset_free(out);

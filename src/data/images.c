@@ -38,6 +38,9 @@
 #define IMG_MAX_SIDE (1 << 14) /* larger decodes take gigabytes; no model input needs them */
 #define IMG_DEFAULT_CROP 224
 #define IMG_MAX_DEPTH 16       /* subfolders followed inside a class (symbolic links can loop) */
+/* The most pixels one byte of an image file can stand for: a 1-bit grey PNG holds 8 per byte before deflate,
+ * whose best ratio is 1032 to 1; GIF's LZW, JPEG and the run-length formats stay below that. */
+#define IMG_MAX_PIXELS_PER_BYTE 8256
 #define PIL_PRECISION_BITS 22  /* PIL's 32 - 8 - 2: weights in fixed point, sums fit in int32 */
 
 /* ---------------------------------------------------------------- settings */
@@ -398,10 +401,12 @@ static int center_offset(int size, int crop)
     return (d % 2 && k % 2) ? k + 1 : k;
 }
 
-/* Resizes pix (w x h, ch channels, interleaved) as PIL, crops as CenterCrop, and writes the crop as CHW
- * through cfg's table. Only the source rows under the crop pass the horizontal step. */
-static int resize_crop(const unsigned char *pix, int w, int h, const img_cfg *cfg, cn_real *dst, const char *path,
-                       cn_error *err)
+/* Resizes pix (w x h, sc channels as stb decoded them, interleaved) as PIL, crops as CenterCrop, and writes the
+ * crop as CHW through cfg's table. A grey source (1 or 2 channels) gives every output channel its grey, and an
+ * alpha channel is left out, as PIL's convert("RGB") does. Only the source rows under the crop pass the
+ * horizontal step. */
+static int resize_crop(const unsigned char *pix, int w, int h, int sc, const img_cfg *cfg, cn_real *dst,
+                       const char *path, cn_error *err)
 {
     int nw, nh, crop = cfg->crop, ch = cfg->channels;
     resized_size(w, h, cfg->resize, &nw, &nh);
@@ -423,7 +428,7 @@ static int resize_crop(const unsigned char *pix, int w, int h, const img_cfg *cf
         for (int j = 0; j < crop; j++)
             for (int c = 0; c < ch; c++)
                 rows[((size_t)(y - y0) * crop + j) * ch + c] =
-                    apply(&tx, j, pix + ((size_t)y * w + tx.lo[j]) * ch + c, (size_t)ch);
+                    apply(&tx, j, pix + ((size_t)y * w + tx.lo[j]) * sc + (sc < 3 ? 0 : c), (size_t)sc);
     size_t plane = (size_t)crop * crop;
     for (int i = 0; i < crop; i++)
         for (int j = 0; j < crop; j++)
@@ -447,23 +452,94 @@ static int decode_error(const char *path, cn_error *err)
     return cn_error_set(err, CN_ERR_FORMAT, "%s: cannot decode the image: %s", path, why ? why : "unknown error");
 }
 
-static int check_sides(const char *path, int w, int h, cn_error *err)
+/* The sides the header declares, checked before stb allocates for them: within IMG_MAX_SIDE, and no more
+ * pixels than the file's bytes can hold (stb sizes its buffers from the header, so a 100-byte file that
+ * declared 16384x16384 made it allocate 800 MB before finding the data short). */
+static int check_sides(const char *path, FILE *f, int w, int h, cn_error *err)
 {
     if (w < 1 || h < 1 || w > IMG_MAX_SIDE || h > IMG_MAX_SIDE)
         return cn_error_set(err, CN_ERR_FORMAT, "%s: image is %dx%d; sides must be 1..%d pixels", path, w, h,
                             IMG_MAX_SIDE);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)w * (uint64_t)h > (uint64_t)st.st_size * IMG_MAX_PIXELS_PER_BYTE)
+        return cn_error_set(err, CN_ERR_FORMAT, "%s: the header declares %dx%d pixels, more than the file's %lld "
+                            "bytes can hold", path, w, h, (long long)st.st_size);
     return CN_OK;
 }
 
-/* PIL's convert("L") of RGB (ITU-R 601-2 luma in 16-bit fixed point), in place; grey sources come back
- * unchanged, since stb expands them to equal R, G and B. */
-static void to_luma(unsigned char *pix, size_t count)
+/* PIL's convert("L") of RGB (ITU-R 601-2 luma in 16-bit fixed point) for pixels of sc >= 3 channels, packed
+ * in place into one channel. */
+static void to_luma(unsigned char *pix, size_t count, int sc)
 {
     for (size_t i = 0; i < count; i++) {
-        const unsigned char *p = pix + 3 * i;
+        const unsigned char *p = pix + (size_t)sc * i;
         uint32_t l = (uint32_t)p[0] * 19595 + (uint32_t)p[1] * 38470 + (uint32_t)p[2] * 7471 + 0x8000;
         pix[i] = (unsigned char)(l >> 16);
     }
+}
+
+/* stb_image grows its buffer for a PNG's compressed data to each IDAT chunk's declared length before it reads
+ * the chunk, so a 100-byte file whose chunk claimed 1.8 GB made it allocate that much. PNG's own rule, that
+ * every chunk (length, type, data, CRC) lies inside the file, is checked here first. f is left at its start. */
+static int check_png_chunks(const char *path, FILE *f, cn_error *err)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    unsigned char b[8];
+    struct stat st;
+    int rc = CN_OK;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) return CN_OK;
+    if (fread(b, 1, 8, f) == 8 && !memcmp(b, sig, 8)) {
+        uint64_t at = 8, size = (uint64_t)st.st_size;
+        while (at + 8 <= size && fread(b, 1, 8, f) == 8) {
+            uint64_t len = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+            if (len + 12 > size - at) {
+                rc = cn_error_set(err, CN_ERR_FORMAT, "%s: the PNG chunk at byte %llu declares %llu bytes, past the "
+                                  "end of the file (%llu bytes)", path, (unsigned long long)at,
+                                  (unsigned long long)len, (unsigned long long)size);
+                break;
+            }
+            if (!memcmp(b + 4, "IEND", 4)) break;
+            at += 12 + len;
+            if (fseek(f, (long)at, SEEK_SET) != 0) break;
+        }
+    }
+    if (fseek(f, 0, SEEK_SET) != 0 && !rc) rc = cn_error_set(err, CN_ERR_IO, "%s: cannot seek", path);
+    return rc;
+}
+
+/* stb_image reads a binary PGM or PPM's pixels without checking that they arrived, and decodes a short file
+ * into the uninitialised rest of its buffer; so the data a P5/P6 header declares must be in the file. The
+ * header is read by stb's own grammar (whitespace and # comments between the numbers, one byte after the
+ * last). f is left at its start. */
+static int check_pnm_length(const char *path, FILE *f, cn_error *err)
+{
+    unsigned char head[4096];
+    size_t n = fread(head, 1, sizeof head, f), i = 2;
+    struct stat st;
+    int rc = CN_OK;
+    uint64_t v[3] = {0, 0, 0};
+    if (n < 2 || head[0] != 'P' || (head[1] != '5' && head[1] != '6') || fstat(fileno(f), &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        goto done;
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (i < n && strchr(" \t\n\v\f\r", head[i]) && head[i]) i++;
+            if (i >= n || head[i] != '#') break;
+            while (i < n && head[i] != '\n' && head[i] != '\r') i++;
+        }
+        if (i >= n || head[i] < '0' || head[i] > '9') goto done; /* stb refuses it, with its own message */
+        while (i < n && head[i] >= '0' && head[i] <= '9' && v[k] < (1u << 30)) v[k] = v[k] * 10 + (head[i++] - '0');
+    }
+    uint64_t need = i + 1 + v[0] * v[1] * (head[1] == '6' ? 3 : 1) * (v[2] > 255 ? 2 : 1);
+    if (v[0] <= IMG_MAX_SIDE && v[1] <= IMG_MAX_SIDE && (uint64_t)st.st_size < need)
+        rc = cn_error_set(err, CN_ERR_FORMAT, "%s: truncated: the P%c header declares %llux%llu pixels (maximum %llu), "
+                          "%llu bytes with the header, and the file has %lld", path, head[1], (unsigned long long)v[0],
+                          (unsigned long long)v[1], (unsigned long long)v[2], (unsigned long long)need,
+                          (long long)st.st_size);
+done:
+    if (fseek(f, 0, SEEK_SET) != 0 && !rc) rc = cn_error_set(err, CN_ERR_IO, "%s: cannot seek", path);
+    return rc;
 }
 
 /* The header is read first so that an oversized image is refused before stb allocates for it. */
@@ -474,14 +550,21 @@ static int load_image(const char *path, const img_cfg *cfg, cn_real *dst, cn_err
                             path);
     FILE *f = fopen(path, "rb");
     if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    int w, h, comp, rc;
+    int w, h, comp, rc = check_png_chunks(path, f, err);
+    if (!rc) rc = check_pnm_length(path, f, err);
     unsigned char *pix = NULL;
-    if (!stbi_info_from_file(f, &w, &h, &comp)) rc = decode_error(path, err);
-    else if (!(rc = check_sides(path, w, h, err))) {
-        if (!(pix = stbi_load_from_file(f, &w, &h, &comp, 3))) rc = decode_error(path, err);
-        else if (!(rc = check_sides(path, w, h, err))) { /* again: the file may have changed */
-            if (cfg->channels == 1) to_luma(pix, (size_t)w * h);
-            rc = resize_crop(pix, w, h, cfg, dst, path, err);
+    if (!rc && !stbi_info_from_file(f, &w, &h, &comp)) rc = decode_error(path, err);
+    else if (!rc && !(rc = check_sides(path, f, w, h, err))) {
+        /* the channels as stored (req_comp 0): Debian's stb 2.27 converts a 16-bit PNM to 3 channels as if it
+         * were 8-bit and then reads twice the buffer (fuzz_images: a 13-byte P5 file, a SEGV in libstb) */
+        if (!(pix = stbi_load_from_file(f, &w, &h, &comp, 0))) rc = decode_error(path, err);
+        else if (comp < 1 || comp > 4) rc = cn_error_set(err, CN_ERR_FORMAT, "%s: %d channels", path, comp);
+        else if (!(rc = check_sides(path, f, w, h, err))) { /* again: the file may have changed */
+            if (cfg->channels == 1 && comp >= 3) {
+                to_luma(pix, (size_t)w * h, comp);
+                comp = 1;
+            }
+            rc = resize_crop(pix, w, h, comp, cfg, dst, path, err);
         }
     }
     stbi_image_free(pix);

@@ -222,6 +222,21 @@ static int read_file(const char *path, unsigned char **buf, size_t *size, cn_err
     return CN_OK;
 }
 
+/* The parameter and state values the model text declares, from a parse that builds only the layers'
+ * descriptions. The loader checks them against what the file holds before cn_net_from_spec allocates them: a
+ * few bytes of text can declare a layer of billions of weights, and a 6 KB file made the loader allocate
+ * 1.9 GB before it found the parameter block too short. */
+static int declared_values(const char *spec, uint64_t *count, cn_error *err)
+{
+    cn_chain chain;
+    cn_shape in;
+    int rc = cn_spec_parse(&chain, &in, spec, err);
+    if (rc) return rc;
+    *count = (uint64_t)cn_chain_nparams(&chain) + cn_chain_nstate(&chain);
+    cn_chain_free(&chain);
+    return CN_OK;
+}
+
 int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
 {
     memset(ck, 0, sizeof *ck);
@@ -267,7 +282,18 @@ int cn_checkpoint_load(cn_checkpoint *ck, const char *path, cn_error *err)
         rc = cn_error_set(&local, got < 0 ? CN_ERR_NOMEM : rc, got < 0 ? "out of memory" : "truncated settings");
         goto done;
     }
-    if ((rc = net_from_text(&ck->net, spec, &local)) != CN_OK) {
+    /* a native model's declared sizes are checked against the bytes before its net is allocated; an imported
+     * one's graph comes from its file, and the blocks below are checked against it */
+    uint64_t declared = 0;
+    rc = CN_OK;
+    if (strncmp(spec, ONNX_SPEC, strlen(ONNX_SPEC)) != 0 && (rc = declared_values(spec, &declared, &local)) == CN_OK &&
+        declared > r.left / 4) {
+        rc = cn_error_set(&local, CN_ERR_FORMAT, "the model description declares %llu parameter and state values, "
+                          "but the file holds %zu bytes after it (4 bytes each)", (unsigned long long)declared, r.left);
+        goto done;
+    }
+    if (rc == CN_OK) rc = net_from_text(&ck->net, spec, &local);
+    if (rc != CN_OK) {
         char msg[sizeof local.msg];
         memcpy(msg, local.msg, sizeof msg);
         cn_error_set(&local, rc, "model description: %s", msg);

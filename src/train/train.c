@@ -80,7 +80,7 @@ static void track_dynamics(cn_net *net, const cn_dataset *test, int samples, dou
 }
 
 /* On resume, keep the header and the rows of the epochs the checkpoint has; drop any later ones. */
-static FILE *open_metrics(const char *dir, int start_epoch, cn_error *err)
+static int open_metrics(cn_rows_file *metrics, const char *dir, int start_epoch, cn_error *err)
 {
     char path[4096], keep[1 << 16];
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
@@ -96,19 +96,14 @@ static FILE *open_metrics(const char *dir, int start_epoch, cn_error *err)
         }
         if (old) fclose(old);
     }
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cn_error_set(err, CN_ERR_IO, "%s: cannot write", path);
-        return NULL;
-    }
-    if (kept) fwrite(keep, 1, kept, f);
-    else fprintf(f, "epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n");
-    fflush(f);
-    return f;
+    keep[kept] = 0;
+    return cn_rows_open(metrics, path,
+                        kept ? keep : "epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n",
+                        err);
 }
 
-static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net *net, const cn_train_result *res,
-                          const char *status)
+static int write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net *net, const cn_train_result *res,
+                         const char *status, cn_error *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -128,8 +123,7 @@ static void write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net
     if (isfinite(res->lambda_max)) cJSON_AddNumberToObject(root, "lambda_max", res->lambda_max);
     if (cfg->crit.weight > 0) cJSON_AddNumberToObject(root, "crit_reg", res->crit_reg);
     cJSON_AddNumberToObject(root, "seconds", res->seconds);
-    /* a summary that cannot be written leaves the checkpoint and metrics.csv, which hold the results */
-    (void)cn_json_save(path, root);
+    return cn_json_save(path, root, err);
 }
 
 typedef struct {
@@ -183,11 +177,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     }
     int crit_every = cs->every > 0 ? cs->every : 1;
     int track = cfg->track_samples == 0 ? 200 : cfg->track_samples;
-    FILE *metrics = NULL;
-    if (cfg->out_dir && !(metrics = open_metrics(cfg->out_dir, start_epoch, err))) {
+    cn_rows_file metrics = {0};
+    if (cfg->out_dir && (rc = open_metrics(&metrics, cfg->out_dir, start_epoch, err))) {
         free_buffers(&b);
         cn_critreg_free(reg);
-        return err ? err->status : CN_ERR_IO;
+        return rc;
     }
     cn_net_set_dropout_rng(net, rng);
     double t0 = now_seconds();
@@ -271,10 +265,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         else res->sigma = res->lambda_max = NAN;
         double secs = now_seconds() - te;
         res->epochs_done = epoch + 1;
-        if (metrics) {
-            fprintf(metrics, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch + 1, res->train_loss,
-                    res->train_acc, res->test_loss, res->test_acc, res->sigma, res->lambda_max, res->crit_reg, secs);
-            fflush(metrics);
+        if (metrics.f) {
+            char row[512];
+            snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.3f\n", epoch + 1, res->train_loss,
+                     res->train_acc, res->test_loss, res->test_acc, res->sigma, res->lambda_max, res->crit_reg, secs);
+            if ((rc = cn_rows_append(&metrics, row, err))) break;
         }
         if (cfg->out_dir) {
             char path[4096];
@@ -293,9 +288,13 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         res->diverged = 1;
         cn_error_set(err, rc, "%s; the checkpoint of epoch %d is kept", res->diverged_msg, res->epochs_done);
     }
-    if (metrics) fclose(metrics);
-    if (cfg->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE))
-        write_summary(cfg->out_dir, cfg, net, res, rc ? "diverged" : (res->epochs_done < cfg->epochs ? "stopped" : "done"));
+    cn_rows_close(&metrics);
+    /* a summary that cannot be written fails a run that had not failed; a diverged run keeps its own error */
+    cn_error serr = {0};
+    if (cfg->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE) &&
+        write_summary(cfg->out_dir, cfg, net, res, rc ? "diverged" : (res->epochs_done < cfg->epochs ? "stopped" : "done"),
+                      &serr) && rc == CN_OK)
+        rc = cn_error_set(err, serr.status, "%s", serr.msg);
     cn_net_set_dropout_rng(net, NULL);
     cn_critreg_free(reg);
     free_buffers(&b);

@@ -66,6 +66,28 @@ expect_error "corrupt checkpoint" "bad magic" "$bin" measure --model "$tmp/junk.
 expect_error "spectrum too large" "narrowest" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 20 --classes 3 --spectrum 17
 expect_error "probes -1" "probes" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 20 --probes -1
 expect_error "wrong data" "inputs" "$bin" measure --model "$tmp/run/model.cnm" --data gaussian --in 30
+# without --in, Gaussian data takes the model's input size: 20 for the MLP, 3x6x6 = 108 for a conv model (it
+# was 784, so `measure --model resnet18.onnx --data gaussian` failed)
+for m in "$tmp/run/model.cnm" "$tmp/conv/model.cnm"; do
+    if [ "$m" = "$tmp/conv/model.cnm" ]; then
+        printf 'input 3 6 6\nconv out=4 k=3 act=tanh\ngap\ndense out=3\n' >"$tmp/conv.model"
+        "$bin" train --model-file "$tmp/conv.model" --data gaussian --in 108 --classes 3 --epochs 1 --quiet \
+            --out "$tmp/conv" >/dev/null 2>&1 || bad "train the conv model"
+    fi
+    for cmd in measure eval robustness; do
+        extra=
+        [ "$cmd" = measure ] && extra="--samples 50"
+        [ "$cmd" = robustness ] && extra="--samples 20 --eps 0.1 --pgd-steps 2"
+        # shellcheck disable=SC2086
+        if out=$("$bin" $cmd --model "$m" --data gaussian --classes 3 $extra 2>&1); then ok; else
+            bad "$cmd --model $m --data gaussian without --in: $out"
+        fi
+    done
+done
+# and an ONNX model's: AveragePool on 1x3x32x32 from the ONNX backend tests (libonnx-testdata)
+onnx=/usr/share/libonnx-testdata/data/node/test_averagepool_2d_default/model.onnx
+if out=$("$bin" measure --model "$onnx" --data gaussian --samples 4 2>&1) && grep -q "on 4 test inputs of gaussian" <<<"$out"
+then ok; else bad "measure --model $onnx --data gaussian without --in: $out"; fi
 expect_error "bad layers" "layers" "$bin" measure --arch mlp --data gaussian --in 8 --layers some
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
