@@ -38,7 +38,8 @@ static cn_real *reals(size_t n)
     return malloc(n * sizeof(cn_real));
 }
 
-/* forward and jvp at `batch` with `tangents` tangents on a deterministic input */
+/* forward and jvp at `batch` with `tangents` tangents on a deterministic input, and where the net trains a
+ * training-mode forward and the backward (ty's first block as the output's gradient) */
 static void run(cn_net *net, int batch, int tangents)
 {
     int in = cn_net_in_size(net), out = cn_net_out_size(net);
@@ -55,6 +56,11 @@ static void run(cn_net *net, int batch, int tangents)
         for (size_t i = 0; i < ny; i++) sink += y[i];
         cn_net_jvp(net, tx, ty, batch, tangents);
         for (size_t i = 0; i < ny * tangents; i++) sink += ty[i];
+        if (cn_net_trainable(net, NULL) == CN_OK && cn_net_forward(net, x, batch, 1) == CN_OK) {
+            cn_net_zero_grad(net);
+            if (cn_net_backward(net, ty, tx, batch) == CN_OK)
+                for (size_t i = 0; i < nx; i++) sink += tx[i];
+        }
         (void)sink;
     }
     free(x);
@@ -75,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_released("a failed load");
         return 0;
     }
-    if (!net || !cn_net_inference_only(net)) abort();
+    if (!net || cn_net_inference_only(net) != (cn_net_trainable(net, NULL) != CN_OK)) abort();
     for (int i = 0; i < cn_net_layer_count(net); i++)
         if (!cn_net_layer_name(net, i)) abort();
 

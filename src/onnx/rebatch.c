@@ -12,6 +12,7 @@
 
 /* above float rounding of a batched against a single GEMM, far below what mixing two examples changes */
 #define REBATCH_TOL 1e-4
+#define REBATCH_RUN_MAX 256
 
 static int refuse(cn_graph *g, cn_error *err, int status, const char *why)
 {
@@ -50,10 +51,15 @@ int cn_graph_check_rebatch(cn_graph *g, cn_error *err)
         x[i] = (cn_real)(0.1 + (double)(s >> 11) / 9007199254740992.0);
     }
     cn_real *both = NULL;
-    /* first at the file's own batch: a failure there is the graph's, not the re-batching's */
-    int rc = cn_graph_set_input(g, NULL, g->file_batch);
-    if (!rc) rc = cn_graph_run(g, 0, g->nn);
-    if (rc) rc = cn_error_set(err, rc, "%s", g->msg);
+    /* first at the file's own batch: a failure there is the graph's, not the re-batching's. Only for the small
+     * batches exports fix (2, 3, a training batch): a file fixing a huge one would cost that many examples'
+     * compute before anything else, and the runs at 1 and 2 below find the same errors (the fuzzer's find) */
+    int rc = CN_OK;
+    if (g->file_batch <= REBATCH_RUN_MAX) {
+        rc = cn_graph_set_input(g, NULL, g->file_batch);
+        if (!rc) rc = cn_graph_run(g, 0, g->nn);
+        if (rc) rc = cn_error_set(err, rc, "%s", g->msg);
+    }
     if (!rc) rc = run_rows(g, x, 2, 0, err);
     const cn_tensor *y = &g->t[g->output];
     const size_t per_out = rc ? 0 : cn_tensor_numel(y) / 2;
