@@ -275,11 +275,9 @@ cJSON *cli_aval_json(const cli_aval_result *res, const cli_aval_opts *o)
 int cli_aval_write_csv(const char *path, const cli_aval_result *res)
 {
     const cn_cascade_result *r = &res->r;
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fprintf(f, "cascade,input,unit,sign,size,duration,complete");
     for (int l = 0; l < r->len; l++) fprintf(f, ",block_%d", r->first_block + l);
     fputc('\n', f);
@@ -289,11 +287,7 @@ int cli_aval_write_csv(const char *path, const cli_aval_result *res)
         for (int l = 0; l < r->len; l++) fprintf(f, ",%d", r->counts[(size_t)c * r->len + l]);
         fputc('\n', f);
     }
-    if (fclose(f)) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 /* the CCDF of the completed avalanches' sizes or durations with the fit */

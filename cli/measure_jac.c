@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "csv.h"
 #include "measure_jac.h"
 #include "plot.h"
 
@@ -67,19 +66,13 @@ cJSON *cli_jac_json(const cn_jacobian_result *r)
 
 int cli_jac_write_csv(const char *path, const cn_jacobian_result *r)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: cannot write", path);
-        return -1;
-    }
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
     fprintf(f, "input,index,s\n");
     for (int b = 0; b < r->inputs; b++)
         for (int k = 0; k < r->rank; k++) fprintf(f, "%d,%d,%.9g\n", b, k, r->s[(size_t)b * r->rank + k]);
-    if (fclose(f) != 0) {
-        cli_error("%s: write error", path);
-        return -1;
-    }
-    return 0;
+    return cli_report_commit(&rep);
 }
 
 int cli_jac_plot(const char *dir, const cn_jacobian_result *r)
