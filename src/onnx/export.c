@@ -4,28 +4,14 @@
  * metadata stay exactly what the exporter wrote: the fine-tuned file loads wherever the original did. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "core/atomic_file.h"
 #include "net/net_internal.h"
-#include "onnx.pb-c.h"
-#include "onnx/graph.h"
-
-static void *pb_alloc(void *user, size_t size)
-{
-    (void)user;
-    return cn_malloc(size);
-}
-static void pb_free(void *user, void *ptr)
-{
-    (void)user;
-    cn_free(ptr);
-}
+#include "onnx/proto.h"
 
 static const cn_tensor *find(const cn_graph *g, const char *name)
 {
-    for (int i = 0; i < g->nt; i++)
-        if (strcmp(g->t[i].name, name) == 0) return &g->t[i];
-    return NULL;
+    int i = cn_graph_find_tensor(g, name);
+    return i < 0 ? NULL : &g->t[i];
 }
 
 static const Onnx__TensorProto *find_initializer(const Onnx__GraphProto *gp, const char *name)
@@ -145,20 +131,6 @@ static int update(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a
     return write_copies(gp, g, a, replaced);
 }
 
-static int read_source(const char *path, uint8_t **buf, size_t *len, cn_error *err)
-{
-    struct stat st;
-    FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
-    if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot open the model's source file", path);
-    *len = (size_t)st.st_size;
-    *buf = cn_malloc(*len ? *len : 1);
-    int rc = CN_OK;
-    if (!*buf) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %zu bytes", path, *len);
-    else if (fread(*buf, 1, *len, f) != *len) rc = cn_error_set(err, CN_ERR_IO, "%s: read error", path);
-    fclose(f);
-    return rc;
-}
-
 int cn_net_export_onnx(const cn_net *net, const char *path, cn_error *err)
 {
     const cn_graph *g = net->graph;
@@ -168,10 +140,12 @@ int cn_net_export_onnx(const cn_net *net, const char *path, cn_error *err)
                             "write its weights into", path);
     uint8_t *buf = NULL, *packed = NULL;
     size_t len = 0;
-    int rc = read_source(g->source, &buf, &len, err);
-    ProtobufCAllocator a = {pb_alloc, pb_free, NULL};
+    int rc = cn_onnx_read_file(g->source, 0, &buf, &len, err);
+    int out_of_memory = 0;
+    ProtobufCAllocator a = cn_onnx_pb_allocator(&out_of_memory);
     Onnx__ModelProto *m = rc ? NULL : onnx__model_proto__unpack(&a, len, buf);
     int replaced = 0;
+    if (!rc && !m && out_of_memory) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory decoding it", g->source);
     if (!rc && !m) rc = cn_error_set(err, CN_ERR_FORMAT, "%s: no longer decodes as ONNX (changed since the load?)", g->source);
     if (!rc && !m->graph) rc = cn_error_set(err, CN_ERR_FORMAT, "%s: holds no graph", g->source);
     if (!rc && (rc = update(m->graph, g, &a, &replaced)))

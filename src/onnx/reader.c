@@ -5,15 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "onnx.pb-c.h"
-#include "onnx/graph.h"
+#include "onnx/proto.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)2147483647) /* protobuf's own limit for one message */
 #define OPSET_MIN 1  /* with the per-operator rules of opset.c */
 #define OPSET_MAX 21
 
-/* protobuf-c allocates through critnet's hook, so failed-allocation tests reach the decoder too; a decode that
- * failed for want of memory must say so, not call the file corrupt, so the hook notes its failures */
+/* a decode that failed for want of memory must say so, not call the file corrupt: the hook notes its failures */
 static void *pb_alloc(void *user, size_t size)
 {
     void *p = cn_malloc(size);
@@ -21,6 +19,8 @@ static void *pb_alloc(void *user, size_t size)
     return p;
 }
 static void pb_free(void *user, void *ptr) { cn_free(ptr); }
+
+ProtobufCAllocator cn_onnx_pb_allocator(int *oom) { return (ProtobufCAllocator){pb_alloc, pb_free, oom}; }
 
 static int fail(cn_graph *g, cn_error *err, int status, const char *fmt, const char *a, const char *b)
 {
@@ -30,7 +30,7 @@ static int fail(cn_graph *g, cn_error *err, int status, const char *fmt, const c
     return cn_error_set(err, status, "%s", g->msg);
 }
 
-static int find_tensor(const cn_graph *g, const char *name)
+int cn_graph_find_tensor(const cn_graph *g, const char *name)
 {
     for (int i = g->nt - 1; i >= 0; i--)
         if (strcmp(g->t[i].name, name) == 0) return i;
@@ -141,7 +141,7 @@ static int read_tensor(cn_graph *g, int ti, const Onnx__TensorProto *tp, cn_erro
 static int add_const(cn_graph *g, const char *name, const Onnx__TensorProto *tp, int *index, cn_error *err)
 {
     *index = -1;
-    if (name[0] && find_tensor(g, name) >= 0)
+    if (name[0] && cn_graph_find_tensor(g, name) >= 0)
         return fail(g, err, CN_ERR_FORMAT, "tensor %s is defined twice%s", name, NULL);
     int ti = cn_graph_add_tensor(g, name);
     if (ti < 0) return fail(g, err, CN_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
@@ -156,7 +156,7 @@ static int read_input(cn_graph *g, const Onnx__GraphProto *gp, cn_error *err)
     int count = 0;
     for (size_t i = 0; i < gp->n_input; i++) {
         /* older exports list initializers as inputs; protobuf-c leaves an unset name NULL (unnamed, "") */
-        if (find_tensor(g, gp->input[i]->name ? gp->input[i]->name : "") >= 0) continue;
+        if (cn_graph_find_tensor(g, gp->input[i]->name ? gp->input[i]->name : "") >= 0) continue;
         in = gp->input[i];
         count++;
     }
@@ -243,7 +243,7 @@ static int read_constant(cn_graph *g, const Onnx__NodeProto *np, const char *nod
         return fail(g, err, CN_ERR_FORMAT, "node %s: a Constant has one output and one value attribute%s", node, NULL);
     const Onnx__AttributeProto *ap = np->attribute[0];
     const char *out = np->output[0];
-    if (find_tensor(g, out) >= 0) return fail(g, err, CN_ERR_FORMAT, "tensor %s is defined twice%s", out, NULL);
+    if (cn_graph_find_tensor(g, out) >= 0) return fail(g, err, CN_ERR_FORMAT, "tensor %s is defined twice%s", out, NULL);
     const char *an = ap->name ? ap->name : ""; /* protobuf-c leaves an unset name NULL */
     int ti;
     if (ap->t && strcmp(an, "value") == 0) return add_const(g, out, ap->t, &ti, err);
@@ -303,7 +303,7 @@ static int read_node(cn_graph *g, const Onnx__NodeProto *np, int index, cn_error
     }
     for (int i = 0; i < n->nin; i++) {
         const char *name = np->input[i];
-        n->in[i] = name[0] ? find_tensor(g, name) : -1;
+        n->in[i] = name[0] ? cn_graph_find_tensor(g, name) : -1;
         if (name[0] && n->in[i] < 0)
             return fail(g, err, CN_ERR_FORMAT, "node %s uses tensor %s before any node produces it (the graph must "
                         "be in topological order)", node, name);
@@ -312,7 +312,7 @@ static int read_node(cn_graph *g, const Onnx__NodeProto *np, int index, cn_error
         const char *name = np->output[i];
         n->out[i] = -1;
         if (!name[0]) continue;
-        if (find_tensor(g, name) >= 0) return fail(g, err, CN_ERR_FORMAT, "tensor %s is defined twice%s", name, NULL);
+        if (cn_graph_find_tensor(g, name) >= 0) return fail(g, err, CN_ERR_FORMAT, "tensor %s is defined twice%s", name, NULL);
         if ((n->out[i] = cn_graph_add_tensor(g, name)) < 0) return fail(g, err, CN_ERR_NOMEM, "out of memory%s%s", NULL, NULL);
         g->t[n->out[i]].producer = g->nn - 1;
     }
@@ -354,7 +354,7 @@ static int read_graph(cn_graph *g, const Onnx__ModelProto *m, cn_error *err)
         if ((rc = read_node(g, gp->node[i], (int)i, err))) return rc;
     if (gp->n_output < 1) return fail(g, err, CN_ERR_FORMAT, "the graph has no output%s%s", NULL, NULL);
     const char *out = gp->output[0]->name ? gp->output[0]->name : "";
-    g->output = find_tensor(g, out);
+    g->output = cn_graph_find_tensor(g, out);
     if (g->output < 0 || g->t[g->output].producer < 0)
         return fail(g, err, CN_ERR_FORMAT, "output %s is not produced by any node%s", out, NULL);
     return CN_OK;
@@ -368,7 +368,7 @@ int cn_graph_load_buffer(cn_graph **out, const uint8_t *buf, size_t len, const c
     snprintf(g->path, sizeof g->path, "%s", name);
     g->input = g->output = -1;
     int out_of_memory = 0;
-    ProtobufCAllocator pb_allocator = {pb_alloc, pb_free, &out_of_memory};
+    ProtobufCAllocator pb_allocator = cn_onnx_pb_allocator(&out_of_memory);
     Onnx__ModelProto *m = onnx__model_proto__unpack(&pb_allocator, len, buf);
     int rc;
     if (!m && out_of_memory) rc = fail(g, err, CN_ERR_NOMEM, "out of memory decoding the protobuf%s%s", NULL, NULL);
@@ -384,9 +384,9 @@ int cn_graph_load_buffer(cn_graph **out, const uint8_t *buf, size_t len, const c
     return CN_OK;
 }
 
-int cn_graph_load(cn_graph **out, const char *path, size_t max_bytes, cn_error *err)
+int cn_onnx_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, cn_error *err)
 {
-    *out = NULL;
+    *buf = NULL;
     if (!max_bytes) max_bytes = DEFAULT_MAX_BYTES;
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return cn_error_set(err, CN_ERR_IO, "%s: cannot open", path);
@@ -396,12 +396,26 @@ int cn_graph_load(cn_graph **out, const char *path, size_t max_bytes, cn_error *
     if (st.st_size == 0) return cn_error_set(err, CN_ERR_FORMAT, "%s: empty file, not an ONNX model", path);
     FILE *f = fopen(path, "rb");
     if (!f) return cn_error_set(err, CN_ERR_IO, "%s: cannot open", path);
-    uint8_t *buf = cn_malloc((size_t)st.st_size);
-    int rc;
-    if (!buf) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %lld bytes", path, (long long)st.st_size);
-    else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) rc = cn_error_set(err, CN_ERR_IO, "%s: read error", path);
-    else rc = cn_graph_load_buffer(out, buf, (size_t)st.st_size, path, err);
-    cn_free(buf);
+    *len = (size_t)st.st_size;
+    *buf = cn_malloc(*len);
+    int rc = CN_OK;
+    if (!*buf) rc = cn_error_set(err, CN_ERR_NOMEM, "%s: out of memory for %lld bytes", path, (long long)st.st_size);
+    else if (fread(*buf, 1, *len, f) != *len) rc = cn_error_set(err, CN_ERR_IO, "%s: read error", path);
     fclose(f);
+    if (rc) {
+        cn_free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
+int cn_graph_load(cn_graph **out, const char *path, size_t max_bytes, cn_error *err)
+{
+    *out = NULL;
+    uint8_t *buf;
+    size_t len;
+    int rc = cn_onnx_read_file(path, max_bytes, &buf, &len, err);
+    if (!rc) rc = cn_graph_load_buffer(out, buf, len, path, err);
+    cn_free(buf);
     return rc;
 }
