@@ -27,8 +27,7 @@ static int last_layer(const cn_net *net, int include_readout, int *last, cn_erro
 }
 
 /* J (n_out x n_in, column-major, double) of layers 0..last at the input of the last forward */
-static int form_jacobian(cn_net *net, int last, double *J, int n_in, int n_out, cn_real *ta, cn_real *tb,
-                         size_t widest)
+static int form_jacobian(cn_net *net, int last, double *J, int n_in, int n_out, cn_real *ta, cn_real *tb)
 {
     for (int c0 = 0; c0 < n_in; c0 += CHUNK) {
         int kc = n_in - c0 < CHUNK ? n_in - c0 : CHUNK;
@@ -44,7 +43,6 @@ static int form_jacobian(cn_net *net, int last, double *J, int n_in, int n_out, 
         for (int k = 0; k < kc; k++)
             for (int r = 0; r < n_out; r++) J[(size_t)(c0 + k) * n_out + r] = in[(size_t)k * n_out + r];
     }
-    (void)widest;
     return CN_OK;
 }
 
@@ -121,7 +119,7 @@ int cn_jacobian_spectrum(cn_net *net, const cn_real *x, int n, int include_reado
             rc = cn_error_set(err, CN_ERR_NONFINITE, "input %d holds NaN or infinity", b);
             break;
         }
-        if ((rc = cn_net_forward(net, xb, 1, 0)) || (rc = form_jacobian(net, last, J, n_in, n_out, ta, tb, widest))) {
+        if ((rc = cn_net_forward(net, xb, 1, 0)) || (rc = form_jacobian(net, last, J, n_in, n_out, ta, tb))) {
             cn_net_pass_error(net, rc, err);
             break;
         }

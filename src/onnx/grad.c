@@ -16,6 +16,12 @@ static int has_diff_input(const cn_graph *g, const cn_node *n)
     return 0;
 }
 
+/* no backward for this node: none in its operator, or more inputs than the operator's vjp folds back */
+static int lacks_vjp(const cn_node *n)
+{
+    return !n->op->vjp || (n->op->vjp_max_inputs && n->nin > n->op->vjp_max_inputs);
+}
+
 static int has_diff_output(const cn_graph *g, const cn_node *n)
 {
     for (int j = 0; j < n->nout; j++)
@@ -41,8 +47,7 @@ int cn_graph_first_without_vjp(const cn_graph *g, int first, int last)
 {
     for (int i = first; i < last; i++) {
         const cn_node *n = &g->nodes[i];
-        int lacks = !n->op->vjp || (n->op->vjp_max_inputs && n->nin > n->op->vjp_max_inputs);
-        if (lacks && has_diff_input(g, n) && has_diff_output(g, n)) return i;
+        if (lacks_vjp(n) && has_diff_input(g, n) && has_diff_output(g, n)) return i;
     }
     return -1;
 }
@@ -93,7 +98,7 @@ int cn_graph_run_vjp(cn_graph *g, int first, int last)
     for (int i = last - 1; i >= first; i--) {
         cn_node *n = &g->nodes[i];
         if (!has_diff_output(g, n) || !has_diff_input(g, n)) continue;
-        if (!n->op->vjp || (n->op->vjp_max_inputs && n->nin > n->op->vjp_max_inputs))
+        if (lacks_vjp(n))
             return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "%s has no backward in critnet yet, so this network "
                                 "cannot be trained (docs/onnx.md lists the operators that train)", n->op_type);
         int rc = n->op->vjp(g, n);

@@ -91,11 +91,7 @@ static int seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
     cn_tensor *in = &g->t[s->in], *out = &g->t[s->out];
     size_t n_in = (size_t)B * cn_shape_size(L->in), n_out = (size_t)B * cn_shape_size(L->out);
     int rc;
-    if (s->last == g->nn) {
-        int node = cn_graph_first_without_vjp(g, 0, g->nn);
-        if (node >= 0)
-            return seg_failed(s, cn_node_fail(g, &g->nodes[node], CN_ERR_UNSUPPORTED, "%s has no backward in critnet "
-                                              "yet, so this network cannot be trained", g->nodes[node].op_type));
+    if (s->last == g->nn) { /* a node without a backward fails in cn_graph_run_vjp, naming itself */
         if ((rc = cn_graph_reserve_grads(g))) return seg_failed(s, rc);
         cn_graph_zero_grads(g);
     }

@@ -89,7 +89,7 @@ static int unary_vjp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn pa
     if (!gx || !gy) return CN_OK;
     if (params && (rc = params(g, n, x, &p))) return rc;
     size_t count = cn_tensor_numel(y);
-    cn_real *share = cn_node_scratch(g, n, count * sizeof(cn_real));
+    cn_real *share = cn_graph_temp(g, n, count); /* shared by every vjp: no buffer per node */
     if (!share) return CN_ERR_NOMEM;
     tangents(count, x->data, y->data, gy, share, &p);
     CN_SIMD for (size_t i = 0; i < count; i++) gx[i] += share[i];
