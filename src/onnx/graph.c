@@ -92,6 +92,11 @@ int cn_tensor_set_shape(cn_graph *g, const cn_node *n, cn_tensor *t, int dtype, 
             if (!(t->grad = cn_calloc(cap, sizeof(cn_real))))
                 return cn_node_fail(g, n, CN_ERR_NOMEM, "out of memory for the gradient of %s", t->name);
         }
+        if (t->gtan) {
+            cn_free(t->gtan);
+            if (!(t->gtan = cn_calloc(cap * (size_t)(g->tangents > 1 ? g->tangents : 1), sizeof(cn_real))))
+                return cn_node_fail(g, n, CN_ERR_NOMEM, "out of memory for the tangent cotangent of %s", t->name);
+        }
     } else if (dtype != t->dtype) {
         t->cap = have / elem_size(dtype);
     }
@@ -320,6 +325,7 @@ int cn_graph_reserve(cn_graph *g, int batch, int tangents)
         if (g->t[i].active) per_tangent += g->t[i].cap * sizeof(cn_real);
     int K = tangents > 1 ? tangents : 1;
     if (per_tangent && (size_t)K * per_tangent > CN_GRAPH_TANGENT_BYTES) K = (int)(CN_GRAPH_TANGENT_BYTES / per_tangent);
+    if (K < g->min_tangents) K = g->min_tangents;
     if (K < 1) K = 1;
     int grow = K > g->tangents;
     if (grow) g->tangents = K;
@@ -330,6 +336,13 @@ int cn_graph_reserve(cn_graph *g, int batch, int tangents)
         if (!(t->tan = cn_calloc(t->cap * (size_t)g->tangents, sizeof(cn_real)))) {
             snprintf(g->msg, sizeof g->msg, "%s: out of memory for the tangents of %s", g->path, t->name);
             return CN_ERR_NOMEM;
+        }
+        if (t->gtan) {
+            cn_free(t->gtan);
+            if (!(t->gtan = cn_calloc(t->cap * (size_t)g->tangents, sizeof(cn_real)))) {
+                snprintf(g->msg, sizeof g->msg, "%s: out of memory for the tangent cotangents of %s", g->path, t->name);
+                return CN_ERR_NOMEM;
+            }
         }
     }
     return CN_OK;
@@ -342,6 +355,7 @@ void cn_graph_free(cn_graph *g)
         cn_free(g->t[i].name);
         if (!g->t[i].borrowed) cn_free(g->t[i].data); /* else views of the net's buffers */
         cn_free(g->t[i].tan);
+        cn_free(g->t[i].gtan);
         if (!(g->t[i].borrowed && g->t[i].role == CN_ROLE_PARAM)) cn_free(g->t[i].grad);
     }
     for (int i = 0; i < g->nn; i++) {

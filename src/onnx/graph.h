@@ -36,6 +36,8 @@ typedef struct {
     int borrowed;              /* data (and, for a parameter, grad) are views of the net's flat buffers */
     cn_real *grad;             /* d loss / d tensor, cap elements: owned for diff tensors, a view of the net's
                                 * gradient buffer for parameters; NULL until cn_graph_reserve_grads */
+    cn_real *gtan;             /* d R / d tangent, laid out as tan (active tensors, from cn_graph_reserve_gtan): the
+                                * reverse of a jvp pass, which the criticality regulariser runs */
 } cn_tensor;
 
 /* what a constant is to training: a parameter (its data and grad are views of the net's flat buffers), or
@@ -85,7 +87,24 @@ typedef struct {
     /* bit i: a float initializer at input i is training state the forward updates (batch norm's running
      * mean and variance) */
     unsigned state_in;
+    /* The vjp of the jvp (jvp_vjp.c), the second-order rule of the criticality regulariser: from the cotangents
+     * of the output tangents (gtan) it adds to the input tangents' cotangents, and to the grads of whatever the
+     * jvp read besides the tangent: the forward's values (a smooth op's curvature) and the weights the tangent
+     * went through. CN_TANGENT_NONE: no rule yet, the regulariser refuses a block with this op. */
+    unsigned char tangent_rule;
+    /* CN_TANGENT_MULTILINEAR: inputs added to the product rather than multiplied (a bias), bit i for input i */
+    unsigned additive_in;
+    /* CN_TANGENT_CUSTOM: the rule itself, over all g->run_k tangents */
+    int (*jvp_vjp)(cn_graph *g, cn_node *n);
 } cn_op;
+
+/* How an op's jvp is reversed. LINEAR: the jvp is the op's Jacobian at the forward's values and involves no
+ * weight (reshapes, Add, pools, ReLU and other piecewise-linear ops): the reverse is the op's own vjp applied to
+ * the tangents' cotangents. MULTILINEAR: the op is linear in each input separately (Conv, Gemm, MatMul, Mul):
+ * the tangent through input i is the op with input i replaced by its tangent, so the reverse is the op's vjp
+ * at that substitution, which also gives the other inputs (weights, or a second activation) their share.
+ * CUSTOM: jvp_vjp (smooth activations, normalisations). */
+enum { CN_TANGENT_NONE = 0, CN_TANGENT_LINEAR, CN_TANGENT_MULTILINEAR, CN_TANGENT_CUSTOM };
 
 struct cn_node {
     char *name;                /* the node's name, or "#index" when the file gives none */
@@ -120,6 +139,10 @@ struct cn_graph {
     int run_k;                 /* tangents of the jvp pass now running */
     cn_real *temp;             /* a backward's work space (cn_graph_temp) */
     size_t temp_cap;
+    int min_tangents;          /* cn_graph_reserve gives at least this many tangents, budget or not (the
+                                * regulariser keeps all its probes' tangents for the reverse pass) */
+    int keep_grads;            /* the next backward adds to the grads already there (the regulariser's share)
+                                * instead of starting from zero; the backward clears it */
 };
 
 /* ------------------------------------------------------------------ used by the operators */
@@ -234,5 +257,23 @@ cn_real *cn_graph_temp(cn_graph *g, const cn_node *n, size_t count);
 void cn_grad_add(cn_real *grad, const cn_real *share, size_t count);
 /* Runs the vjps of nodes [first, last) in reverse order: each adds to its inputs' grads. */
 int cn_graph_run_vjp(cn_graph *g, int first, int last);
+
+/* ------------------------------------------------------------------ reverse of the jvp (jvp_vjp.c) */
+
+/* The cotangents of input i's / output i's tangents (g->run_k blocks, like tan), or NULL when not active. */
+cn_real *cn_node_in_gtan(cn_graph *g, const cn_node *n, int i);
+const cn_real *cn_node_out_gtan(cn_graph *g, const cn_node *n, int i);
+/* Gives every active tensor its gtan (g->tangents blocks of cap values); grads must be reserved too. */
+int cn_graph_reserve_gtan(cn_graph *g);
+/* Zeroes the first K tangents' cotangents of every active tensor that nodes [first, last) read or write. */
+void cn_graph_zero_gtan(cn_graph *g, int first, int last, int K);
+/* The first node in [first, last) that a tangent passes through and whose op has no second-order rule, or -1. */
+int cn_graph_first_without_tangent_rule(const cn_graph *g, int first, int last);
+/* After cn_graph_run_jvp(first, last, K) and with the cotangents of some tangents set: runs the nodes' rules
+ * in reverse, adding to the tangents' cotangents, to the grads of the values (the next backward carries them
+ * on to the parameters before them) and to the parameters' grads. */
+int cn_graph_run_jvp_vjp(cn_graph *g, int first, int last, int K);
+/* The LINEAR rule for node n's first K tangents, for a custom rule that reduces to it in some cases. */
+int cn_node_reverse_linear(cn_graph *g, cn_node *n, int K);
 
 #endif

@@ -15,6 +15,7 @@
 #include "net/net_internal.h"
 #include "onnx/blocks.h"
 #include "onnx/graph.h"
+#include "onnx/onnx_net.h"
 
 typedef struct {
     cn_graph *g;
@@ -93,7 +94,8 @@ static int seg_backward(cn_layer *L, const cn_real *x, const cn_real *y, const c
     int rc;
     if (s->last == g->nn) { /* a node without a backward fails in cn_graph_run_vjp, naming itself */
         if ((rc = cn_graph_reserve_grads(g))) return seg_failed(s, rc);
-        cn_graph_zero_grads(g);
+        if (!g->keep_grads) cn_graph_zero_grads(g); /* else the regulariser's shares are already there */
+        g->keep_grads = 0;
     }
     if (!out->grad || cn_tensor_numel(out) != n_out) {
         snprintf(g->msg, sizeof g->msg, "%s: no gradient for %s (run a forward at this batch first)", g->path, out->name);
@@ -338,6 +340,22 @@ int cn_net_trainable(const cn_net *net, cn_error *err)
     return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: node %s (%s) has no backward in critnet yet, so this network "
                         "runs forward and jvp only (docs/onnx.md lists the operators that train)", g->path,
                         g->nodes[node].name, g->nodes[node].op_type);
+}
+
+cn_graph *cn_net_graph(const cn_net *net) { return net->graph; }
+
+void cn_net_graph_failed(cn_net *net, int rc)
+{
+    if (net->failed) *net->failed = rc;
+}
+
+void cn_net_graph_span(const cn_net *net, int first_layer, int last_layer, int *first, int *last, int *in, int *out)
+{
+    const segment *a = net->chain.layers[first_layer]->impl, *b = net->chain.layers[last_layer]->impl;
+    *first = a->first;
+    *last = b->last;
+    *in = a->in;
+    *out = b->out;
 }
 
 const char *cn_net_source(const cn_net *net) { return net->graph ? net->graph->source : NULL; }

@@ -366,12 +366,14 @@ static int binary_vjp(cn_graph *g, cn_node *n, const binary_kind *k)
     return CN_OK;
 }
 
-#define BINARY_OP(NAME, ...)                                                                                   \
+/* RULE: the regulariser's second-order rule (graph.h): Add and Sub are linear, Mul multilinear, Div's own */
+#define BINARY_OP(NAME, RULE, JVP_VJP, ...)                                                                    \
     static const binary_kind NAME##_kind = {__VA_ARGS__};                                                      \
     static int NAME##_forward(cn_graph *g, cn_node *n) { return binary_forward(g, n, &NAME##_kind); }         \
     static int NAME##_jvp(cn_graph *g, cn_node *n) { return binary_jvp(g, n, &NAME##_kind); }                 \
     static int NAME##_vjp(cn_graph *g, cn_node *n) { return binary_vjp(g, n, &NAME##_kind); }                 \
-    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp};
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp, \
+                                .tangent_rule = RULE, .jvp_vjp = JVP_VJP};
 
 /* comparisons have no jvp: their output is never active */
 #define COMPARE_OP(NAME, ...)                                                                                  \
@@ -379,12 +381,23 @@ static int binary_vjp(cn_graph *g, cn_node *n, const binary_kind *k)
     static int NAME##_forward(cn_graph *g, cn_node *n) { return binary_forward(g, n, &NAME##_kind); }         \
     const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward};
 
-BINARY_OP(Add, .real = add_real, .integer = add_int, .jvp = add_jvp, .vjp = add_vjp_rows)
-BINARY_OP(Sub, .real = sub_real, .integer = sub_int, .jvp = sub_jvp, .vjp = sub_vjp_rows)
-BINARY_OP(Mul, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
-BINARY_OP(Div, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
-BINARY_OP(Pow, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
-BINARY_OP(PRelu, .real = prelu_real, .jvp = prelu_jvp, .vjp = prelu_vjp_rows)
+BINARY_OP(Add, CN_TANGENT_LINEAR, NULL, .real = add_real, .integer = add_int, .jvp = add_jvp, .vjp = add_vjp_rows)
+BINARY_OP(Sub, CN_TANGENT_LINEAR, NULL, .real = sub_real, .integer = sub_int, .jvp = sub_jvp, .vjp = sub_vjp_rows)
+BINARY_OP(Mul, CN_TANGENT_MULTILINEAR, NULL, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
+/* a / b with b fixed is linear in a; a denominator that depends on the input or on a parameter makes the
+ * tangent a / b's curvature in b, which has no rule yet */
+static int div_jvp_vjp(cn_graph *g, cn_node *n)
+{
+    const cn_tensor *b = cn_node_in(g, n, 1);
+    if (b && b->diff)
+        return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "a division by a tensor that depends on the input or on a "
+                            "parameter has no second-order rule yet, so the criticality regulariser cannot pass it");
+    return cn_node_reverse_linear(g, n, g->run_k);
+}
+
+BINARY_OP(Div, CN_TANGENT_CUSTOM, div_jvp_vjp, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
+BINARY_OP(Pow, CN_TANGENT_NONE, NULL, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
+BINARY_OP(PRelu, CN_TANGENT_NONE, NULL, .real = prelu_real, .jvp = prelu_jvp, .vjp = prelu_vjp_rows)
 COMPARE_OP(Equal, .real = equal_real, .integer = equal_int, .compare = 1)
 COMPARE_OP(Less, .real = less_real, .integer = less_int, .compare = 1)
 COMPARE_OP(Greater, .real = greater_real, .integer = greater_int, .compare = 1)
@@ -510,7 +523,7 @@ static int where_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Where = {.name = "Where", .forward = where_forward, .jvp = where_jvp, .vjp = where_vjp};
+const cn_op cn_op_Where = {.name = "Where", .forward = where_forward, .jvp = where_jvp, .vjp = where_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
 /* ------------------------------------------------------------------ Max, Min (variadic) */
 
@@ -660,5 +673,5 @@ static int min_forward(cn_graph *g, cn_node *n) { return extreme_forward(g, n, 0
 static int min_jvp(cn_graph *g, cn_node *n) { return extreme_jvp(g, n, 0); }
 
 /* torch.maximum and torch.minimum export two inputs; a longer fold has no backward yet */
-const cn_op cn_op_Max = {.name = "Max", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp, .vjp_max_inputs = 2};
-const cn_op cn_op_Min = {.name = "Min", .forward = min_forward, .jvp = min_jvp, .vjp = min_vjp, .vjp_max_inputs = 2};
+const cn_op cn_op_Max = {.name = "Max", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp, .vjp_max_inputs = 2, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Min = {.name = "Min", .forward = min_forward, .jvp = min_jvp, .vjp = min_vjp, .vjp_max_inputs = 2, .tangent_rule = CN_TANGENT_LINEAR};

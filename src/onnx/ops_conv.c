@@ -168,4 +168,5 @@ static int conv_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Conv = {.name = "Conv", .forward = conv_forward, .jvp = conv_jvp, .vjp = conv_vjp, .jvp_batched = 1};
+const cn_op cn_op_Conv = {.name = "Conv", .forward = conv_forward, .jvp = conv_jvp, .vjp = conv_vjp, .jvp_batched = 1, .tangent_rule = CN_TANGENT_MULTILINEAR,
+                         .additive_in = 1u << 2};

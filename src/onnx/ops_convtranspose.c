@@ -148,4 +148,5 @@ static int deconv_vjp(cn_graph *g, cn_node *n)
 }
 
 const cn_op cn_op_ConvTranspose = {.name = "ConvTranspose", .forward = deconv_forward, .jvp = deconv_jvp,
-                                   .vjp = deconv_vjp, .jvp_batched = 1};
+                                   .vjp = deconv_vjp, .jvp_batched = 1, .tangent_rule = CN_TANGENT_MULTILINEAR,
+                                   .additive_in = 1u << 2};

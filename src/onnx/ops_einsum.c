@@ -267,4 +267,4 @@ static int einsum_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Einsum = {.name = "Einsum", .forward = einsum_forward, .jvp = einsum_jvp, .vjp = einsum_vjp};
+const cn_op cn_op_Einsum = {.name = "Einsum", .forward = einsum_forward, .jvp = einsum_jvp, .vjp = einsum_vjp, .tangent_rule = CN_TANGENT_MULTILINEAR};

@@ -199,7 +199,7 @@ static int matmul_jvp(cn_graph *g, cn_node *n)
 }
 
 const cn_op cn_op_MatMul = {.name = "MatMul", .forward = matmul_forward, .jvp = matmul_jvp, .vjp = matmul_vjp,
-                            .jvp_batched = 1};
+                            .jvp_batched = 1, .tangent_rule = CN_TANGENT_MULTILINEAR};
 
 /* ------------------------------------------------------------------ Gemm */
 
@@ -330,4 +330,4 @@ static int gemm_jvp(cn_graph *g, cn_node *n)
 }
 
 const cn_op cn_op_Gemm = {.name = "Gemm", .forward = gemm_forward, .jvp = gemm_jvp, .vjp = gemm_vjp,
-                          .jvp_batched = 1};
+                          .jvp_batched = 1, .tangent_rule = CN_TANGENT_MULTILINEAR, .additive_in = 1u << 2};

@@ -885,12 +885,12 @@ static int pad_vjp(cn_graph *g, cn_node *n)
 /* ------------------------------------------------------------------ the table entries */
 
 const cn_op cn_op_Transpose = {.name = "Transpose", .forward = transpose_forward, .jvp = transpose_jvp,
-                               .vjp = transpose_vjp};
-const cn_op cn_op_Expand = {.name = "Expand", .forward = expand_forward, .jvp = expand_jvp, .vjp = expand_vjp};
-const cn_op cn_op_Tile = {.name = "Tile", .forward = tile_forward, .jvp = tile_jvp, .vjp = tile_vjp};
-const cn_op cn_op_Slice = {.name = "Slice", .forward = slice_forward, .jvp = slice_jvp, .vjp = slice_vjp};
-const cn_op cn_op_Concat = {.name = "Concat", .forward = concat_forward, .jvp = concat_jvp, .vjp = concat_vjp};
-const cn_op cn_op_Split = {.name = "Split", .forward = split_forward, .jvp = split_jvp, .vjp = split_vjp};
-const cn_op cn_op_Gather = {.name = "Gather", .forward = gather_forward, .jvp = gather_jvp, .vjp = gather_vjp};
+                               .vjp = transpose_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Expand = {.name = "Expand", .forward = expand_forward, .jvp = expand_jvp, .vjp = expand_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Tile = {.name = "Tile", .forward = tile_forward, .jvp = tile_jvp, .vjp = tile_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Slice = {.name = "Slice", .forward = slice_forward, .jvp = slice_jvp, .vjp = slice_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Concat = {.name = "Concat", .forward = concat_forward, .jvp = concat_jvp, .vjp = concat_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Split = {.name = "Split", .forward = split_forward, .jvp = split_jvp, .vjp = split_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_Gather = {.name = "Gather", .forward = gather_forward, .jvp = gather_jvp, .vjp = gather_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 /* Pad's constant value is not trained */
-const cn_op cn_op_Pad = {.name = "Pad", .forward = pad_forward, .jvp = pad_jvp, .vjp = pad_vjp, .frozen_in = 1u << 2};
+const cn_op cn_op_Pad = {.name = "Pad", .forward = pad_forward, .jvp = pad_jvp, .vjp = pad_vjp, .frozen_in = 1u << 2, .tangent_rule = CN_TANGENT_LINEAR};

@@ -466,10 +466,129 @@ static int in_vjp(cn_graph *g, cn_node *n)
                     cn_node_in_grad(g, n, 2), in_param_offset);
 }
 
+/* ------------------------------------------------------------------ the reverse of the jvp */
+
+/* One group of N values normalised together (a batch-norm channel in training mode, a layer-norm row), with
+ * xhat and inv_std of the forward. Its jvp is u = scale * is * (t - mean(t) - xhat mean(xhat t)); this is the
+ * reverse, for the cotangent gy of u: t's cotangent gains is * P(h) with h = scale * gy and P the (symmetric)
+ * projection above; x, through xhat and is, gains -(is/N) (S xhat + A txhat) - c is^2 P(h), where
+ * txhat = u / scale, S = sum(h txhat), A = sum(h xhat) and c = mean(xhat t); the scale gains gy txhat.
+ * (d xhat = is P(dx) and d(1/is) = mean(xhat dx) give it.) scale and gscale repeat every `period` values. */
+static void norm_tangent_reverse(size_t N, const cn_real *xhat, double is, const cn_real *scale, size_t period,
+                                 const cn_real *t, const cn_real *gy, cn_real *gt, cn_real *gx, cn_real *gscale)
+{
+    double sum_t = 0, sum_xt = 0;
+    for (size_t j = 0; j < N; j++) {
+        sum_t += t[j];
+        sum_xt += (double)xhat[j] * t[j];
+    }
+    const double mean_t = sum_t / (double)N, c = sum_xt / (double)N;
+    double sum_h = 0, A = 0, S = 0;
+    for (size_t j = 0; j < N; j++) {
+        const double h = (double)scale[j % period] * gy[j], txhat = is * (t[j] - mean_t - xhat[j] * c);
+        sum_h += h;
+        A += h * xhat[j];
+        S += h * txhat;
+        if (gscale) gscale[j % period] += (cn_real)(gy[j] * txhat);
+    }
+    const double mean_h = sum_h / (double)N, e_h = A / (double)N;
+    for (size_t j = 0; j < N; j++) {
+        const double h = (double)scale[j % period] * gy[j], ph = h - mean_h - xhat[j] * e_h;
+        const double txhat = is * (t[j] - mean_t - xhat[j] * c);
+        if (gt) gt[j] += (cn_real)(is * ph);
+        if (gx) gx[j] += (cn_real)(-(is / (double)N) * (S * xhat[j] + A * txhat) - c * is * is * ph);
+    }
+}
+
+static void span_gather(const cn_real *src, cn_norm_span s, cn_real *dst)
+{
+    for (size_t i = 0; i < s.segs; i++) memcpy(dst + i * s.len, src + i * s.stride, s.len * sizeof *dst);
+}
+
+static void span_scatter_add(const cn_real *src, cn_norm_span s, cn_real *dst)
+{
+    for (size_t i = 0; i < s.segs; i++) cn_grad_add(dst + i * s.stride, src + i * s.len, s.len);
+}
+
+/* Eval mode: u = scale * inv_std(running) * t per channel, so t's cotangent gains that factor times gy and the
+ * scale gains inv_std sum(gy t). Training mode: each channel is a group of norm_tangent_reverse, gathered out
+ * of its strided span. */
+static int bn_jvp_vjp(cn_graph *g, cn_node *n)
+{
+    bn_args a;
+    bn_record r;
+    int st;
+    if ((st = bn_read(g, n, &a)) || (st = bn_scratch(g, n, &a, -1, 1, &r))) return st;
+    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
+    cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1);
+    if (!gty || !tx) return CN_OK;
+    const size_t nx = cn_tensor_numel(a.x), N = a.batch * a.plane;
+    const cn_real *scale = a.scale->data, *var = a.var->data;
+    const cn_norm_span span = {a.batch, a.plane, a.channels * a.plane};
+    cn_real *work = cn_graph_temp(g, n, 5 * (N ? N : 1));
+    if (!work) return CN_ERR_NOMEM;
+    cn_real *xh = work, *t = work + N, *gy = work + 2 * N, *gt = work + 3 * N, *gxc = work + 4 * N;
+    for (size_t c = 0; c < a.channels; c++) {
+        const size_t o = c * a.plane;
+        if (!r.train) {
+            const double is = 1.0 / sqrt((double)var[c] + a.eps), mul = scale[c] * is;
+            for (int k = 0; k < g->run_k; k++) {
+                span_gather(tx + (size_t)k * nx + o, span, t);
+                span_gather(gty + (size_t)k * nx + o, span, gy);
+                double sum = 0;
+                for (size_t j = 0; j < N; j++) {
+                    sum += (double)gy[j] * t[j];
+                    gt[j] = (cn_real)(mul * gy[j]);
+                }
+                if (gscale) gscale[c] += (cn_real)(is * sum);
+                if (gtx) span_scatter_add(gt, span, gtx + (size_t)k * nx + o);
+            }
+            continue;
+        }
+        span_gather(r.xhat + o, span, xh);
+        memset(gxc, 0, N * sizeof *gxc);
+        for (int k = 0; k < g->run_k; k++) {
+            span_gather(tx + (size_t)k * nx + o, span, t);
+            span_gather(gty + (size_t)k * nx + o, span, gy);
+            memset(gt, 0, N * sizeof *gt);
+            norm_tangent_reverse(N, xh, r.inv_std[c], scale + c, 1, t, gy, gt, gxc, gscale ? gscale + c : NULL);
+            if (gtx) span_scatter_add(gt, span, gtx + (size_t)k * nx + o);
+        }
+        if (gx) span_scatter_add(gxc, span, gx + o);
+    }
+    return CN_OK;
+}
+
+/* each row a group of norm_tangent_reverse, with the scale repeating along it */
+static int ln_jvp_vjp(cn_graph *g, cn_node *n)
+{
+    ln_args a;
+    int st = ln_read(g, n, &a);
+    if (st) return st;
+    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
+    cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1);
+    if (!gty || !tx || a.rows == 0) return CN_OK;
+    cn_norm_stats *stats;
+    cn_real *row;
+    if ((st = row_record(g, n, a.rows, a.d, &stats, &row))) return st; /* the forward's scratch, as it left it */
+    const size_t nx = cn_tensor_numel(a.x);
+    const cn_real *x = a.x->data;
+    for (size_t i = 0; i < a.rows; i++) {
+        cn_norm_row_xhat(x + i * a.d, stats[i], row, a.d);
+        for (int k = 0; k < g->run_k; k++) {
+            const size_t o = (size_t)k * nx + i * a.d;
+            norm_tangent_reverse(a.d, row, stats[i].inv_std, a.scale->data, a.period, tx + o, gty + o,
+                                 gtx ? gtx + o : NULL, gx ? gx + i * a.d : NULL, gscale);
+        }
+    }
+    return CN_OK;
+}
+
 /* batch norm's running mean and variance are state that a training forward updates, never parameters */
 const cn_op cn_op_BatchNormalization = {.name = "BatchNormalization", .forward = bn_forward, .jvp = bn_jvp,
-                                        .vjp = bn_vjp, .frozen_in = 3u << 3, .state_in = 3u << 3};
+                                        .vjp = bn_vjp, .frozen_in = 3u << 3, .state_in = 3u << 3,
+                                        .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = bn_jvp_vjp};
 const cn_op cn_op_LayerNormalization = {.name = "LayerNormalization", .forward = ln_forward, .jvp = ln_jvp,
-                                        .vjp = ln_vjp};
+                                        .vjp = ln_vjp, .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = ln_jvp_vjp};
 const cn_op cn_op_InstanceNormalization = {.name = "InstanceNormalization", .forward = in_forward, .jvp = in_jvp,
                                            .vjp = in_vjp};

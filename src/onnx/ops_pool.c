@@ -283,10 +283,10 @@ static int global_average_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_MaxPool = {.name = "MaxPool", .forward = maxpool_forward, .jvp = argmax_jvp, .vjp = argmax_vjp};
+const cn_op cn_op_MaxPool = {.name = "MaxPool", .forward = maxpool_forward, .jvp = argmax_jvp, .vjp = argmax_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_AveragePool = {.name = "AveragePool", .forward = averagepool_forward, .jvp = averagepool_jvp,
-                                 .vjp = averagepool_vjp};
+                                 .vjp = averagepool_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_GlobalAveragePool = {.name = "GlobalAveragePool", .forward = global_average_forward,
-                                       .jvp = global_average_jvp, .vjp = global_average_vjp};
+                                       .jvp = global_average_jvp, .vjp = global_average_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_GlobalMaxPool = {.name = "GlobalMaxPool", .forward = global_max_forward, .jvp = argmax_jvp,
-                                   .vjp = argmax_vjp};
+                                   .vjp = argmax_vjp, .tangent_rule = CN_TANGENT_LINEAR};

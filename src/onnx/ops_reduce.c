@@ -194,8 +194,8 @@ static int mean_forward(cn_graph *g, cn_node *n) { return linear_forward(g, n, 1
 static int mean_jvp(cn_graph *g, cn_node *n) { return linear_jvp(g, n, 1); }
 
 /* the axes are not trained */
-const cn_op cn_op_ReduceSum = {.name = "ReduceSum", .forward = sum_forward, .jvp = sum_jvp, .vjp = sum_vjp};
-const cn_op cn_op_ReduceMean = {.name = "ReduceMean", .forward = mean_forward, .jvp = mean_jvp, .vjp = mean_vjp};
+const cn_op cn_op_ReduceSum = {.name = "ReduceSum", .forward = sum_forward, .jvp = sum_jvp, .vjp = sum_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_ReduceMean = {.name = "ReduceMean", .forward = mean_forward, .jvp = mean_jvp, .vjp = mean_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
 /* ------------------------------------------------------------------ ReduceMax */
 
@@ -629,7 +629,7 @@ static int max_vjp(cn_graph *g, cn_node *n)
     }
     return extra_vjp(g, n, R_MAX);
 }
-const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp};
+const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
 #define EXTRA_REDUCE(NAME, KIND)                                                                               \
     static int NAME##_fw(cn_graph *g, cn_node *n) { return extra_forward(g, n, KIND); }                        \

@@ -339,12 +339,12 @@ static int range_forward(cn_graph *g, cn_node *n)
 const cn_op cn_op_Shape = {.name = "Shape", .forward = shape_forward, .shape_only = 1u << 0};
 const cn_op cn_op_Size = {.name = "Size", .forward = size_forward, .shape_only = 1u << 0};
 const cn_op cn_op_Reshape = {.name = "Reshape", .forward = reshape_forward, .jvp = same_elements_jvp,
-                           .vjp = same_elements_vjp};
+                           .vjp = same_elements_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_Flatten = {.name = "Flatten", .forward = flatten_forward, .jvp = same_elements_jvp,
-                           .vjp = same_elements_vjp};
+                           .vjp = same_elements_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_Unsqueeze = {.name = "Unsqueeze", .forward = unsqueeze_forward, .jvp = same_elements_jvp,
-                           .vjp = same_elements_vjp};
+                           .vjp = same_elements_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_Squeeze = {.name = "Squeeze", .forward = squeeze_forward, .jvp = same_elements_jvp,
-                           .vjp = same_elements_vjp};
+                           .vjp = same_elements_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 const cn_op cn_op_ConstantOfShape = {.name = "ConstantOfShape", .forward = constant_of_shape_forward};
 const cn_op cn_op_Range = {.name = "Range", .forward = range_forward};

@@ -100,5 +100,5 @@ static int s2d_forward(cn_graph *g, cn_node *n) { return space_forward(g, n, 0);
 static int s2d_jvp(cn_graph *g, cn_node *n) { return space_jvp(g, n, 0); }
 static int s2d_vjp(cn_graph *g, cn_node *n) { return space_vjp(g, n, 0); }
 
-const cn_op cn_op_DepthToSpace = {.name = "DepthToSpace", .forward = d2s_forward, .jvp = d2s_jvp, .vjp = d2s_vjp};
-const cn_op cn_op_SpaceToDepth = {.name = "SpaceToDepth", .forward = s2d_forward, .jvp = s2d_jvp, .vjp = s2d_vjp};
+const cn_op cn_op_DepthToSpace = {.name = "DepthToSpace", .forward = d2s_forward, .jvp = d2s_jvp, .vjp = d2s_vjp, .tangent_rule = CN_TANGENT_LINEAR};
+const cn_op cn_op_SpaceToDepth = {.name = "SpaceToDepth", .forward = s2d_forward, .jvp = s2d_jvp, .vjp = s2d_vjp, .tangent_rule = CN_TANGENT_LINEAR};

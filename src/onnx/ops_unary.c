@@ -96,10 +96,45 @@ static int unary_vjp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn pa
     return CN_OK;
 }
 
+typedef void (*curvature_fn)(size_t n, const cn_real *x, const cn_real *y, cn_real *d2, const unary_params *p);
+
+/* The reverse of t_y = phi'(x) t: the tangent's cotangent gains phi'(x) g (the vjp's expression), and x, on
+ * which phi' depends, gains sum_k phi''(x) t_k g_k. */
+static int unary_jvp_vjp(cn_graph *g, cn_node *n, tangents_fn tangents, curvature_fn curvature, params_fn params)
+{
+    cn_tensor *x, *y;
+    unary_params p = {0};
+    int rc = single_input(g, n, &x, &y);
+    if (rc) return rc;
+    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
+    cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0);
+    if (!gty || !tx) return CN_OK;
+    if (params && (rc = params(g, n, x, &p))) return rc;
+    const size_t count = cn_tensor_numel(y);
+    cn_real *work = cn_graph_temp(g, n, count);
+    if (!work) return CN_ERR_NOMEM;
+    for (int k = 0; k < g->run_k; k++) {
+        const size_t o = (size_t)k * count;
+        tangents(count, x->data, y->data, gty + o, work, &p);
+        if (gtx) cn_grad_add(gtx + o, work, count);
+    }
+    if (!gx) return CN_OK;
+    curvature(count, x->data, y->data, work, &p);
+    for (size_t i = 0; i < count; i++) {
+        double s = 0;
+        for (int k = 0; k < g->run_k; k++) s += (double)tx[(size_t)k * count + i] * gty[(size_t)k * count + i];
+        gx[i] += (cn_real)(s * work[i]);
+    }
+    return CN_OK;
+}
+
 /* VALUE: an expression in x (the input, cn_real) and p; TANGENT: in X and Y (input and output, as double),
  * t (the input's tangent) and p. INT_VALUES: the int64 kernel, NULL for float-only ops. The loops carry
- * CN_SIMD; expressions that select rather than branch around arithmetic keep them vectorised. */
-#define DEFINE_UNARY(NAME, VALUE, TANGENT, INT_VALUES, PARAMS)                                                \
+ * CN_SIMD; expressions that select rather than branch around arithmetic keep them vectorised.
+ * DEFINE_UNARY is for piecewise-linear ops, whose jvp at fixed values is reversed by their own vjp;
+ * DEFINE_SMOOTH_UNARY adds CURVE, the second derivative phi''(x) in X, Y and p, for the regulariser's
+ * second-order rule (unary_jvp_vjp). */
+#define UNARY_PASSES(NAME, VALUE, TANGENT, INT_VALUES, PARAMS)                                                \
     static void NAME##_values(size_t n, const cn_real *in, cn_real *out, const unary_params *p)               \
     {                                                                                                          \
         (void)p;                                                                                               \
@@ -124,8 +159,29 @@ static int unary_vjp(cn_graph *g, cn_node *n, tangents_fn tangents, params_fn pa
         return unary_forward(g, n, NAME##_values, INT_VALUES, PARAMS);                                         \
     }                                                                                                          \
     static int NAME##_jvp(cn_graph *g, cn_node *n) { return unary_jvp(g, n, NAME##_tangents, PARAMS); }      \
-    static int NAME##_vjp(cn_graph *g, cn_node *n) { return unary_vjp(g, n, NAME##_tangents, PARAMS); }      \
-    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp};
+    static int NAME##_vjp(cn_graph *g, cn_node *n) { return unary_vjp(g, n, NAME##_tangents, PARAMS); }
+
+#define DEFINE_UNARY(NAME, VALUE, TANGENT, INT_VALUES, PARAMS)                                                \
+    UNARY_PASSES(NAME, VALUE, TANGENT, INT_VALUES, PARAMS)                                                     \
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp, \
+                                .tangent_rule = CN_TANGENT_LINEAR};
+
+#define DEFINE_SMOOTH_UNARY(NAME, VALUE, TANGENT, CURVE, INT_VALUES, PARAMS)                                  \
+    UNARY_PASSES(NAME, VALUE, TANGENT, INT_VALUES, PARAMS)                                                     \
+    static void NAME##_curvature(size_t n, const cn_real *in, const cn_real *out, cn_real *d2,                \
+                                 const unary_params *p)                                                        \
+    {                                                                                                          \
+        (void)p;                                                                                               \
+        (void)in;                                                                                              \
+        (void)out;                                                                                             \
+        for (size_t i = 0; i < n; i++) d2[i] = (cn_real)(CURVE);                                              \
+    }                                                                                                          \
+    static int NAME##_jvp_vjp(cn_graph *g, cn_node *n)                                                         \
+    {                                                                                                          \
+        return unary_jvp_vjp(g, n, NAME##_tangents, NAME##_curvature, PARAMS);                                 \
+    }                                                                                                          \
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_forward, .jvp = NAME##_jvp, .vjp = NAME##_vjp, \
+                                .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = NAME##_jvp_vjp};
 
 #define X ((double)in[i])
 #define Y ((double)out[i])
@@ -242,6 +298,16 @@ static double gelu_slope(double z, int tanh_approx)
     return 0.5 * (1.0 + erf(z * SQRT1_2)) + z * INV_SQRT_2PI * exp(-0.5 * z * z);
 }
 
+/* GELU's second derivative: exact, phi(x) (2 - x^2) with phi the normal density; tanh form, differentiated
+ * from its slope: with u = c (x + a x^3) and th = tanh u, slope = (1 + th)/2 + x (1 - th^2) u' / 2 */
+static double gelu_curvature(double z, int tanh_approx)
+{
+    if (!tanh_approx) return INV_SQRT_2PI * exp(-0.5 * z * z) * (2.0 - z * z);
+    const double u = SQRT_2_OVER_PI * (z + GELU_CUBIC * z * z * z), th = tanh(u), sech2 = 1.0 - th * th;
+    const double du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * z * z), d2u = SQRT_2_OVER_PI * 6.0 * GELU_CUBIC * z;
+    return sech2 * du - z * th * sech2 * du * du + 0.5 * z * sech2 * d2u;
+}
+
 /* LeakyRelu as selections against 0 plus one product taken whatever the sign: GCC does not if-convert a
  * product that sits in a branch (it might trap), so `x < 0 ? alpha * x : x` left the loop scalar. Exact, as
  * one of the two terms is always 0; x < 0 lets a NaN through. */
@@ -269,42 +335,42 @@ static inline cn_real hard_swish_value(cn_real z) { return z * clamp_real(z / 6 
 /* x < 0 rather than x > 0 so that a NaN passes, as torch.relu */
 DEFINE_UNARY(Relu, x < 0 ? 0 : x, X > 0 ? t : 0, NULL, NULL)
 DEFINE_UNARY(LeakyRelu, leaky_value(x, p->alpha), leaky_tangent(in[i], t, p->alpha), NULL, read_leaky)
-DEFINE_UNARY(Elu, x > 0 ? x : p->alpha * cn_real_expm1(x), X > 0 ? t : p->alpha * exp(X) * t, NULL, read_elu)
-DEFINE_UNARY(Sigmoid, 1 / (1 + cn_real_exp(-x)), Y * (1.0 - Y) * t, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Elu, x > 0 ? x : p->alpha * cn_real_expm1(x), X > 0 ? t : p->alpha * exp(X) * t, X > 0 ? 0 : p->alpha * exp(X), NULL, read_elu)
+DEFINE_SMOOTH_UNARY(Sigmoid, 1 / (1 + cn_real_exp(-x)), Y * (1.0 - Y) * t, Y * (1.0 - Y) * (1.0 - 2.0 * Y), NULL, NULL)
 DEFINE_UNARY(HardSigmoid, hard_sigmoid_value(x, p),
              (p->alpha * X + p->beta > 0 && p->alpha * X + p->beta < 1) ? p->alpha * t : 0, NULL,
              read_hard_sigmoid)
-DEFINE_UNARY(HardSwish, hard_swish_value(x), X < -3 ? 0 : X <= 3 ? (X / 3.0 + 0.5) * t : t, NULL, NULL)
-DEFINE_UNARY(Tanh, tanh(x), (1.0 - Y * Y) * t, NULL, NULL)
-DEFINE_UNARY(Erf, erf(x), INV_SQRT_PI_2 * exp(-X * X) * t, NULL, NULL)
-DEFINE_UNARY(Sqrt, sqrt(x), 0.5 * t / Y, NULL, NULL)
-DEFINE_UNARY(Exp, cn_real_exp(x), Y * t, NULL, NULL)
-DEFINE_UNARY(Log, log(x), t / X, NULL, NULL)
+DEFINE_SMOOTH_UNARY(HardSwish, hard_swish_value(x), X < -3 ? 0 : X <= 3 ? (X / 3.0 + 0.5) * t : t, X > -3 && X < 3 ? 1.0 / 3.0 : 0, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Tanh, tanh(x), (1.0 - Y * Y) * t, -2.0 * Y * (1.0 - Y * Y), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Erf, erf(x), INV_SQRT_PI_2 * exp(-X * X) * t, -2.0 * X * INV_SQRT_PI_2 * exp(-X * X), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Sqrt, sqrt(x), 0.5 * t / Y, -0.25 / (Y * Y * Y), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Exp, cn_real_exp(x), Y * t, Y, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Log, log(x), t / X, -1.0 / (X * X), NULL, NULL)
 DEFINE_UNARY(Neg, -x, -t, int_neg, NULL)
 DEFINE_UNARY(Abs, fabs(x), X > 0 ? t : X < 0 ? -t : 0, int_abs, NULL)
-DEFINE_UNARY(Reciprocal, 1.0 / x, -(Y * Y) * t, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Reciprocal, 1.0 / x, -(Y * Y) * t, 2.0 * Y * Y * Y, NULL, NULL)
 /* Selu: gamma (beta here) times an Elu of alpha; Celu: an Elu continuous in alpha; ThresholdedRelu: x above
  * alpha, else 0; Softsign: x / (1 + |x|) */
-DEFINE_UNARY(Selu, p->beta * (x > 0 ? x : p->alpha * cn_real_expm1(x)),
-             X > 0 ? p->beta * t : p->beta * p->alpha * exp(X) * t, NULL, read_selu)
-DEFINE_UNARY(Celu, x > 0 ? x : p->alpha * expm1(x / p->alpha), X > 0 ? t : exp(X / p->alpha) * t, NULL,
+DEFINE_SMOOTH_UNARY(Selu, p->beta * (x > 0 ? x : p->alpha * cn_real_expm1(x)),
+             X > 0 ? p->beta * t : p->beta * p->alpha * exp(X) * t, X > 0 ? 0 : p->beta * p->alpha * exp(X), NULL, read_selu)
+DEFINE_SMOOTH_UNARY(Celu, x > 0 ? x : p->alpha * expm1(x / p->alpha), X > 0 ? t : exp(X / p->alpha) * t, X > 0 ? 0 : exp(X / p->alpha) / p->alpha, NULL,
              read_alpha_one)
 DEFINE_UNARY(ThresholdedRelu, x > p->alpha ? x : 0, X > p->alpha ? t : 0, NULL, read_alpha_one)
-DEFINE_UNARY(Softsign, x / (1 + fabs(x)), t / ((1 + fabs(X)) * (1 + fabs(X))), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Softsign, x / (1 + fabs(x)), t / ((1 + fabs(X)) * (1 + fabs(X))), (X > 0 ? -2.0 : X < 0 ? 2.0 : 0) / ((1 + fabs(X)) * (1 + fabs(X)) * (1 + fabs(X))), NULL, NULL)
 /* the trigonometric and hyperbolic functions and their inverses */
-DEFINE_UNARY(Sin, sin(x), cos(X) * t, NULL, NULL)
-DEFINE_UNARY(Cos, cos(x), -sin(X) * t, NULL, NULL)
-DEFINE_UNARY(Tan, tan(x), (1.0 + Y * Y) * t, NULL, NULL)
-DEFINE_UNARY(Asin, asin(x), t / sqrt(1.0 - X * X), NULL, NULL)
-DEFINE_UNARY(Acos, acos(x), -t / sqrt(1.0 - X * X), NULL, NULL)
-DEFINE_UNARY(Atan, atan(x), t / (1.0 + X * X), NULL, NULL)
-DEFINE_UNARY(Sinh, sinh(x), cosh(X) * t, NULL, NULL)
-DEFINE_UNARY(Cosh, cosh(x), sinh(X) * t, NULL, NULL)
-DEFINE_UNARY(Asinh, asinh(x), t / sqrt(X * X + 1.0), NULL, NULL)
-DEFINE_UNARY(Acosh, acosh(x), t / sqrt(X * X - 1.0), NULL, NULL)
-DEFINE_UNARY(Atanh, atanh(x), t / (1.0 - X * X), NULL, NULL)
-DEFINE_UNARY(Softplus, softplus(x), sigmoid(X) * t, NULL, NULL)
-DEFINE_UNARY(Gelu, gelu_value(x, p->tanh_approx), gelu_slope(X, p->tanh_approx) * t, NULL, read_gelu)
+DEFINE_SMOOTH_UNARY(Sin, sin(x), cos(X) * t, -Y, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Cos, cos(x), -sin(X) * t, -Y, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Tan, tan(x), (1.0 + Y * Y) * t, 2.0 * Y * (1.0 + Y * Y), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Asin, asin(x), t / sqrt(1.0 - X * X), X / pow(1.0 - X * X, 1.5), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Acos, acos(x), -t / sqrt(1.0 - X * X), -X / pow(1.0 - X * X, 1.5), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Atan, atan(x), t / (1.0 + X * X), -2.0 * X / ((1.0 + X * X) * (1.0 + X * X)), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Sinh, sinh(x), cosh(X) * t, Y, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Cosh, cosh(x), sinh(X) * t, Y, NULL, NULL)
+DEFINE_SMOOTH_UNARY(Asinh, asinh(x), t / sqrt(X * X + 1.0), -X / pow(X * X + 1.0, 1.5), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Acosh, acosh(x), t / sqrt(X * X - 1.0), -X / pow(X * X - 1.0, 1.5), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Atanh, atanh(x), t / (1.0 - X * X), 2.0 * X / ((1.0 - X * X) * (1.0 - X * X)), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Softplus, softplus(x), sigmoid(X) * t, sigmoid(X) * (1.0 - sigmoid(X)), NULL, NULL)
+DEFINE_SMOOTH_UNARY(Gelu, gelu_value(x, p->tanh_approx), gelu_slope(X, p->tanh_approx) * t, gelu_curvature(X, p->tanh_approx), NULL, read_gelu)
 
 /* ------------------------------------------------------------------ Clip: float or int64 */
 
@@ -345,7 +411,7 @@ static int clip_jvp(cn_graph *g, cn_node *n) { return unary_jvp(g, n, clip_tange
 static int clip_vjp(cn_graph *g, cn_node *n) { return unary_vjp(g, n, clip_tangents, read_clip); }
 
 /* the bounds are not trained */
-const cn_op cn_op_Clip = {.name = "Clip", .forward = clip_forward, .jvp = clip_jvp, .vjp = clip_vjp, .frozen_in = 0x6};
+const cn_op cn_op_Clip = {.name = "Clip", .forward = clip_forward, .jvp = clip_jvp, .vjp = clip_vjp, .frozen_in = 0x6, .tangent_rule = CN_TANGENT_LINEAR};
 
 #undef X
 #undef Y
@@ -387,7 +453,7 @@ static int copy_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-const cn_op cn_op_Identity = {.name = "Identity", .forward = copy_forward, .jvp = copy_jvp, .vjp = copy_vjp};
+const cn_op cn_op_Identity = {.name = "Identity", .forward = copy_forward, .jvp = copy_jvp, .vjp = copy_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
 /* Dropout is the identity at inference. Its mask output and training_mode=true would need the random draws
  * of a training run, which a measurement of the trained function has no use for: both are refused. */
@@ -403,7 +469,7 @@ static int dropout_forward(cn_graph *g, cn_node *n)
 }
 
 /* a network trains with its dropout off (the identity), as it is measured; the ratio is not trained */
-const cn_op cn_op_Dropout = {.name = "Dropout", .forward = dropout_forward, .jvp = copy_jvp, .vjp = copy_vjp, .frozen_in = 0x6};
+const cn_op cn_op_Dropout = {.name = "Dropout", .forward = dropout_forward, .jvp = copy_jvp, .vjp = copy_vjp, .frozen_in = 0x6, .tangent_rule = CN_TANGENT_LINEAR};
 
 /* ------------------------------------------------------------------ Cast */
 
@@ -467,4 +533,4 @@ static int cast_forward(cn_graph *g, cn_node *n)
 
 /* only a float output can be active, and then the input was float too (an int64 one never is): the tangent
  * passes through, or is zero */
-const cn_op cn_op_Cast = {.name = "Cast", .forward = cast_forward, .jvp = copy_jvp, .vjp = copy_vjp};
+const cn_op cn_op_Cast = {.name = "Cast", .forward = cast_forward, .jvp = copy_jvp, .vjp = copy_vjp, .tangent_rule = CN_TANGENT_LINEAR};

@@ -15,9 +15,11 @@
 #include <math.h>
 #include <string.h>
 #include "net/net_internal.h"
+#include "onnx/onnx_net.h"
 #include "train/critreg.h"
 
 struct cn_critreg {
+    cn_critreg_graph *graph; /* a graph net's regulariser (critreg_graph.c); the rest is the layer chain's */
     cn_net *net;
     cn_block *blocks;
     int L, m, maxB, maxlayers;
@@ -42,6 +44,7 @@ struct cn_critreg {
 void cn_critreg_free(cn_critreg *r)
 {
     if (!r) return;
+    cn_critreg_graph_free(r->graph);
     for (int i = 0; i <= r->maxlayers; i++) {
         if (r->t) cn_free(r->t[i]);
         if (r->a) cn_free(r->a[i]);
@@ -72,6 +75,17 @@ int cn_critreg_new(cn_critreg **out, cn_net *net, const cn_critreg_cfg *cfg, int
         return cn_error_set(err, CN_ERR_ARG, "criticality target %d: unknown (sigma or lambda)", cfg->target);
     if (cfg->batch < 0) return cn_error_set(err, CN_ERR_ARG, "--crit-batch %d: must be >= 1", cfg->batch);
     if (max_batch < 1) return cn_error_set(err, CN_ERR_ARG, "batch %d: must be >= 1", max_batch);
+    if (cn_net_graph(net)) {
+        cn_critreg *r = cn_calloc(1, sizeof *r);
+        if (!r) return cn_error_set(err, CN_ERR_NOMEM, "out of memory");
+        int rc = cn_critreg_graph_new(&r->graph, net, cfg, max_batch, err);
+        if (rc) {
+            cn_free(r);
+            return rc;
+        }
+        *out = r;
+        return CN_OK;
+    }
     int n = cn_net_layer_count(net);
     for (int i = 0; i < n; i++)
         if (!(cn_net_layer_traits(net, i) & CN_TRAIT_CRITREG))
@@ -316,6 +330,7 @@ static int apply_lambda(cn_critreg *r, cn_rng *rng, int B, double *R, double *es
 
 int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estimate)
 {
+    if (r->graph) return cn_critreg_graph_apply(r->graph, rng, B, R, estimate);
     if (B < 1 || B > r->maxB) return CN_ERR_ARG;
     cn_net *net = r->net;
     const int n = cn_net_layer_count(net);
@@ -338,5 +353,11 @@ int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estim
 
 int cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B)
 {
+    if (r->graph) return cn_critreg_graph_backward(r->graph, dlogits, B);
     return cn_chain_backward_extra(&r->net->chain, dlogits, NULL, B, r->extra_z);
+}
+
+void cn_critreg_set_probes(cn_critreg *r, const cn_real *u)
+{
+    if (r->graph) cn_critreg_graph_set_probes(r->graph, u);
 }

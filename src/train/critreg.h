@@ -21,4 +21,15 @@ void cn_critreg_free(cn_critreg *r);
 int cn_critreg_apply(cn_critreg *r, cn_rng *rng, int B, double *R, double *estimate);
 /* The task loss's backward pass with the regulariser's primal cotangents joined in. */
 int cn_critreg_backward(cn_critreg *r, const cn_real *dlogits, int B);
+/* Tests: use these probes (m x Bc x n_in values per block, the same for every block and step) instead of
+ * drawing them; a graph net's regulariser only (NULL draws again). */
+void cn_critreg_set_probes(cn_critreg *r, const cn_real *u);
+
+/* The same on a network that runs a graph (critreg_graph.c); cn_critreg_* dispatch to it. */
+typedef struct cn_critreg_graph cn_critreg_graph;
+int cn_critreg_graph_new(cn_critreg_graph **out, cn_net *net, const cn_critreg_cfg *cfg, int max_batch, cn_error *err);
+void cn_critreg_graph_free(cn_critreg_graph *r);
+int cn_critreg_graph_apply(cn_critreg_graph *r, cn_rng *rng, int B, double *R, double *estimate);
+int cn_critreg_graph_backward(cn_critreg_graph *r, const cn_real *dlogits, int B);
+void cn_critreg_graph_set_probes(cn_critreg_graph *r, const cn_real *u);
 #endif

@@ -216,7 +216,12 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
             cn_net_zero_grad(net);
             if (reg && (s % crit_every) == 0) {
                 double R;
-                if (cn_critreg_apply(reg, rng, bs, &R, NULL) != CN_OK || !isfinite(R)) {
+                const int reg_rc = cn_critreg_apply(reg, rng, bs, &R, NULL);
+                if (reg_rc != CN_OK && reg_rc != CN_ERR_NONFINITE) { /* a pass that failed, not a divergence */
+                    rc = cn_net_pass_error(net, reg_rc, err);
+                    break;
+                }
+                if (reg_rc != CN_OK || !isfinite(R)) {
                     snprintf(res->diverged_msg, sizeof res->diverged_msg,
                              "diverged at epoch %d, step %ld: the criticality regulariser is not finite", epoch + 1,
                              s + 1);
