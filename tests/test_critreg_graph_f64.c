@@ -63,7 +63,9 @@ static double regulariser(setup *s, const double *x, int grads, double *dx)
     CHECK(rc == CN_OK, "forward: %d", rc);
     double R = NAN;
     rc = cn_critreg_apply(s->reg, NULL, s->B, &R, NULL);
-    CHECK(rc == CN_OK, "cn_critreg_apply: %d", rc);
+    cn_error err = {0};
+    if (rc) cn_net_status(s->net, &err);
+    CHECK(rc == CN_OK, "cn_critreg_apply: %d %s", rc, err.msg);
     if (grads) {
         rc = cn_net_backward(s->net, s->zeros, dx, s->B);
         CHECK(rc == CN_OK, "backward: %d", rc);

@@ -366,6 +366,102 @@ static int binary_vjp(cn_graph *g, cn_node *n, const binary_kind *k)
     return CN_OK;
 }
 
+/* ------------------------------------------------------------------ the reverse of the jvp (Mul, Div) */
+
+/* One row of the reverse of u = d(op)(a, b)[ta, tb] for the cotangent gu of u: the tangents' cotangents gta,
+ * gtb, and the values' grads ga, gb (second-order terms); any pointer but a, b, z, gu may be NULL. */
+typedef struct {
+    const cn_real *a, *b, *z, *ta, *tb, *gu;
+    cn_real *gta, *gtb, *ga, *gb;
+} reverse_row;
+
+/* Mul, u = ta b + a tb: gta = gu b, gtb = gu a, ga = gu tb, gb = gu ta. The same tensor at both inputs (x * x)
+ * needs nothing special: its shares add up. */
+static void mul_reverse_rows(size_t n, int sa, int sb, const reverse_row *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        const size_t ia = i * (size_t)sa, ib = i * (size_t)sb;
+        const double g = r->gu[i], ta = r->ta ? r->ta[ia] : 0, tb = r->tb ? r->tb[ib] : 0;
+        if (r->gta) r->gta[ia] += (cn_real)(g * r->b[ib]);
+        if (r->gtb) r->gtb[ib] += (cn_real)(g * r->a[ia]);
+        if (r->ga) r->ga[ia] += (cn_real)(g * tb);
+        if (r->gb) r->gb[ib] += (cn_real)(g * ta);
+    }
+}
+
+/* Div, u = ta / b - z tb / b with z = a / b: gta = gu / b, gtb = -gu z / b, ga = -gu tb / b^2,
+ * gb = -gu ta / b^2 + 2 gu z tb / b^2 */
+static void div_reverse_rows(size_t n, int sa, int sb, const reverse_row *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        const size_t ia = i * (size_t)sa, ib = i * (size_t)sb;
+        const double g = r->gu[i], b = r->b[ib], z = r->z[i], ta = r->ta ? r->ta[ia] : 0, tb = r->tb ? r->tb[ib] : 0;
+        if (r->gta) r->gta[ia] += (cn_real)(g / b);
+        if (r->gtb) r->gtb[ib] += (cn_real)(-g * z / b);
+        if (r->ga) r->ga[ia] += (cn_real)(-g * tb / (b * b));
+        if (r->gb) r->gb[ib] += (cn_real)((2 * g * z * tb - g * ta) / (b * b));
+    }
+}
+
+/* PRelu, u = ta (a > 0) or b ta + a tb: piecewise bilinear, so gta = gu (or gu b), gtb = gu a, ga = gu tb and
+ * gb = gu ta where a <= 0, nothing else */
+static void prelu_reverse_rows(size_t n, int sa, int sb, const reverse_row *r)
+{
+    for (size_t i = 0; i < n; i++) {
+        const size_t ia = i * (size_t)sa, ib = i * (size_t)sb;
+        const double g = r->gu[i], a = r->a[ia], ta = r->ta ? r->ta[ia] : 0, tb = r->tb ? r->tb[ib] : 0;
+        if (r->gta) r->gta[ia] += (cn_real)(a > 0 ? g : g * r->b[ib]);
+        if (a > 0) continue;
+        if (r->gtb) r->gtb[ib] += (cn_real)(g * a);
+        if (r->ga) r->ga[ia] += (cn_real)(g * tb);
+        if (r->gb) r->gb[ib] += (cn_real)(g * ta);
+    }
+}
+
+typedef void (*reverse_fn)(size_t n, int sa, int sb, const reverse_row *r);
+
+/* walks the forward's broadcast plan once per tangent; a weight (a parameter) at either input gets its share
+ * through ga or gb like any value */
+static int binary_jvp_vjp(cn_graph *g, cn_node *n, reverse_fn f)
+{
+    cn_tensor *a, *b, *y;
+    int rc = two_inputs(g, n, &a, &b, &y);
+    if (rc) return rc;
+    const cn_real *gu = cn_node_out_gtan(g, n, 0);
+    const size_t count = cn_tensor_numel(y), na = cn_tensor_numel(a), nb = cn_tensor_numel(b);
+    if (!gu || count == 0) return CN_OK;
+    const cn_real *bdata = real_data(g, n, b);
+    if (!bdata) return CN_ERR_NOMEM;
+    const cn_real *ta = cn_node_in_tan(g, n, 0), *tb = b->dtype == CN_T_FLOAT ? cn_node_in_tan(g, n, 1) : NULL;
+    cn_real *gta = cn_node_in_gtan(g, n, 0), *gtb = b->dtype == CN_T_FLOAT ? cn_node_in_gtan(g, n, 1) : NULL;
+    cn_real *ga = cn_node_in_grad(g, n, 0), *gb = b->dtype == CN_T_FLOAT ? cn_node_in_grad(g, n, 1) : NULL;
+    const cn_tensor *ab[2] = {a, b};
+    cn_bcast p;
+    cn_bcast_plan_tensors(&p, y->ndim, y->dims, 2, ab);
+    const size_t inner = cn_bcast_inner(&p), rows = cn_bcast_rows(&p);
+    const int sa = cn_bcast_inner_step(&p, 0), sb = cn_bcast_inner_step(&p, 1);
+    for (int k = 0; k < g->run_k; k++) {
+        const size_t ka = (size_t)k * na, kb = (size_t)k * nb, ky = (size_t)k * count;
+        cn_bcast_pos q;
+        cn_bcast_start(&p, &q);
+        for (size_t r = 0; r < rows; r++, cn_bcast_next(&p, &q)) {
+            const size_t oa = q.off[0], ob = q.off[1];
+            reverse_row row = {
+                .a = (const cn_real *)a->data + oa, .b = bdata + ob, .z = (const cn_real *)y->data + r * inner,
+                .ta = ta ? ta + ka + oa : NULL, .tb = tb ? tb + kb + ob : NULL, .gu = gu + ky + r * inner,
+                .gta = gta ? gta + ka + oa : NULL, .gtb = gtb ? gtb + kb + ob : NULL,
+                .ga = ga ? ga + oa : NULL, .gb = gb ? gb + ob : NULL,
+            };
+            f(inner, sa, sb, &row);
+        }
+    }
+    return CN_OK;
+}
+
+static int mul_jvp_vjp(cn_graph *g, cn_node *n) { return binary_jvp_vjp(g, n, mul_reverse_rows); }
+static int div_jvp_vjp(cn_graph *g, cn_node *n) { return binary_jvp_vjp(g, n, div_reverse_rows); }
+static int prelu_jvp_vjp(cn_graph *g, cn_node *n) { return binary_jvp_vjp(g, n, prelu_reverse_rows); }
+
 /* RULE: the regulariser's second-order rule (graph.h): Add and Sub are linear, Mul multilinear, Div's own */
 #define BINARY_OP(NAME, RULE, JVP_VJP, ...)                                                                    \
     static const binary_kind NAME##_kind = {__VA_ARGS__};                                                      \
@@ -383,21 +479,34 @@ static int binary_vjp(cn_graph *g, cn_node *n, const binary_kind *k)
 
 BINARY_OP(Add, CN_TANGENT_LINEAR, NULL, .real = add_real, .integer = add_int, .jvp = add_jvp, .vjp = add_vjp_rows)
 BINARY_OP(Sub, CN_TANGENT_LINEAR, NULL, .real = sub_real, .integer = sub_int, .jvp = sub_jvp, .vjp = sub_vjp_rows)
-BINARY_OP(Mul, CN_TANGENT_MULTILINEAR, NULL, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
-/* a / b with b fixed is linear in a; a denominator that depends on the input or on a parameter makes the
- * tangent a / b's curvature in b, which has no rule yet */
-static int div_jvp_vjp(cn_graph *g, cn_node *n)
+BINARY_OP(Mul, CN_TANGENT_CUSTOM, mul_jvp_vjp, .real = mul_real, .integer = mul_int, .jvp = mul_jvp, .vjp = mul_vjp_rows)
+BINARY_OP(Div, CN_TANGENT_CUSTOM, div_jvp_vjp, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
+/* x^e with e a fixed scalar: u = e x^(e-1) t, so t gains e x^(e-1) g (the vjp, LINEAR) and x gains
+ * e (e-1) x^(e-2) t g; an exponent that trains or depends on the input has no rule yet */
+static int pow_jvp_vjp(cn_graph *g, cn_node *n)
 {
-    const cn_tensor *b = cn_node_in(g, n, 1);
-    if (b && b->diff)
-        return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "a division by a tensor that depends on the input or on a "
-                            "parameter has no second-order rule yet, so the criticality regulariser cannot pass it");
-    return cn_node_reverse_linear(g, n, g->run_k);
+    const cn_tensor *x = cn_node_in(g, n, 0), *e = cn_node_in(g, n, 1);
+    if (e->diff || cn_tensor_numel(e) != 1)
+        return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "Pow has a second-order rule for a fixed scalar exponent "
+                            "only, so the criticality regulariser cannot pass it");
+    int rc = cn_node_reverse_linear(g, n, g->run_k);
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gu = cn_node_out_gtan(g, n, 0), *t = cn_node_in_tan(g, n, 0);
+    if (rc || !gx || !gu || !t) return rc;
+    const double p = e->dtype == CN_T_FLOAT ? (double)*(const cn_real *)e->data : (double)*(const int64_t *)e->data;
+    const size_t count = cn_tensor_numel(x);
+    const cn_real *xd = x->data;
+    for (size_t i = 0; i < count; i++) {
+        double s = 0;
+        for (int k = 0; k < g->run_k; k++) s += (double)t[(size_t)k * count + i] * gu[(size_t)k * count + i];
+        const double curve = p == 0 || p == 1 ? 0 : p * (p - 1) * pow((double)xd[i], p - 2);
+        gx[i] += (cn_real)(curve * s);
+    }
+    return CN_OK;
 }
 
-BINARY_OP(Div, CN_TANGENT_CUSTOM, div_jvp_vjp, .real = div_real, .integer = div_int, .jvp = div_jvp, .vjp = div_vjp_rows, .int_divides = 1)
-BINARY_OP(Pow, CN_TANGENT_NONE, NULL, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
-BINARY_OP(PRelu, CN_TANGENT_NONE, NULL, .real = prelu_real, .jvp = prelu_jvp, .vjp = prelu_vjp_rows)
+BINARY_OP(Pow, CN_TANGENT_CUSTOM, pow_jvp_vjp, .real = pow_real, .integer = pow_int, .jvp = pow_jvp, .vjp = pow_vjp_rows, .int_exponent = 1)
+BINARY_OP(PRelu, CN_TANGENT_CUSTOM, prelu_jvp_vjp, .real = prelu_real, .jvp = prelu_jvp, .vjp = prelu_vjp_rows)
 COMPARE_OP(Equal, .real = equal_real, .integer = equal_int, .compare = 1)
 COMPARE_OP(Less, .real = less_real, .integer = less_int, .compare = 1)
 COMPARE_OP(Greater, .real = greater_real, .integer = greater_int, .compare = 1)

@@ -584,6 +584,32 @@ static int ln_jvp_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
+/* each (example, channel) plane a group of norm_tangent_reverse, with its channel's scale */
+static int in_jvp_vjp(cn_graph *g, cn_node *n)
+{
+    in_args a;
+    int st = in_read(g, n, &a);
+    if (st) return st;
+    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
+    cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1);
+    const size_t rows = a.batch * a.channels;
+    if (!gty || !tx || rows == 0) return CN_OK;
+    cn_norm_stats *stats;
+    cn_real *row;
+    if ((st = row_record(g, n, rows, a.plane, &stats, &row))) return st; /* the forward's scratch, as it left it */
+    const size_t nx = cn_tensor_numel(a.x);
+    for (size_t i = 0; i < rows; i++) {
+        const size_t c = i % a.channels;
+        cn_norm_row_xhat((const cn_real *)a.x->data + i * a.plane, stats[i], row, a.plane);
+        for (int k = 0; k < g->run_k; k++) {
+            const size_t o = (size_t)k * nx + i * a.plane;
+            norm_tangent_reverse(a.plane, row, stats[i].inv_std, (const cn_real *)a.scale->data + c, 1, tx + o, gty + o,
+                                 gtx ? gtx + o : NULL, gx ? gx + i * a.plane : NULL, gscale ? gscale + c : NULL);
+        }
+    }
+    return CN_OK;
+}
+
 /* batch norm's running mean and variance are state that a training forward updates, never parameters */
 const cn_op cn_op_BatchNormalization = {.name = "BatchNormalization", .forward = bn_forward, .jvp = bn_jvp,
                                         .vjp = bn_vjp, .frozen_in = 3u << 3, .state_in = 3u << 3,
@@ -591,4 +617,4 @@ const cn_op cn_op_BatchNormalization = {.name = "BatchNormalization", .forward =
 const cn_op cn_op_LayerNormalization = {.name = "LayerNormalization", .forward = ln_forward, .jvp = ln_jvp,
                                         .vjp = ln_vjp, .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = ln_jvp_vjp};
 const cn_op cn_op_InstanceNormalization = {.name = "InstanceNormalization", .forward = in_forward, .jvp = in_jvp,
-                                           .vjp = in_vjp};
+                                           .vjp = in_vjp, .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = in_jvp_vjp};

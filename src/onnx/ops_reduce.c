@@ -429,6 +429,62 @@ static int softmax_vjp(cn_graph *g, cn_node *n, int log_out)
     return CN_OK;
 }
 
+/* The reverse of the jvp along one softmax row (stride `inner`), p the probabilities, t the tangent and gu the
+ * cotangent of its tangent, with s = sum(p t) and b = sum(p gu):
+ *   Softmax, u = p (t - s):  t gains p (gu - b); x, through p, gains p (w - sum(p w)) with w = gu t - s gu - b t;
+ *   LogSoftmax, u = t - s:   t gains gu - p sum(gu); x gains -sum(gu) p (t - s).
+ * (Both from dp = p (dx - sum(p dx)), whose Jacobian is symmetric.) */
+static void softmax_row_reverse(size_t len, size_t inner, const cn_real *y, const cn_real *t, const cn_real *gu,
+                                cn_real *gt, cn_real *gx, int log_out)
+{
+    double s = 0, b = 0, G = 0;
+    for (size_t l = 0; l < len; l++) {
+        const size_t k = l * inner;
+        const double p = log_out ? exp((double)y[k]) : (double)y[k];
+        s += p * t[k];
+        b += p * gu[k];
+        G += gu[k];
+    }
+    double pw = 0;
+    if (!log_out)
+        for (size_t l = 0; l < len; l++) {
+            const size_t k = l * inner;
+            pw += (double)y[k] * ((double)gu[k] * t[k] - s * gu[k] - b * t[k]);
+        }
+    for (size_t l = 0; l < len; l++) {
+        const size_t k = l * inner;
+        const double p = log_out ? exp((double)y[k]) : (double)y[k];
+        if (gt) gt[k] += (cn_real)(log_out ? gu[k] - p * G : p * (gu[k] - b));
+        if (!gx) continue;
+        const double w = (double)gu[k] * t[k] - s * gu[k] - b * t[k];
+        gx[k] += (cn_real)(log_out ? -G * p * (t[k] - s) : p * (w - pw));
+    }
+}
+
+static int softmax_jvp_vjp(cn_graph *g, cn_node *n, int log_out)
+{
+    cn_tensor *x, *y;
+    softmax_shape s;
+    int rc;
+    if ((rc = float_in_out(g, n, &x, &y)) || (rc = softmax_plan(g, n, x, &s))) return rc;
+    const cn_real *gu = cn_node_out_gtan(g, n, 0), *t = cn_node_in_tan(g, n, 0);
+    cn_real *gt = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0);
+    if (!gu || !t) return CN_OK;
+    const size_t block = s.len * s.inner, count = cn_tensor_numel(y);
+    for (int k = 0; k < g->run_k; k++) {
+        const size_t off = (size_t)k * count;
+        for (size_t o = 0; o < s.outer; o++)
+            for (size_t j = 0; j < s.inner; j++) {
+                const size_t at = o * block + j;
+                softmax_row_reverse(s.len, s.inner, (const cn_real *)y->data + at, t + off + at, gu + off + at,
+                                    gt ? gt + off + at : NULL, gx ? gx + at : NULL, log_out);
+            }
+    }
+    return CN_OK;
+}
+
+static int softmax_back2(cn_graph *g, cn_node *n) { return softmax_jvp_vjp(g, n, 0); }
+static int log_softmax_back2(cn_graph *g, cn_node *n) { return softmax_jvp_vjp(g, n, 1); }
 static int softmax_back(cn_graph *g, cn_node *n) { return softmax_vjp(g, n, 0); }
 static int log_softmax_back(cn_graph *g, cn_node *n) { return softmax_vjp(g, n, 1); }
 static int softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 0); }
@@ -436,9 +492,11 @@ static int softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 0); }
 static int log_softmax_fw(cn_graph *g, cn_node *n) { return softmax_forward(g, n, 1); }
 static int log_softmax_tan(cn_graph *g, cn_node *n) { return softmax_jvp(g, n, 1); }
 
-const cn_op cn_op_Softmax = {.name = "Softmax", .forward = softmax_fw, .jvp = softmax_tan, .vjp = softmax_back};
+const cn_op cn_op_Softmax = {.name = "Softmax", .forward = softmax_fw, .jvp = softmax_tan, .vjp = softmax_back,
+                             .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = softmax_back2};
 const cn_op cn_op_LogSoftmax = {.name = "LogSoftmax", .forward = log_softmax_fw, .jvp = log_softmax_tan,
-                                .vjp = log_softmax_back};
+                                .vjp = log_softmax_back,
+                                .tangent_rule = CN_TANGENT_CUSTOM, .jvp_vjp = log_softmax_back2};
 
 /* ------------------------------------------------------------------ ReduceMin, L1, L2, SumSquare, LogSum,
  * LogSumExp, Prod (and ReduceMax's backward)
