@@ -689,19 +689,22 @@ static int max_vjp(cn_graph *g, cn_node *n)
 }
 const cn_op cn_op_ReduceMax = {.name = "ReduceMax", .forward = max_forward, .jvp = max_jvp, .vjp = max_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
-#define EXTRA_REDUCE(NAME, KIND)                                                                               \
+/* RULE: the piecewise-linear reductions (min, L1) are reversed by their vjp; the curved ones have no
+ * second-order rule yet (CN_TANGENT_NONE) */
+#define EXTRA_REDUCE(NAME, KIND, RULE)                                                                         \
     static int NAME##_fw(cn_graph *g, cn_node *n) { return extra_forward(g, n, KIND); }                        \
     static int NAME##_tan(cn_graph *g, cn_node *n) { return extra_jvp(g, n, KIND); }                           \
     static int NAME##_back(cn_graph *g, cn_node *n) { return extra_vjp(g, n, KIND); }                          \
-    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_fw, .jvp = NAME##_tan, .vjp = NAME##_back};
+    const cn_op cn_op_##NAME = {.name = #NAME, .forward = NAME##_fw, .jvp = NAME##_tan, .vjp = NAME##_back,    \
+                                .tangent_rule = RULE};
 
-EXTRA_REDUCE(ReduceMin, R_MIN)
-EXTRA_REDUCE(ReduceL1, R_L1)
-EXTRA_REDUCE(ReduceL2, R_L2)
-EXTRA_REDUCE(ReduceSumSquare, R_SUMSQ)
-EXTRA_REDUCE(ReduceLogSum, R_LOGSUM)
-EXTRA_REDUCE(ReduceLogSumExp, R_LOGSUMEXP)
-EXTRA_REDUCE(ReduceProd, R_PROD)
+EXTRA_REDUCE(ReduceMin, R_MIN, CN_TANGENT_LINEAR)
+EXTRA_REDUCE(ReduceL1, R_L1, CN_TANGENT_LINEAR)
+EXTRA_REDUCE(ReduceL2, R_L2, CN_TANGENT_NONE)
+EXTRA_REDUCE(ReduceSumSquare, R_SUMSQ, CN_TANGENT_NONE)
+EXTRA_REDUCE(ReduceLogSum, R_LOGSUM, CN_TANGENT_NONE)
+EXTRA_REDUCE(ReduceLogSumExp, R_LOGSUMEXP, CN_TANGENT_NONE)
+EXTRA_REDUCE(ReduceProd, R_PROD, CN_TANGENT_NONE)
 
 /* ------------------------------------------------------------------ ArgMax, ArgMin
  * int64 indices along one axis (keepdims, select_last_index); no tangent. A NaN counts as the extreme, as
