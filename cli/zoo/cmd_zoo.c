@@ -208,8 +208,16 @@ static int take_earlier_rows(zoo_state *st)
     snprintf(samples, sizeof samples, "%d", z->samples);
     for (int i = 0; i < n && !rc; i++) {
         zoo_row r;
-        if (zoo_row_split(&r, old[i])) {
-            cli_error("%s: line %d: not %d comma-separated fields", st->csv, i + 2, ZOO_NCOLS);
+        int split = zoo_row_split(&r, old[i]);
+        if (split == -2) {
+            cli_error("%s: line %d: checksum mismatch: the row was changed or damaged after critnet wrote it (delete "
+                      "the line to make its model again)", st->csv, i + 2);
+            rc = -1;
+            break;
+        }
+        if (split) {
+            cli_error("%s: line %d: not a row of %d comma-separated fields ending in its checksum (a torn or damaged "
+                      "line: delete it to make its model again)", st->csv, i + 2, ZOO_NCOLS + 1);
             rc = -1;
             break;
         }
