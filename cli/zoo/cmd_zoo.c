@@ -62,8 +62,18 @@ static int parse(zoo_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
-        case O_PRESET: o->preset = optarg; break;
+        case 'h': cli_help(usage); return 1;
+        case O_PRESET: {
+            /* checked with the other values, before a missing --out is reported */
+            char *text = zoo_preset_text(optarg);
+            free(text);
+            if (!text) {
+                cli_error("--preset %s: expected small or full", optarg);
+                return -1;
+            }
+            o->preset = optarg;
+            break;
+        }
         case O_SPEC: o->spec_path = optarg; break;
         case O_PRINT: o->print_spec = 1; break;
         case O_CHECK: o->check = 1; break;
