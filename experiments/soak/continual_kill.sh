@@ -5,8 +5,8 @@
 #
 #   bash experiments/soak/continual_kill.sh [--short] [--kills N] [--seed S] [--bin PATH] [--keep DIR]
 #
-# The default is the long soak (48 tasks of 4,000 examples, width 128: about a minute uninterrupted on this
-# 2-core machine). --short is the suite's version (tests/cli/soak_continual.sh: 12 tasks of 1,500, width 32, about
+# The default is the long soak (48 tasks of 4,000 examples, width 128: 21 s uninterrupted on this 2-core
+# machine). --short is the suite's version (tests/cli/soak_continual.sh: 12 tasks of 1,500, width 32, about
 # 2 s uninterrupted). The kill points are KILLS task numbers (not the last) drawn uniformly and sorted; kill i waits until
 # tasks.csv holds that many rows, then a delay drawn uniformly from [0, T/tasks] (T the uninterrupted run's time),
 # so kills land in data loading, training, measuring or a checkpoint write alike. --seed seeds the draws (bash's

@@ -97,24 +97,33 @@ def kind_of(opt, msg):
     return None
 
 
-def out_of_bounds(kind, lo, hi, mx):
-    """values just outside the bounds (for a list, an element outside them, or one element too many)"""
+def out_of_bounds(kind, lo, hi, mx, full):
+    """values just outside the bounds (for a list, an element outside them, or one element too many); with full,
+    also a fraction for an integer and -1 where the bounds start above it"""
     vals = []
     if kind in ("int", "list_int"):
         top = 2 ** 64 - 1 if hi == "2^64 - 1" else int(hi)
-        vals += [str(int(lo) - 1), str(top + 1), "1.5"]
-        if int(lo) > 0:
-            vals.append("-1")
+        vals += [str(int(lo) - 1), str(top + 1)]
+        if full:
+            vals += ["1.5"] + (["-1"] if int(lo) > 0 else [])
     elif kind in ("real", "list_real"):
         l, h = float(lo), float(hi)
         vals += [repr(l - max(1.0, abs(l))) if l > -1e300 else "-1e301", repr(h * 10 if h > 0 else h + 1)]
         if l > 0:
-            vals += ["0", "-1"]
+            vals += ["0"] + (["-1"] if full else [])
     elif kind == "sweep":
         vals += ["%s:%s:3" % (float(lo) - 1, hi), "%s:%r:3" % (lo, float(hi) * 10), "0:1:%d" % (mx + 1)]
     if kind.startswith("list"):
         vals = [lo + "," + v for v in vals] + [",".join([lo] * (mx + 1))]
     return vals
+
+
+def valid_real(kind, v, lo, hi):
+    """a "garbage" value that is a valid number for this option (10^23 where the bounds reach 1e+300)"""
+    try:
+        return kind == "real" and float(lo) <= float(v) <= float(hi)
+    except ValueError:
+        return False
 
 
 def check(cmd, opt, value, why):
@@ -176,16 +185,18 @@ def main():
             if (opt, entry) in seen_common and not FULL:
                 continue
             seen_common.add((opt, entry))
-            for v in out_of_bounds(kind, lo, hi, mx):
-                jobs.append((cmd, opt, v, "outside %s" % entry))
             key = kind + ("-single" if kind == "sweep" and "or one value" in err else "") + \
                 ("-u64" if hi == "2^64 - 1" else "")
-            if FULL or key not in full_done:
+            whole = FULL or key not in full_done
+            for v in out_of_bounds(kind, lo, hi, mx, whole):
+                jobs.append((cmd, opt, v, "outside %s" % entry))
+            if whole:
                 full_done.add(key)
                 bad = GARBAGE + (LIST_GARBAGE if kind.startswith("list") else []) + \
                     (SWEEP_GARBAGE if kind == "sweep" else [])
                 for v in bad:
-                    jobs.append((cmd, opt, v, "garbage"))
+                    if not valid_real(kind, v, lo, hi):
+                        jobs.append((cmd, opt, v, "garbage"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
         list(ex.map(lambda j: check(*j), jobs))
     print("options: %d commands, %d numeric options, %d bad values tried, parser kinds with the whole table: %s; "
