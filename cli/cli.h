@@ -114,10 +114,22 @@ const char *cli_p_text(char *buf, size_t size, double p);
 char **cli_resume_args(const char *settings, int argc, char **argv, int *nargs);
 void cli_free_args(char **v, int n);
 
+/* --help: the usage text, then the valid values of the command's numeric options (option_ranges.c) */
+void cli_help(const char *usage);
+
+/* The numeric option parsers: a value that is not a number, NaN, infinite, out of range or with trailing text is
+ * refused with "--NAME VALUE: expected ... in [LO, HI]"; 0, or -1 after the message. */
 int cli_parse_int(const char *name, const char *arg, int lo, int hi, int *out);
 int cli_parse_real(const char *name, const char *arg, double lo, double hi, double *out);
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out);
+int cli_parse_u64_in(const char *name, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out);
 int cli_parse_size(const char *name, const char *arg, size_t *out);
+/* "a,b,c": at most max values into v, each in [lo, hi]; *n of them. 0, or -1 after a message naming --name. */
+int cli_parse_int_list(const char *name, const char *arg, int lo, int hi, int max, int *v, int *n);
+int cli_parse_real_list(const char *name, const char *arg, double lo, double hi, int max, double *v, int *n);
+/* "LO:HI:N" with lo <= LO <= HI <= hi and N in [1, max_n] (with single, also one value V, read as V:V:1) */
+int cli_parse_sweep(const char *name, const char *arg, double lo, double hi, int max_n, int single, double *from,
+                    double *to, int *n);
 /* --split test|train into *out (0), or -1 after a message */
 int cli_parse_split(const char *arg, const char **out);
 /* the split that name ("test" or "train") selects */

@@ -46,7 +46,7 @@ static int parse(br_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while (!bad && (opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_CSV: o->csv = optarg; break;
         case O_COLUMN: o->column = optarg; break;
         case O_KMAX: bad = cli_parse_int("kmax", optarg, 2, 1000000, &o->b.kmax); break;

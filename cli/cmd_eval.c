@@ -38,7 +38,7 @@ int cmd_eval(int argc, char **argv)
         if (r < 0) return 2;
         if (r > 0) continue;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': cli_help(usage); return 0;
         case O_MODEL: model = optarg; break;
         case O_JSON: json = 1; break;
         case O_LOSS:

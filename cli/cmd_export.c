@@ -23,7 +23,7 @@ int cmd_export(int argc, char **argv)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': cli_help(usage); return 0;
         case O_MODEL: model = optarg; break;
         case O_OUT: out = optarg; break;
         default: fputs(usage, stderr); return 2;

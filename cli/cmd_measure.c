@@ -91,7 +91,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         if (r > 0) continue;
         cn_measure_cfg *m = &o->m;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_MODEL: o->model = optarg; break;
         case O_SAMPLES: bad = cli_parse_int("samples", optarg, 1, 1 << 30, &o->samples); break;
         case O_SPLIT: bad = cli_parse_split(optarg, &o->split); break;

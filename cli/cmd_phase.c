@@ -67,49 +67,14 @@ typedef struct {
 
 static double grid_at(const grid *g, int i) { return g->n == 1 ? g->lo : g->lo + (g->hi - g->lo) * i / (g->n - 1); }
 
-/* "LO:HI:N" or a single value V (= V:V:1) */
 static int parse_grid(const char *name, const char *arg, grid *g)
 {
-    char *end;
-    errno = 0;
-    g->lo = strtod(arg, &end);
-    if (end == arg) goto bad;
-    if (!*end) {
-        g->hi = g->lo, g->n = 1;
-    } else {
-        if (*end != ':') goto bad;
-        const char *p = end + 1;
-        g->hi = strtod(p, &end);
-        if (end == p || *end != ':') goto bad;
-        p = end + 1;
-        long v = strtol(p, &end, 10);
-        if (errno || end == p || *end || v < 1 || v > 100000) goto bad;
-        g->n = (int)v;
-    }
-    if (!(g->lo >= 0) || !(g->hi >= g->lo) || !isfinite(g->hi)) goto bad;
-    return 0;
-bad:
-    cli_error("--%s %s: expected LO:HI:N with 0 <= LO <= HI and N >= 1, or one value", name, arg);
-    return -1;
+    return cli_parse_sweep(name, arg, 0, 1e6, 100000, 1, &g->lo, &g->hi, &g->n);
 }
 
 static int parse_depths(const char *arg, phase_opts *o)
 {
-    const char *p = arg;
-    o->ndepth = 0;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 1 || v > 100000 || (*end && *end != ',') || o->ndepth == MAX_DEPTHS) {
-            cli_error("--depth %s: expected a comma list of at most %d depths >= 1", arg, MAX_DEPTHS);
-            return -1;
-        }
-        o->depths[o->ndepth++] = (int)v;
-        p = *end ? end + 1 : end;
-    }
-    if (!o->ndepth) cli_error("--depth: empty list");
-    return o->ndepth ? 0 : -1;
+    return cli_parse_int_list("depth", arg, 1, 100000, MAX_DEPTHS, o->depths, &o->ndepth);
 }
 
 static int parse(phase_opts *o, int argc, char **argv)
@@ -136,7 +101,7 @@ static int parse(phase_opts *o, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int bad = 0;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_ACT:
             if ((bad = cn_act_from_name(optarg, &p->arch.act) != CN_OK))
                 cli_error("--act %s: expected identity relu leaky_relu tanh sigmoid gelu silu elu", optarg);

@@ -59,7 +59,7 @@ static int parse(pl_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while (!bad && (opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_CSV: o->csv = optarg; break;
         case O_COLUMN: o->column = optarg; break;
         case O_DISCRETE: o->p.discrete = 1; break;

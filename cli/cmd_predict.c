@@ -34,7 +34,7 @@ int cmd_predict(int argc, char **argv)
         if (r < 0) return 2;
         if (r > 0) continue;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': cli_help(usage); return 0;
         case O_MODEL: model = optarg; break;
         case O_OUT: out = optarg; break;
         case O_LIMIT: if (cli_parse_int("limit", optarg, 1, 1 << 30, &limit)) return 2; break;

@@ -44,32 +44,11 @@ typedef struct {
     int n[P_COUNT];
 } robust_opts;
 
-/* "a,b,c" of sizes >= 0 into v; "none" or "" is an empty grid */
+/* "a,b,c" of sizes in [0, 1e6] into v; "none" is an empty grid */
 static int parse_grid(const char *name, const char *arg, double *v, int *n)
 {
     *n = 0;
-    if (!strcmp(arg, "none") || !*arg) return 0;
-    const char *p = arg;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (end == p || errno || (*end && *end != ',') || !isfinite(x)) {
-            cli_error("--%s %s: expected a comma-separated list of numbers", name, arg);
-            return -1;
-        }
-        if (x < 0) {
-            cli_error("--%s %s: %g is negative; perturbation sizes must be >= 0", name, arg, x);
-            return -1;
-        }
-        if (*n == MAX_GRID) {
-            cli_error("--%s: at most %d values", name, MAX_GRID);
-            return -1;
-        }
-        v[(*n)++] = x;
-        if (!*end) return 0;
-        p = end + 1;
-    }
+    return strcmp(arg, "none") == 0 ? 0 : cli_parse_real_list(name, arg, 0, 1e6, MAX_GRID, v, n);
 }
 
 static int parse_attacks(robust_opts *o, const char *arg)
@@ -119,7 +98,7 @@ static int parse(robust_opts *o, int argc, char **argv)
         if (r < 0) return -1;
         if (r > 0) continue;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_MODEL: o->model = optarg; break;
         case O_SAMPLES: bad = cli_parse_int("samples", optarg, 1, 1 << 30, &o->samples); break;
         case O_SPLIT: bad = cli_parse_split(optarg, &o->split); break;

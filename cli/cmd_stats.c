@@ -106,7 +106,7 @@ static int parse(stats_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while (!bad && (opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_CSV: o->csv = optarg; break;
         case O_CONDITION: o->condition = optarg; break;
         case O_GROUP: o->group = optarg; break;

@@ -60,27 +60,6 @@ static cJSON *point_json(cJSON *o, double sigma_w, const cn_meanfield *m)
     return o;
 }
 
-/* "LO:HI:N" */
-static int parse_sweep(const char *arg, double *lo, double *hi, int *n)
-{
-    char *end;
-    errno = 0;
-    *lo = strtod(arg, &end);
-    if (end == arg || *end != ':') goto bad;
-    const char *p = end + 1;
-    *hi = strtod(p, &end);
-    if (end == p || *end != ':') goto bad;
-    p = end + 1;
-    long v = strtol(p, &end, 10);
-    if (errno || end == p || *end || v < 1 || v > 1000000 || !(*lo >= 0) || !(*hi >= *lo) || !isfinite(*hi))
-        goto bad;
-    *n = (int)v;
-    return 0;
-bad:
-    cli_error("--sweep %s: expected LO:HI:N with 0 <= LO <= HI and N >= 1", arg);
-    return -1;
-}
-
 static int write_csv(const char *path, const double *sw, const cn_meanfield *m, int n)
 {
     cli_report rep;
@@ -210,7 +189,7 @@ int cmd_theory(int argc, char **argv)
     optind = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 0;
+        case 'h': cli_help(usage); return 0;
         case O_ACT:
             if (cn_act_from_name(optarg, &act)) {
                 char names[256] = "";
@@ -225,7 +204,7 @@ int cmd_theory(int argc, char **argv)
         case O_SW: if (cli_parse_real("sigma-w", optarg, 0, 1e6, &sigma_w)) return 2; break;
         case O_SB: if (cli_parse_real("sigma-b", optarg, 0, 1e6, &sigma_b)) return 2; break;
         case O_Q0: if (cli_parse_real("q0", optarg, 1e-300, 1e100, &q0)) return 2; break;
-        case O_SWEEP: if (parse_sweep(optarg, &lo, &hi, &sweep_n)) return 2; break;
+        case O_SWEEP: if (cli_parse_sweep("sweep", optarg, 0, 1e6, 1000000, 0, &lo, &hi, &sweep_n)) return 2; break;
         case O_CRITICAL: critical = 1; break;
         case O_JSON: json = 1; break;
         case O_CSV: csv = optarg; break;

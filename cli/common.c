@@ -54,11 +54,20 @@ int cli_parse_real(const char *name, const char *arg, double lo, double hi, doub
 
 int cli_parse_u64(const char *name, const char *arg, uint64_t *out)
 {
+    return cli_parse_u64_in(name, arg, 0, UINT64_MAX, out);
+}
+
+int cli_parse_u64_in(const char *name, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out)
+{
     char *end;
     errno = 0;
     unsigned long long v = strtoull(arg, &end, 10);
-    if (errno || *end || end == arg || arg[0] == '-') {
-        cli_error("--%s %s: expected a non-negative integer", name, arg);
+    /* strtoull takes "-1" as 2^64 - 1: a sign is refused before it gets there */
+    if (errno || *end || end == arg || strchr(arg, '-') || v < lo || v > hi) {
+        char top[32];
+        if (hi == UINT64_MAX) snprintf(top, sizeof top, "2^64 - 1");
+        else snprintf(top, sizeof top, "%" PRIu64, hi);
+        cli_error("--%s %s: expected an integer in [%" PRIu64 ", %s]", name, arg, lo, top);
         return -1;
     }
     *out = (uint64_t)v;
@@ -68,13 +77,71 @@ int cli_parse_u64(const char *name, const char *arg, uint64_t *out)
 int cli_parse_size(const char *name, const char *arg, size_t *out)
 {
     uint64_t v;
-    if (cli_parse_u64(name, arg, &v)) return -1;
-    if (v < 1 || v > SIZE_MAX) {
-        cli_error("--%s %s: expected a size of at least 1 byte", name, arg);
-        return -1;
-    }
+    if (cli_parse_u64_in(name, arg, 1, SIZE_MAX, &v)) return -1;
     *out = (size_t)v;
     return 0;
+}
+
+int cli_parse_int_list(const char *name, const char *arg, int lo, int hi, int max, int *v, int *n)
+{
+    const char *p = arg;
+    *n = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < lo || x > hi || (*end && *end != ',') || *n == max) {
+            cli_error("--%s %s: expected a comma list of at most %d integers, each in [%d, %d]", name, arg, max, lo, hi);
+            return -1;
+        }
+        v[(*n)++] = (int)x;
+        if (!*end) return 0;
+        p = end + 1;
+    }
+}
+
+int cli_parse_real_list(const char *name, const char *arg, double lo, double hi, int max, double *v, int *n)
+{
+    const char *p = arg;
+    *n = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (end == p || errno || !(x >= lo && x <= hi) || (*end && *end != ',') || *n == max) {
+            cli_error("--%s %s: expected a comma list of at most %d numbers, each in [%g, %g]", name, arg, max, lo, hi);
+            return -1;
+        }
+        v[(*n)++] = x;
+        if (!*end) return 0;
+        p = end + 1;
+    }
+}
+
+int cli_parse_sweep(const char *name, const char *arg, double lo, double hi, int max_n, int single, double *from,
+                    double *to, int *n)
+{
+    char *end;
+    errno = 0;
+    *from = strtod(arg, &end);
+    *to = *from;
+    *n = 1;
+    if (end == arg || errno) goto bad;
+    if (*end || !single) {
+        if (*end != ':') goto bad;
+        const char *p = end + 1;
+        *to = strtod(p, &end);
+        if (end == p || errno || *end != ':') goto bad;
+        p = end + 1;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || *end || v < 1 || v > max_n) goto bad;
+        *n = (int)v;
+    }
+    if (*from >= lo && *to >= *from && *to <= hi) return 0;
+bad:
+    cli_error("--%s %s: expected LO:HI:N with %g <= LO <= HI <= %g and N in [1, %d]%s", name, arg, lo, hi, max_n,
+              single ? ", or one value" : "");
+    return -1;
 }
 
 int cli_parse_split(const char *arg, const char **out)
@@ -147,7 +214,14 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
         }
         c->init = arg;
         return 1;
-    case 1005: c->channels = arg; return 1;
+    case 1005: {
+        /* checked here as well as where the network is built (the same bounds), so that the value is refused
+         * even where --arch cnn does not build it */
+        int ch[32], n;
+        if (cli_parse_int_list("channels", arg, 1, 100000, 32, ch, &n)) return -1;
+        c->channels = arg;
+        return 1;
+    }
     case 1006: return cli_parse_int("in", arg, 1, 100000000, &c->in) ? -1 : 1;
     case 1007: return cli_parse_int("width", arg, 1, 1000000, &c->width) ? -1 : 1;
     case 1008: return cli_parse_int("depth", arg, 0, 100000, &c->depth) ? -1 : 1;

@@ -53,6 +53,8 @@ void cli_image_defaults_for(cli_common *c, const cn_net *net)
     /* Gaussian inputs as many as the model takes: the 784 of an MNIST model was the default, so `measure
      * --model resnet18.onnx --data gaussian` failed with "takes 150528 inputs, but gaussian has 784" */
     if (c->in == 0 && c->data && strcmp(c->data, "gaussian") == 0) c->in = cn_net_in_size(net);
+    /* and as many classes as it has outputs, or eval of a 3-class model on gaussian data failed on 10 classes */
+    if (c->classes == 0 && c->data && strcmp(c->data, "gaussian") == 0) c->classes = cn_net_out_size(net);
 }
 
 int cli_is_onnx_net(const cn_net *net) { return cn_net_layer_name(net, 0) != NULL; }

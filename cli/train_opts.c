@@ -76,7 +76,7 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
         cn_optim_cfg *oc = &o->t.optim;
         int bad = 0;
         switch (opt) {
-        case 'h': fputs(cli_train_usage, stdout); return 1;
+        case 'h': cli_help(cli_train_usage); return 1;
         case O_EPOCHS: bad = cli_parse_int("epochs", optarg, 1, 1000000, &o->t.epochs); break;
         case O_BATCH: bad = cli_parse_int("batch", optarg, 1, 1 << 20, &o->t.batch); break;
         case O_OPTIM:

@@ -707,6 +707,20 @@ static void test_crit_degenerate_steps(void)
     cn_data_free(&d);
 }
 
+/* the offset of the first task row in a continual state: after the permutation and the two random streams */
+static size_t row_at(const unsigned char *ext, size_t perm_at)
+{
+    uint32_t n_in;
+    memcpy(&n_in, ext + perm_at - 4, 4); /* little-endian, as every machine this runs on */
+    size_t at = perm_at + 4 * (size_t)n_in;
+    for (int k = 0; k < 2; k++) {
+        uint64_t n;
+        memcpy(&n, ext + at, 8);
+        at += 8 + (size_t)n;
+    }
+    return at + 4; /* the row count */
+}
+
 /* A checkpoint whose continual state was damaged (the CRC fixed up, as if written so) is refused by restore. */
 static void test_bad_state(void)
 {
@@ -741,7 +755,10 @@ static void test_bad_state(void)
         unsigned char value;
     } damage[] = {{"a repeated pixel in the permutation", "permutation", perm_at + 4, 0},
                   {"another method", "methods", 12, 0x01},
-                  {"the magic", "not the state", 0, 'X'}};
+                  {"the magic", "not the state", 0, 'X'},
+                  {"another version", "version 9", 8, 9},
+                  {"an accuracy above 1", "online accuracy", row_at(ext, perm_at) + 4 + 7, 0x40},
+                  {"more steps skipped than made", "skipped", 8 + 4 + 4 + 4 + 8 + 7, 0x7f}};
     g.stop_after = 0;
     for (size_t k = 0; k < sizeof damage / sizeof *damage; k++) {
         unsigned char saved[4];
@@ -756,8 +773,17 @@ static void test_bad_state(void)
         cn_continual_free(c);
         memcpy(ext + damage[k].at, saved, 4);
     }
-    /* a checkpoint of critnet train (no extension) */
+    /* cut short anywhere: refused, never read past its end */
     size_t keep = ck.ext_size;
+    for (size_t cut = 1; cut < keep; cut += 1 + cut / 3) {
+        ck.ext_size = keep - cut;
+        c = make_run(&d, &g);
+        err.msg[0] = 0;
+        int rc = c ? cn_continual_restore(c, &ck, &err) : -1;
+        CHECK(rc == CN_ERR_FORMAT, "the state cut short by %zu bytes: status %d, '%s'", cut, rc, err.msg);
+        cn_continual_free(c);
+    }
+    /* a checkpoint of critnet train (no extension) */
     ck.ext_size = 0;
     c = make_run(&d, &g);
     CHECK(c && cn_continual_restore(c, &ck, &err) == CN_ERR_FORMAT, "a checkpoint without continual state restored");

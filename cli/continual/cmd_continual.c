@@ -141,7 +141,7 @@ static int parse(cont_opts *o, int argc, char **argv)
         if ((r = cli_crit_option(&g->crit, opt, optarg)) < 0) return -1;
         if (r > 0) continue;
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_TASKS: bad = cli_parse_int("tasks", optarg, 1, 100000000, &g->tasks); break;
         case O_EXAMPLES: bad = cli_parse_int("examples-per-task", optarg, 1, 1 << 30, &g->examples_per_task); break;
         case O_METHOD:

@@ -62,8 +62,18 @@ static int parse(zoo_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
-        case O_PRESET: o->preset = optarg; break;
+        case 'h': cli_help(usage); return 1;
+        case O_PRESET: {
+            /* checked with the other values, before a missing --out is reported */
+            char *text = zoo_preset_text(optarg);
+            free(text);
+            if (!text) {
+                cli_error("--preset %s: expected small or full", optarg);
+                return -1;
+            }
+            o->preset = optarg;
+            break;
+        }
         case O_SPEC: o->spec_path = optarg; break;
         case O_PRINT: o->print_spec = 1; break;
         case O_CHECK: o->check = 1; break;
@@ -208,8 +218,16 @@ static int take_earlier_rows(zoo_state *st)
     snprintf(samples, sizeof samples, "%d", z->samples);
     for (int i = 0; i < n && !rc; i++) {
         zoo_row r;
-        if (zoo_row_split(&r, old[i])) {
-            cli_error("%s: line %d: not %d comma-separated fields", st->csv, i + 2, ZOO_NCOLS);
+        int split = zoo_row_split(&r, old[i]);
+        if (split == -2) {
+            cli_error("%s: line %d: checksum mismatch: the row was changed or damaged after critnet wrote it (delete "
+                      "the line to make its model again)", st->csv, i + 2);
+            rc = -1;
+            break;
+        }
+        if (split) {
+            cli_error("%s: line %d: not a row of %d comma-separated fields ending in its checksum (a torn or damaged "
+                      "line: delete it to make its model again)", st->csv, i + 2, ZOO_NCOLS + 1);
             rc = -1;
             break;
         }

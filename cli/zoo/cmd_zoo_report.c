@@ -51,7 +51,7 @@ static int parse(zr_opts *o, int argc, char **argv)
     int opt, bad = 0;
     while (!bad && (opt = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (opt) {
-        case 'h': fputs(usage, stdout); return 1;
+        case 'h': cli_help(usage); return 1;
         case O_RESAMPLES: bad = cli_parse_int("resamples", optarg, 10, 10000000, &o->resamples); break;
         case O_SEED: bad = cli_parse_u64("seed", optarg, &o->seed); break;
         case O_LEVEL:

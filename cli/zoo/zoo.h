@@ -74,9 +74,11 @@ const char *zoo_header(void);
  * comma-separated fields (the CSV readers of cli/csv.c take no quoting). */
 void zoo_row_set(zoo_row *r, zoo_col c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void zoo_row_free(zoo_row *r);
-/* The row as one CSV line without a newline; caller frees. NULL when out of memory. */
+/* The row as one CSV line without a newline, its cells and then row_crc32: 8 hex digits of the CRC-32 of the line
+ * before that field's comma. Caller frees. NULL when out of memory. */
 char *zoo_row_join(const zoo_row *r);
-/* Splits a line of zoo.csv into r; 0, or -1 when it has the wrong number of fields. */
+/* Splits a line of zoo.csv into r; 0, -1 when it has the wrong number of fields (or no checksum), -2 when the
+ * checksum does not match the text (the row changed after critnet wrote it). */
 int zoo_row_split(zoo_row *r, const char *line);
 
 /* DIR/zoo.csv's rows as written so far: the lines after the header. A last line without its newline (a write

@@ -1,6 +1,9 @@
 /* zoo_table.c: the zoo's result files. zoo.csv grows by one row per finished model, each on disk (fsync) before
  * the next model starts, and is rewritten in spec order at the end; zoo.json holds the same rows with typed
- * values and the zoo's settings. The final files replace the old ones by rename, so a reader never sees half. */
+ * values and the zoo's settings. The final files replace the old ones by rename, so a reader never sees half.
+ * Each row ends with the CRC-32 of the text before it (row_crc32), because a rerun takes the rows it finds as
+ * done: a row changed on disk must be refused, not skipped over as a finished model. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "zoo.h"
 
 static const struct {
@@ -30,16 +34,22 @@ _Static_assert(sizeof columns / sizeof *columns == ZOO_NCOLS, "one name per colu
 const char *zoo_col_name(zoo_col c) { return (unsigned)c < ZOO_NCOLS ? columns[c].name : "?"; }
 int zoo_col_numeric(zoo_col c) { return (unsigned)c < ZOO_NCOLS && columns[c].numeric; }
 
+/* the last field of every line: not a zoo_col, since it belongs to the line's text and not to the model */
+#define CRC_COLUMN "row_crc32"
+
 const char *zoo_header(void)
 {
     static char header[1024];
     if (!header[0]) {
         size_t len = 0;
         for (int c = 0; c < ZOO_NCOLS; c++)
-            len += (size_t)snprintf(header + len, sizeof header - len, "%s%s", c ? "," : "", columns[c].name);
+            len += (size_t)snprintf(header + len, sizeof header - len, "%s,", columns[c].name);
+        snprintf(header + len, sizeof header - len, "%s", CRC_COLUMN);
     }
     return header;
 }
+
+static unsigned long text_crc(const char *s, size_t n) { return crc32(crc32(0, NULL, 0), (const Bytef *)s, (uInt)n); }
 
 void zoo_row_set(zoo_row *r, zoo_col c, const char *fmt, ...)
 {
@@ -68,29 +78,37 @@ void zoo_row_free(zoo_row *r)
 
 char *zoo_row_join(const zoo_row *r)
 {
-    size_t n = 1;
+    size_t n = 1 + 9;
     for (int c = 0; c < ZOO_NCOLS; c++) n += (r->cell[c] ? strlen(r->cell[c]) : 0) + 1;
     char *line = malloc(n);
     if (!line) return NULL;
     size_t len = 0;
     for (int c = 0; c < ZOO_NCOLS; c++)
         len += (size_t)snprintf(line + len, n - len, "%s%s", c ? "," : "", r->cell[c] ? r->cell[c] : "");
+    snprintf(line + len, n - len, ",%08lx", text_crc(line, len));
     return line;
 }
 
 int zoo_row_split(zoo_row *r, const char *line)
 {
     memset(r, 0, sizeof *r);
+    const char *crc_at = strrchr(line, ',');
+    char *end;
+    if (!crc_at || strlen(crc_at + 1) != 8 || !isxdigit((unsigned char)crc_at[1])) return -1;
+    unsigned long crc = strtoul(crc_at + 1, &end, 16);
+    if (*end) return -1;
+    size_t len = (size_t)(crc_at - line);
+    if (crc != text_crc(line, len)) return -2;
+    /* the cells end at the checksum's comma; the settings, last, may hold none (the spec forbids ';' and zoo.csv
+     * writes its commas as ';') */
     const char *p = line;
     for (int c = 0; c < ZOO_NCOLS; c++) {
-        const char *end = strchr(p, ',');
-        if (c == ZOO_NCOLS - 1) end = p + strlen(p);
-        if (!end) {
+        const char *stop = c == ZOO_NCOLS - 1 ? crc_at : memchr(p, ',', (size_t)(crc_at - p));
+        if (!stop || !(r->cell[c] = strndup(p, (size_t)(stop - p)))) {
             zoo_row_free(r);
             return -1;
         }
-        r->cell[c] = strndup(p, (size_t)(end - p));
-        p = *end ? end + 1 : end;
+        p = stop + 1;
     }
     if (strchr(r->cell[ZOO_NCOLS - 1], ',')) {
         zoo_row_free(r);
@@ -121,8 +139,11 @@ int zoo_table_read(const char *path, char ***lines, int *n)
             /* a header cut short by a kill during the zoo's first write: no rows yet */
             if (!complete && strncmp(buf, zoo_header(), (size_t)len) == 0) break;
             if (strcmp(buf, zoo_header()) != 0) {
-                cli_error("%s: line 1: not the header this critnet writes (a zoo.csv of another version, or another "
-                          "file): use another --out", path);
+                const char *crc = strstr(zoo_header(), "," CRC_COLUMN);
+                int earlier = crc && (size_t)len == (size_t)(crc - zoo_header()) && !strncmp(buf, zoo_header(), (size_t)len);
+                cli_error("%s: line 1: not the header this critnet writes (%s): use another --out", path,
+                          earlier ? "a zoo.csv of an earlier critnet, whose rows carry no checksum"
+                                  : "a zoo.csv of another version, or another file");
                 rc = -1;
                 break;
             }
@@ -134,7 +155,12 @@ int zoo_table_read(const char *path, char ***lines, int *n)
                     path, lineno);
             break;
         }
-        if (len == 0) continue;
+        if (len == 0) {
+            /* critnet writes no empty line: the file was edited or damaged, and the lines after it may be too */
+            cli_error("%s: line %d: empty (not a line critnet writes): delete it, or use another --out", path, lineno);
+            rc = -1;
+            break;
+        }
         if (*n == alloc) {
             alloc = alloc ? 2 * alloc : 64;
             char **grown = realloc(*lines, sizeof *grown * (size_t)alloc);

@@ -179,6 +179,8 @@ int cl_state_decode(cn_continual *c, const unsigned char *data, size_t size, cn_
     if (!get_u32(&r, &methods) || !get_u32(&r, &done) || !get_u64(&r, &steps) || !get_u64(&r, &skipped) ||
         !get_u32(&r, &n_in))
         BAD("truncated continual state");
+    if ((int64_t)steps < 0 || (int64_t)skipped < 0 || skipped > steps)
+        BAD("%lld steps with %lld skipped is not a count of steps", (long long)(int64_t)steps, (long long)(int64_t)skipped);
     if (methods != c->cfg.methods) BAD("the checkpoint's methods (bits %#x) differ from this run's (%#x)", methods,
                                        c->cfg.methods);
     if (done > (uint32_t)c->cfg.tasks) BAD("the checkpoint has %u tasks done, this run only %d", done, c->cfg.tasks);
@@ -199,6 +201,12 @@ int cl_state_decode(cn_continual *c, const unsigned char *data, size_t size, cn_
         int ok = get_u32(&r, &task);
         for (int k = 0; k < 7; k++) ok = ok && get_f64(&r, &v[k]);
         if (!ok || !get_u64(&r, &rep) || task != t + 1) BAD("truncated or misnumbered task row %u", t + 1);
+        /* the CRC catches damage on disk; these catch a state that was written wrong, before tasks.csv is
+         * rewritten from it (a fraction is nan only where nothing was measured) */
+        if (!(v[0] >= 0 && v[0] <= 1)) BAD("task row %u: online accuracy %g is not in [0, 1]", t + 1, v[0]);
+        if (!(v[2] >= 0 && v[2] <= 1) && !isnan(v[2]))
+            BAD("task row %u: dead fraction %g is not in [0, 1]", t + 1, v[2]);
+        if ((int64_t)rep < 0) BAD("task row %u: %lld units replaced", t + 1, (long long)(int64_t)rep);
         *w = (cn_continual_row){(int)task, v[0], v[1], v[2], v[3], v[4], v[5], v[6], (long)(int64_t)rep};
     }
     if (!get_u64(&r, &n0) || n0 != (c->theta0 ? cn_net_param_count(c->net) : 0))
@@ -222,6 +230,9 @@ int cl_state_decode(cn_continual *c, const unsigned char *data, size_t size, cn_
             uint64_t age;
             if (!get_f64(&r, &y->util[i]) || !get_f64(&r, &y->mean_act[i]) || !get_u64(&r, &age))
                 BAD("truncated continual backprop state");
+            if ((int64_t)age < 0 || (int64_t)age > (int64_t)steps)
+                BAD("continual backprop layer %u, unit %d: age %lld beyond the run's %llu steps", l + 1, i + 1,
+                    (long long)(int64_t)age, (unsigned long long)steps);
             y->age[i] = (int64_t)age;
         }
     }

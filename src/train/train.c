@@ -9,6 +9,7 @@
 #include "core/json_file.h"
 #include "net/net_internal.h"
 #include "train/critreg.h"
+#include "train/metrics_file.h"
 
 #define EVAL_BATCH 500
 
@@ -77,29 +78,6 @@ static void track_dynamics(cn_net *net, const cn_dataset *test, int samples, dou
     *sigma = r.sigma;
     *lambda = r.lambda_max;
     cn_measure_result_free(&r);
-}
-
-/* On resume, keep the header and the rows of the epochs the checkpoint has; drop any later ones. */
-static int open_metrics(cn_rows_file *metrics, const char *dir, int start_epoch, cn_error *err)
-{
-    char path[4096], keep[1 << 16];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    size_t kept = 0;
-    if (start_epoch > 0) {
-        FILE *old = fopen(path, "r");
-        char line[1024];
-        int lines = 0;
-        while (old && lines <= start_epoch && fgets(line, sizeof line, old)) {
-            size_t n = strlen(line);
-            if (kept + n < sizeof keep) memcpy(keep + kept, line, n), kept += n;
-            lines++;
-        }
-        if (old) fclose(old);
-    }
-    keep[kept] = 0;
-    return cn_rows_open(metrics, path,
-                        kept ? keep : "epoch,train_loss,train_acc,test_loss,test_acc,sigma,lambda0,crit_reg,seconds\n",
-                        err);
 }
 
 static int write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net *net, const cn_train_result *res,
@@ -178,7 +156,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     int crit_every = cs->every > 0 ? cs->every : 1;
     int track = cfg->track_samples == 0 ? 200 : cfg->track_samples;
     cn_rows_file metrics = {0};
-    if (cfg->out_dir && (rc = open_metrics(&metrics, cfg->out_dir, start_epoch, err))) {
+    if (cfg->out_dir && (rc = cn_metrics_open(&metrics, cfg->out_dir, start_epoch, err))) {
         free_buffers(&b);
         cn_critreg_free(reg);
         return rc;

@@ -74,13 +74,15 @@ for m in "$tmp/run/model.cnm" "$tmp/conv/model.cnm"; do
         "$bin" train --model-file "$tmp/conv.model" --data gaussian --in 108 --classes 3 --epochs 1 --quiet \
             --out "$tmp/conv" >/dev/null 2>&1 || bad "train the conv model"
     fi
-    for cmd in measure eval robustness; do
+    for cmd in measure eval robustness predict; do
         extra=
         [ "$cmd" = measure ] && extra="--samples 50"
         [ "$cmd" = robustness ] && extra="--samples 20 --eps 0.1 --pgd-steps 2"
+        [ "$cmd" = predict ] && extra="--out $tmp/p.npy --limit 10"
         # shellcheck disable=SC2086
-        if out=$("$bin" $cmd --model "$m" --data gaussian --classes 3 $extra 2>&1); then ok; else
-            bad "$cmd --model $m --data gaussian without --in: $out"
+        # (and without --classes: the model's 3 outputs)
+        if out=$("$bin" $cmd --model "$m" --data gaussian $extra 2>&1); then ok; else
+            bad "$cmd --model $m --data gaussian without --in and --classes: $out"
         fi
     done
 done

@@ -63,10 +63,10 @@ expect_error() { # description pattern command...
     if [ $rc -ne 0 ] && [ $rc -lt 128 ] && grep -q -- "$pat" <<<"$out"; then ok; else bad "$what: rc=$rc out=$out"; fi
 }
 m=(--model "$tmp/run/model.cnm" --data gaussian --in 20 --classes 3 --samples 50)
-expect_error "negative eps" "negative" "$bin" robustness "${m[@]}" --eps -0.1
-expect_error "negative eps in a list" "negative" "$bin" robustness "${m[@]}" --eps 0,0.01,-0.02
-expect_error "negative noise" "negative" "$bin" robustness "${m[@]}" --noise 0,-1
-expect_error "not a number" "comma-separated" "$bin" robustness "${m[@]}" --eps 0,abc
+expect_error "negative eps" "--eps -0.1: expected a comma list .* each in \[0, " "$bin" robustness "${m[@]}" --eps -0.1
+expect_error "negative eps in a list" "--eps 0,0.01,-0.02: expected" "$bin" robustness "${m[@]}" --eps 0,0.01,-0.02
+expect_error "negative noise" "--noise 0,-1: expected" "$bin" robustness "${m[@]}" --noise 0,-1
+expect_error "not a number" "--eps 0,abc: expected a comma list of at most 64 numbers" "$bin" robustness "${m[@]}" --eps 0,abc
 expect_error "unknown attack" "unknown attack" "$bin" robustness "${m[@]}" --attacks fgsm,cw
 expect_error "missing model" "cannot open" "$bin" robustness --model "$tmp/nope.cnm" --data gaussian --in 20
 expect_error "no model" "required" "$bin" robustness --data gaussian --in 20
