@@ -2,6 +2,7 @@
  * fused one (e.g. after a residual sum). x (B,n) -> y (B,n). */
 #include <stdio.h>
 #include <string.h>
+#include "onnx/lower.h"
 #include "layers/layer.h"
 
 typedef struct {
@@ -65,6 +66,12 @@ static const cn_real *act_layer_preact(const cn_layer *L)
     return L->act == CN_ACT_IDENTITY ? NULL : ((act_impl *)L->impl)->z;
 }
 
+static int act_layer_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    *y = cn_lower_act(b, L->act, x);
+    return CN_OK;
+}
+
 static const cn_layer_ops act_layer_ops = {
     .kind = "act",
     .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS | CN_TRAIT_CRITREG,
@@ -74,6 +81,7 @@ static const cn_layer_ops act_layer_ops = {
     .reserve = act_layer_reserve,
     .init = act_layer_init,
     .print = act_layer_print,
+    .lower = act_layer_lower,
     .destroy = act_layer_destroy,
     .preact = act_layer_preact,
 };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "onnx/lower.h"
 #include "kernels/norm.h"
 #include "layers/layer.h"
 
@@ -169,6 +170,24 @@ static void bn_destroy(cn_layer *L)
     cn_free(d->dz);
 }
 
+/* BatchNormalization with gamma, beta and the running statistics; ONNX's momentum weighs the running value,
+ * the complement of torch's */
+static int bn_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const bn_impl *d = L->impl;
+    char n[4][48];
+    const int64_t cd[1] = {d->C};
+    const char *in[5] = {x, cn_lower_tensor(b, cn_lower_name(b, n[0], sizeof n[0], "weight"), L->p, 1, cd),
+                         cn_lower_tensor(b, cn_lower_name(b, n[1], sizeof n[1], "bias"), L->p + d->C, 1, cd),
+                         cn_lower_tensor(b, cn_lower_name(b, n[2], sizeof n[2], "running_mean"), L->s, 1, cd),
+                         cn_lower_tensor(b, cn_lower_name(b, n[3], sizeof n[3], "running_var"), L->s + d->C, 1, cd)};
+    const cn_lower_attr attr[2] = {{.name = "epsilon", .type = CN_LOWER_FLOAT, .f = d->eps},
+                                   {.name = "momentum", .type = CN_LOWER_FLOAT, .f = 1 - d->momentum}};
+    const char *z = in[1] && in[2] && in[3] && in[4] ? cn_lower_node(b, "BatchNormalization", 5, in, 2, attr) : NULL;
+    *y = z ? cn_lower_act(b, L->act, z) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops bn_ops = {
     .kind = "batchnorm",
     .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS | CN_TRAIT_BATCH_STATS,
@@ -178,6 +197,7 @@ static const cn_layer_ops bn_ops = {
     .reserve = bn_reserve,
     .init = bn_init,
     .print = bn_print,
+    .lower = bn_lower,
     .destroy = bn_destroy,
 };
 

@@ -3,6 +3,7 @@
  * x (B,Cin,H,W), W (Cout,Cin/groups,k,k), b (Cout) -> z (B,Cout,Ho,Wo) pre-activation -> y. Params: W then b. */
 #include <limits.h>
 #include <stdio.h>
+#include "onnx/lower.h"
 #include "layers/conv2d.h"
 #include "layers/layer.h"
 
@@ -122,6 +123,30 @@ static const cn_real *conv2d_preact(const cn_layer *L)
     return L->act == CN_ACT_IDENTITY ? NULL : ((conv_impl *)L->impl)->z;
 }
 
+/* Conv with the layer's square kernel, stride, padding, dilation and groups, as nn.Conv2d exports */
+static int conv_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const conv_impl *d = L->impl;
+    const cn_conv2d_geom *q = &d->g;
+    char wname[48], bname[48];
+    const int64_t wd[4] = {q->cout, q->cin / q->groups, q->k, q->k}, bd[1] = {q->cout};
+    const int64_t k[2] = {q->k, q->k}, s[2] = {q->stride, q->stride}, dil[2] = {q->dilation, q->dilation},
+                  pads[4] = {q->pad, q->pad, q->pad, q->pad};
+    const cn_lower_attr attr[5] = {
+        {.name = "kernel_shape", .type = CN_LOWER_INTS, .n = 2, .ints = k},
+        {.name = "strides", .type = CN_LOWER_INTS, .n = 2, .ints = s},
+        {.name = "dilations", .type = CN_LOWER_INTS, .n = 2, .ints = dil},
+        {.name = "pads", .type = CN_LOWER_INTS, .n = 4, .ints = pads},
+        {.name = "group", .type = CN_LOWER_INT, .i = q->groups},
+    };
+    const char *in[3] = {x, cn_lower_tensor(b, cn_lower_name(b, wname, sizeof wname, "weight"), L->p, 4, wd),
+                         d->bias ? cn_lower_tensor(b, cn_lower_name(b, bname, sizeof bname, "bias"), conv_bias(L), 1, bd)
+                                 : NULL};
+    const char *z = in[1] ? cn_lower_node(b, "Conv", d->bias ? 3 : 2, in, 5, attr) : NULL;
+    *y = z ? cn_lower_act(b, L->act, z) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops conv_ops = {
     .kind = "conv",
     .traits = CN_TRAIT_MAIN | CN_TRAIT_CRITREG,
@@ -131,6 +156,7 @@ static const cn_layer_ops conv_ops = {
     .reserve = conv_reserve,
     .init = conv_init,
     .print = conv_print,
+    .lower = conv_lower,
     .destroy = conv_destroy,
     .preact = conv2d_preact,
 };

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "layers/layer.h"
+#include "onnx/lower.h"
 
 typedef struct {
     int nin, nout, bias;
@@ -95,6 +96,27 @@ static const cn_real *dense_preact(const cn_layer *L)
     return L->act == CN_ACT_IDENTITY ? NULL : ((dense_impl *)L->impl)->z;
 }
 
+/* Gemm(x, W, b) with W (out, in) transposed, as torch.onnx.export writes nn.Linear; a feature map is
+ * flattened first, as the layer does implicitly */
+static int dense_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const dense_impl *d = L->impl;
+    char wname[48], bname[48];
+    if (cn_lower_rank(b) != 2) {
+        x = cn_lower_node(b, "Flatten", 1, &x, 0, NULL);
+        cn_lower_set_rank(b, 2);
+    }
+    const int64_t wd[2] = {d->nout, d->nin}, bd[1] = {d->nout};
+    const char *in[3] = {x, cn_lower_tensor(b, cn_lower_name(b, wname, sizeof wname, "weight"), L->p, 2, wd),
+                         d->bias ? cn_lower_tensor(b, cn_lower_name(b, bname, sizeof bname, "bias"),
+                                                   L->p + (size_t)d->nout * d->nin, 1, bd)
+                                 : NULL};
+    const cn_lower_attr transB = {.name = "transB", .type = CN_LOWER_INT, .i = 1};
+    const char *z = x && in[1] ? cn_lower_node(b, "Gemm", d->bias ? 3 : 2, in, 1, &transB) : NULL;
+    *y = z ? cn_lower_act(b, L->act, z) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops dense_ops = {
     .kind = "dense",
     .traits = CN_TRAIT_MAIN | CN_TRAIT_CRITREG | CN_TRAIT_DENSE,
@@ -106,6 +128,7 @@ static const cn_layer_ops dense_ops = {
     .print = dense_print,
     .destroy = dense_destroy,
     .preact = dense_preact,
+    .lower = dense_lower,
 };
 
 int cn_dense_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "onnx/lower.h"
 #include "layers/dropout.h"
 
 typedef struct {
@@ -81,6 +82,18 @@ static int dropout_print(const cn_layer *L, char *buf, size_t cap)
 
 static void dropout_destroy(cn_layer *L) { cn_free(((dropout_impl *)L->impl)->keep); }
 
+/* Dropout with its ratio: the identity at inference; critnet's graph engine trains it as the identity too,
+ * so a lowered net with p > 0 trains without the mask */
+static int dropout_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const dropout_impl *d = L->impl;
+    char n[48];
+    const cn_real ratio = (cn_real)d->p;
+    const char *in[2] = {x, cn_lower_tensor(b, cn_lower_name(b, n, sizeof n, "ratio"), &ratio, 0, NULL)};
+    *y = in[1] ? cn_lower_node(b, "Dropout", 2, in, 0, NULL) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops dropout_ops = {
     .kind = "dropout",
     .traits = CN_TRAIT_CRITREG | CN_TRAIT_RANDOM,
@@ -90,6 +103,7 @@ static const cn_layer_ops dropout_ops = {
     .reserve = dropout_reserve,
     .init = dropout_init,
     .print = dropout_print,
+    .lower = dropout_lower,
     .destroy = dropout_destroy,
 };
 

@@ -2,6 +2,7 @@
  * when the caller hands the same buffer in and out). */
 #include <stdio.h>
 #include <string.h>
+#include "onnx/lower.h"
 #include "layers/layer.h"
 
 static int flatten_forward(cn_layer *L, const cn_real *x, cn_real *y, int B, int train)
@@ -28,6 +29,14 @@ static int flatten_init(cn_layer *L, const cn_init *init, cn_rng *rng) { return 
 
 static int flatten_print(const cn_layer *L, char *buf, size_t cap) { return snprintf(buf, cap, "flatten"); }
 
+static int flatten_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const cn_lower_attr axis = {.name = "axis", .type = CN_LOWER_INT, .i = 1};
+    *y = cn_lower_node(b, "Flatten", 1, &x, 1, &axis);
+    cn_lower_set_rank(b, 2);
+    return CN_OK;
+}
+
 static const cn_layer_ops flatten_ops = {
     .kind = "flatten",
     .traits = CN_TRAIT_CRITREG | CN_TRAIT_RESHAPE,
@@ -37,6 +46,7 @@ static const cn_layer_ops flatten_ops = {
     .reserve = flatten_reserve,
     .init = flatten_init,
     .print = flatten_print,
+    .lower = flatten_lower,
 };
 
 int cn_flatten_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)

@@ -37,6 +37,7 @@ int cn_args_str(cn_args *a, const char *key, const char *def, const char **out);
 void cn_format_real(char *buf, size_t cap, double v);
 
 typedef struct cn_layer cn_layer;
+struct cn_lowering; /* onnx/lower.h */
 
 typedef struct {
     const char *kind;  /* the model-format name */
@@ -56,6 +57,9 @@ typedef struct {
     /* write the model-format line(s) for this layer (without "\n" at the end of the last) */
     int (*print)(const cn_layer *L, char *buf, size_t cap);
     void (*destroy)(cn_layer *L); /* free kind-specific memory (not L itself) */
+    /* write the layer as ONNX nodes (onnx/lower.h): x names its input, *y gets its output's name (NULL when out
+     * of memory); NULL op: the kind has no ONNX form yet */
+    int (*lower)(const cn_layer *L, struct cn_lowering *b, const char *x, const char **y);
     /* the pre-activations z (B, n_out) of the last forward, for layers with a fused activation other than
      * the identity (NULL otherwise); the criticality regulariser needs phi'(z) and phi''(z) */
     const cn_real *(*preact)(const cn_layer *L);

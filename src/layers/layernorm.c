@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "onnx/lower.h"
 #include "kernels/norm.h"
 #include "layers/layer.h"
 
@@ -131,6 +132,23 @@ static void ln_destroy(cn_layer *L)
     cn_free(d->dz);
 }
 
+/* LayerNormalization over every axis after the batch (axis 1), gamma and beta shaped like one example */
+static int ln_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const ln_impl *d = L->impl;
+    char n[2][48];
+    const int maps = cn_lower_rank(b) == 4;
+    const int64_t dims[3] = {maps ? L->in.c : d->n, L->in.h, L->in.w};
+    const int rank = maps ? 3 : 1;
+    const char *in[3] = {x, cn_lower_tensor(b, cn_lower_name(b, n[0], sizeof n[0], "weight"), L->p, rank, dims),
+                         cn_lower_tensor(b, cn_lower_name(b, n[1], sizeof n[1], "bias"), L->p + d->n, rank, dims)};
+    const cn_lower_attr attr[2] = {{.name = "axis", .type = CN_LOWER_INT, .i = 1},
+                                   {.name = "epsilon", .type = CN_LOWER_FLOAT, .f = d->eps}};
+    const char *z = in[1] && in[2] ? cn_lower_node(b, "LayerNormalization", 3, in, 2, attr) : NULL;
+    *y = z ? cn_lower_act(b, L->act, z) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops ln_ops = {
     .kind = "layernorm",
     .traits = CN_TRAIT_MAIN | CN_TRAIT_JOINS_PREVIOUS,
@@ -140,6 +158,7 @@ static const cn_layer_ops ln_ops = {
     .reserve = ln_reserve,
     .init = ln_init,
     .print = ln_print,
+    .lower = ln_lower,
     .destroy = ln_destroy,
 };
 

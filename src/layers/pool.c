@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "kernels/pool.h"
 #include "layers/layer.h"
+#include "onnx/lower.h"
 
 typedef struct {
     cn_pool_geom q;                   /* the kernels' geometry for one example (planes = C): k, stride, pad */
@@ -105,6 +106,36 @@ static int pool_print(const cn_layer *L, char *buf, size_t cap)
     return snprintf(buf, cap, "%s k=%d stride=%d%s", L->ops->kind, (int)p->q.kh, (int)p->q.sh, pad);
 }
 
+/* MaxPool / AveragePool (count_include_pad, as torch's default) with the layer's window */
+static int pool_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y, int avg)
+{
+    const pool_impl *p = L->impl;
+    const int64_t k[2] = {p->q.kh, p->q.kw}, s[2] = {p->q.sh, p->q.sw},
+                  pads[4] = {p->q.pad_top, p->q.pad_left, p->q.pad_bottom, p->q.pad_right};
+    const cn_lower_attr attr[4] = {{.name = "kernel_shape", .type = CN_LOWER_INTS, .n = 2, .ints = k},
+                                   {.name = "strides", .type = CN_LOWER_INTS, .n = 2, .ints = s},
+                                   {.name = "pads", .type = CN_LOWER_INTS, .n = 4, .ints = pads},
+                                   {.name = "count_include_pad", .type = CN_LOWER_INT, .i = 1}};
+    *y = cn_lower_node(b, avg ? "AveragePool" : "MaxPool", 1, &x, avg ? 4 : 3, attr);
+    return CN_OK;
+}
+
+static int maxpool_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    return pool_lower(L, b, x, y, 0);
+}
+
+static int avgpool_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    return pool_lower(L, b, x, y, 1);
+}
+
+static int gap_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    *y = cn_lower_node(b, "GlobalAveragePool", 1, &x, 0, NULL);
+    return CN_OK;
+}
+
 static const cn_layer_ops maxpool_ops = {
     .kind = "maxpool",
     .traits = CN_TRAIT_CRITREG,
@@ -114,6 +145,7 @@ static const cn_layer_ops maxpool_ops = {
     .reserve = maxpool_reserve,
     .init = pool_init,
     .print = pool_print,
+    .lower = maxpool_lower,
     .destroy = pool_destroy,
 };
 
@@ -126,6 +158,7 @@ static const cn_layer_ops avgpool_ops = {
     .reserve = pool_reserve_none,
     .init = pool_init,
     .print = pool_print,
+    .lower = avgpool_lower,
     .destroy = pool_destroy,
 };
 
@@ -209,6 +242,7 @@ static const cn_layer_ops gap_ops = {
     .reserve = pool_reserve_none,
     .init = pool_init,
     .print = gap_print,
+    .lower = gap_lower,
 };
 
 int cn_gap_create(cn_layer **out, cn_args *args, cn_shape in, cn_error *err)

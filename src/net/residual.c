@@ -1,6 +1,7 @@
 /* residual.c: a residual block y = phi(body(x) + skip(x)), where skip is the identity or a projection
  * (dense for flat inputs; 1x1 strided conv, plus batch norm when the body has one, for feature maps). */
 #include <string.h>
+#include "onnx/lower.h"
 #include "net/chain.h"
 
 typedef struct {
@@ -126,6 +127,28 @@ static void residual_destroy(cn_layer *L)
     cn_chain_free(&r->proj);
 }
 
+/* the body's nodes, the projection's (or x itself), Add, then the block's activation */
+static int residual_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
+{
+    const residual_impl *r = L->impl;
+    char mine[32];
+    snprintf(mine, sizeof mine, "%s", cn_lower_prefix(b));
+    const int rank = cn_lower_rank(b);
+    const char *in[2] = {NULL, x};
+    int rc = cn_lower_chain(b, &r->body, x, &in[0]);
+    const int out_rank = cn_lower_rank(b);
+    if (!rc && r->proj.n) {
+        cn_lower_set_rank(b, rank);
+        rc = cn_lower_chain(b, &r->proj, x, &in[1]);
+    }
+    if (rc) return rc;
+    cn_lower_set_rank(b, out_rank);
+    cn_lower_set_prefix(b, mine);
+    const char *z = in[0] && in[1] ? cn_lower_node(b, "Add", 2, in, 0, NULL) : NULL;
+    *y = z ? cn_lower_act(b, L->act, z) : NULL;
+    return CN_OK;
+}
+
 static const cn_layer_ops residual_ops = {
     .kind = "residual",
     .traits = CN_TRAIT_MAIN,
@@ -136,6 +159,7 @@ static const cn_layer_ops residual_ops = {
     .init = residual_init,
     .bind = residual_bind,
     .print = residual_print,
+    .lower = residual_lower,
     .destroy = residual_destroy,
 };
 
