@@ -34,7 +34,7 @@ static int parse_choice(const char *what, const char *name, cn_response *resp, c
         return 0;
     }
     if (cn_response_from_name(name, resp) == CN_OK) return 0;
-    PyErr_Format(PyExc_ValueError, "%s '%s': expected 'tv', 'activity', 'hidden' or 'hidden-rel'", what, name);
+    PyErr_Format(PyExc_ValueError, "%s '%s': expected 'tv', 'activity', 'hidden', 'hidden-rel' or 'driven'", what, name);
     return -1;
 }
 
