@@ -86,6 +86,8 @@ static PyObject *result_dict(const cn_measure_result *r, const cn_measure_cfg *c
               pycn_put(d, "s90", PyFloat_FromDouble(r->has_dr ? r->dr.s90 : NAN)) ||
               pycn_put(d, "saturated", PyBool_FromLong(r->has_dr && r->dr.saturated)) ||
               pycn_put(d, "truncated_low", PyBool_FromLong(r->has_dr && r->dr.truncated_low)) ||
+              pycn_put(d, "dr_class", PyUnicode_FromString(r->has_dr ? cn_dynrange_class(&r->dr) : "no-rise")) ||
+              pycn_put(d, "dr_complete", PyBool_FromLong(r->has_dr && cn_dynrange_complete(&r->dr))) ||
               pycn_put(d, "dr_s", pycn_vector(r->dr_s, r->dr_n)) ||
               pycn_put(d, "dr_F", pycn_vector(r->dr_F, r->dr_n));
     if (bad) Py_CLEAR(d);
