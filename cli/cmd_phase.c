@@ -433,10 +433,11 @@ static void print_table(const phase_opts *o, const phase_row *rows, int n)
     for (int i = 0; i < n; i++) {
         const phase_row *w = &rows[i];
         const cn_phase_point *r = &w->r;
-        printf("%5d %7.3g %7.4g %7.4g %+8.4f %8.4f %+9.4f %8.2f %8.3g %8.3g %8.4g %s\n", w->depth, w->sigma_b, w->sigma_w,
-               w->sigma_w_crit, log(r->sigma), r->mean_abs_ln_sigma_block, r->lambda0, r->has_dr ? r->dr.delta_db : NAN,
-               r->xi, r->has_mf ? r->mf.xi_c : NAN, r->has_mf ? r->mf.chi1 : NAN,
-               !r->has_dr ? "" : !r->dr.saturated ? "(Delta: not saturated)" : r->dr.truncated_low ? "(Delta: cut at s_min)" : "");
+        int cut = r->has_dr && !cn_dynrange_complete(&r->dr);
+        printf("%5d %7.3g %7.4g %7.4g %+8.4f %8.4f %+9.4f %8.2f %8.3g %8.3g %8.4g %s%s%s\n", w->depth, w->sigma_b,
+               w->sigma_w, w->sigma_w_crit, log(r->sigma), r->mean_abs_ln_sigma_block, r->lambda0,
+               r->has_dr ? r->dr.delta_db : NAN, r->xi, r->has_mf ? r->mf.xi_c : NAN, r->has_mf ? r->mf.chi1 : NAN,
+               cut ? "(Delta left out: " : "", cut ? cn_dynrange_class(&r->dr) : "", cut ? ")" : "");
     }
     printf("ln_sig: ln of the geometric mean of sigma; |ln s_l|: the mean over blocks of |ln sigma_l|, in which\n"
            "expanding and contracting blocks do not cancel\n");
