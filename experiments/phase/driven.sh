@@ -4,8 +4,8 @@
 # over sigma_w at depths 10, 20, 40 and sigma_b 0.05, 0.3. Prints, per depth and sigma_b, where Delta peaks over
 # the complete curves (saturated, not cut at s_min) against the mean-field critical sigma_w, and how many curves
 # were left out; the issue's criterion is 10%. Then a finer sigma_w grid at depth 20 over four sigma_b (0 to 0.3), to
-# see what the peak follows: the critical line chi1 = 1 moves with sigma_b. Writes docs/phase/driven.md, driven.csv
-# and driven-fine.csv.
+# see what the peak follows: the critical line chi1 = 1 moves with sigma_b. Writes docs/phase/driven_sweep.md, driven_sweep.csv
+# and driven_fine.csv (not driven.csv: run.sh writes that, one draw, as for every response).
 #   driven.sh [--short] [--work DIR]   --short: a small grid, docs/phase untouched
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,7 +56,7 @@ secs=$(($(date +%s) - t0))
 echo "driven.sh: $secs s of runs (critnet phase --response driven ${grid[*]} --depth ${depths[*]} --dr-smin 1e-5 --dr-smax 1e4 --probes 0 --pairs 0 --seed 1; and the same with ${fine[*]})" | tee -a "$out/driven.md"
 [ $short = 1 ] && exit 0
 mkdir -p "$root/docs/phase"
-cp "$out/driven.md" "$root/docs/phase/driven.md"
-cp "$out/driven/phase.csv" "$root/docs/phase/driven.csv"
-cp "$out/driven-fine/phase.csv" "$root/docs/phase/driven-fine.csv"
-echo "driven.sh: wrote $root/docs/phase/driven.md, driven.csv and driven-fine.csv"
+cp "$out/driven.md" "$root/docs/phase/driven_sweep.md"
+cp "$out/driven/phase.csv" "$root/docs/phase/driven_sweep.csv"
+cp "$out/driven-fine/phase.csv" "$root/docs/phase/driven_fine.csv"
+echo "driven.sh: wrote $root/docs/phase/driven_sweep.md, driven_sweep.csv and driven_fine.csv"
