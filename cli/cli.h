@@ -199,6 +199,8 @@ char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, co
 int cli_dr_option(cn_measure_cfg *m, const char *name, const char *arg);
 /* 0, or -1 after a message when the stimulus grid is empty (--dr-smax not above --dr-smin) */
 int cli_dr_check(const cn_measure_cfg *m);
+/* the one-line caution printed wherever Delta is (docs/phase.md: no response finds the critical line) */
+extern const char cli_dr_caution[];
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -35,7 +35,9 @@ static const char *usage =
     "  --stimulus additive|contrast   x + s|x|u (default) or s x\n"
     "  --response R            tv: softmax total variation (default); activity: RMS activity of a block;\n"
     "                          hidden: RMS distance of its hidden state from the reference's; hidden-rel:\n"
-    "                          that distance over the reference's RMS activity (docs/phase.md)\n"
+    "                          that distance over the reference's RMS activity; driven: RMS activity of a\n"
+    "                          block when noise of RMS s enters every block (Kinouchi & Copelli's drive)\n"
+    "                          (docs/phase.md)\n"
     "  --dr-block L            block for --response activity (default: the last measured)\n"
     "  --json FILE             everything, with the settings to rerun it\n"
     "  --csv FILE              the per-block profile\n"
@@ -173,6 +175,8 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
         /* a curve cut off at either end of the stimulus grid: Delta then says more about the grid than the net */
         cJSON_AddBoolToObject(d, "truncated_low", r->has_dr && r->dr.truncated_low);
         cJSON_AddBoolToObject(d, "truncated_high", r->has_dr && !r->dr.saturated);
+        cJSON_AddStringToObject(d, "class", r->has_dr ? cn_dynrange_class(&r->dr) : "no-rise");
+        cJSON_AddBoolToObject(d, "complete", r->has_dr && cn_dynrange_complete(&r->dr));
         cJSON_AddItemToObject(d, "s10", r->has_dr ? cli_json_num(r->dr.s10) : cJSON_CreateNull());
         cJSON_AddItemToObject(d, "s90", r->has_dr ? cli_json_num(r->dr.s90) : cJSON_CreateNull());
         for (int i = 0; i < r->dr_n; i++) {
@@ -242,18 +246,23 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     return cli_json_write(path, root);
 }
 
-static int write_csv(const char *path, const cn_measure_result *r)
+/* The per-block profile; with the dynamic range, its Delta and the curve's class (cn_dynrange_class) repeat on
+ * every row, so that a table of many runs keeps them beside the blocks. */
+static int write_csv(const char *path, const cn_measure_result *r, int dynamic_range)
 {
     cli_report rep;
     FILE *f = cli_report_open(&rep, path);
     if (!f) return -1;
-    fprintf(f, "block,name,units,sigma,sigma_stderr,activity");
+    fprintf(f, "block,name,units,sigma,sigma_stderr,abs_ln_sigma,activity");
     for (int j = 0; j < r->k; j++) fprintf(f, ",local_exponent_%d", j + 1);
+    if (dynamic_range) fprintf(f, ",delta_db,dr_class");
     fputc('\n', f);
     for (int l = 0; l < r->nblocks; l++) {
-        fprintf(f, "%d,%s,%d,%.8g,%.8g,%.8g", l + 1, r->blocks[l].name, r->blocks[l].n_out, r->sigma_block[l],
-                r->sigma_block_se[l], r->activity[l + 1]);
+        fprintf(f, "%d,%s,%d,%.8g,%.8g,%.8g,%.8g", l + 1, r->blocks[l].name, r->blocks[l].n_out, r->sigma_block[l],
+                r->sigma_block_se[l], fabs(log(r->sigma_block[l])), r->activity[l + 1]);
         for (int j = 0; j < r->k; j++) fprintf(f, ",%.8g", r->local_exponents[(size_t)l * r->k + j]);
+        if (dynamic_range)
+            fprintf(f, ",%.6g,%s", r->has_dr ? r->dr.delta_db : NAN, r->has_dr ? cn_dynrange_class(&r->dr) : "no-rise");
         fputc('\n', f);
     }
     return cli_report_commit(&rep);
@@ -324,8 +333,9 @@ static void print_summary(const measure_opts *o, const cn_measure_result *r, con
                    r->dr.saturated ? "" : "; F has NOT saturated by s_max",
                    r->dr.truncated_low ? "; F is still rising at s_min: cut off at the low end" : "");
         else printf("  Delta       undefined: the response does not rise over the stimulus range\n");
-        printf("              (Delta is not a distance from criticality: on random networks it does not peak on\n"
-               "               the critical line, docs/phase.md)\n");
+        if (r->has_dr) printf("              curve: %s%s\n", cn_dynrange_class(&r->dr),
+                              cn_dynrange_complete(&r->dr) ? "" : " (reports that pool Delta leave this one out)");
+        printf("%s\n", cli_dr_caution);
     }
     if (mf)
         printf("  mean field  q* %.4g  chi1 %.4f  xi_c %.3g  lambda_pred %+.4f\n", mf->q_star, mf->chi1, mf->xi_c,
@@ -414,7 +424,7 @@ int cmd_measure(int argc, char **argv)
     if (!o.c.quiet && jac) cli_jac_print(jac);
     spec = cn_net_spec(net);
     if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval, jac)) goto done;
-    if (o.csv && write_csv(o.csv, &res)) goto done;
+    if (o.csv && write_csv(o.csv, &res, o.m.dynamic_range)) goto done;
     if (o.aval.csv && cli_aval_write_csv(o.aval.csv, &ar)) goto done;
     if (o.jac.csv && cli_jac_write_csv(o.jac.csv, &jr)) goto done;
     if (o.plot && write_plots(o.plot, &res, aval)) goto done;

@@ -35,7 +35,7 @@ static const char *usage =
     "  --skip K                blocks left out at the start of the xi fit (default 2)\n"
     "  --no-dynamic-range      skip Delta (the slowest part: one forward pass per stimulus level)\n"
     "  --dr-points N --dr-smin S --dr-smax S   stimulus grid (default 30 points over [1e-4, 1e2])\n"
-    "  --stimulus additive|contrast  --response tv|activity|hidden|hidden-rel   as in critnet measure\n"
+    "  --stimulus additive|contrast  --response tv|activity|hidden|hidden-rel|driven\n                          as in critnet measure\n"
     "  --out DIR               phase.csv, phase.json and the heatmaps in DIR\n"
     "  --csv FILE --json FILE --plot DIR   each separately\n"
     "  --seed S --threads N --quiet\n";
@@ -176,7 +176,29 @@ static void progress_show(cli_progress *pr, int done, int total, double t0, cons
 
 static const char *csv_header =
     "depth,sigma_b,sigma_w,sigma_w_critical,input_q,sigma,sigma_stderr,ln_sigma,lambda0,lambda0_stderr,delta_db,"
-    "dr_s10,dr_s90,dr_saturated,dr_truncated_low,xi,xi_stderr,c_star,c_last,q_star,chi1,xi_c,lambda_pred\n";
+    "dr_s10,dr_s90,dr_saturated,dr_truncated_low,xi,xi_stderr,c_star,c_last,q_star,chi1,xi_c,lambda_pred,"
+    "delta_db_raw,dr_class,abs_ln_sigma,mean_abs_ln_sigma_block\n";
+
+typedef struct {
+    int high, low, both, norise; /* not saturated only, cut at s_min only, both, no Delta at all */
+} phase_dr_count;
+
+static phase_dr_count phase_dr_counts(const phase_row *rows, int n)
+{
+    phase_dr_count c = {0};
+    for (int i = 0; i < n; i++) {
+        const cn_phase_point *r = &rows[i].r;
+        if (!r->has_dr) c.norise++;
+        else if (!r->dr.saturated && r->dr.truncated_low) c.both++;
+        else if (!r->dr.saturated) c.high++;
+        else if (r->dr.truncated_low) c.low++;
+    }
+    return c;
+}
+
+/* Delta where its curve is complete (cn_dynrange_complete), else NaN: the heatmap, the lines and the CSV's
+ * delta_db leave out curves cut off by the stimulus grid (delta_db_raw keeps every value) */
+static double delta_kept(const cn_phase_point *r) { return r->has_dr && cn_dynrange_complete(&r->dr) ? r->dr.delta_db : NAN; }
 
 static int write_csv(const char *path, const phase_row *rows, int n)
 {
@@ -188,12 +210,14 @@ static int write_csv(const char *path, const phase_row *rows, int n)
         const phase_row *w = &rows[i];
         const cn_phase_point *r = &w->r;
         double nan = NAN;
-        fprintf(f, "%d,%.6g,%.6g,%.8g,%.8g,%.8g,%.4g,%.8g,%.8g,%.4g,%.6g,%.6g,%.6g,%d,%d,%.6g,%.4g,%.10g,%.10g,%.8g,%.8g,%.6g,%.8g\n",
+        fprintf(f, "%d,%.6g,%.6g,%.8g,%.8g,%.8g,%.4g,%.8g,%.8g,%.4g,%.6g,%.6g,%.6g,%d,%d,%.6g,%.4g,%.10g,%.10g,%.8g,%.8g,%.6g,%.8g,"
+                   "%.6g,%s,%.8g,%.8g\n",
                 w->depth, w->sigma_b, w->sigma_w, w->sigma_w_crit, w->input_q, r->sigma, r->sigma_se, log(r->sigma),
-                r->lambda0, r->lambda0_se, r->has_dr ? r->dr.delta_db : nan, r->has_dr ? r->dr.s10 : nan,
+                r->lambda0, r->lambda0_se, delta_kept(r), r->has_dr ? r->dr.s10 : nan,
                 r->has_dr ? r->dr.s90 : nan, r->has_dr && r->dr.saturated, r->has_dr && r->dr.truncated_low, r->xi, r->xi_se, r->c_star, r->c_last,
                 r->has_mf ? r->mf.q_star : nan, r->has_mf ? r->mf.chi1 : nan, r->has_mf ? r->mf.xi_c : nan,
-                r->has_mf ? r->mf.lambda_pred : nan);
+                r->has_mf ? r->mf.lambda_pred : nan, r->has_dr ? r->dr.delta_db : nan,
+                r->has_dr ? cn_dynrange_class(&r->dr) : "no-rise", fabs(log(r->sigma)), r->mean_abs_ln_sigma_block);
     }
     return cli_report_commit(&rep);
 }
@@ -208,6 +232,8 @@ static cJSON *dr_json(const cn_phase_point *r)
     cJSON_AddBoolToObject(d, "saturated", r->dr.saturated);
     cJSON_AddBoolToObject(d, "truncated_low", r->dr.truncated_low);
     cJSON_AddBoolToObject(d, "truncated_high", !r->dr.saturated);
+    cJSON_AddStringToObject(d, "class", cn_dynrange_class(&r->dr));
+    cJSON_AddBoolToObject(d, "complete", cn_dynrange_complete(&r->dr));
     return d;
 }
 
@@ -251,6 +277,8 @@ static int write_json(const char *path, const phase_opts *o, const phase_row *ro
         cJSON_AddItemToObject(o2, "input_q", cli_json_num(w->input_q));
         cJSON_AddItemToObject(o2, "sigma", cli_json_num(r->sigma));
         cJSON_AddItemToObject(o2, "sigma_stderr", cli_json_num(r->sigma_se));
+        cJSON_AddItemToObject(o2, "abs_ln_sigma", cli_json_num(fabs(log(r->sigma))));
+        cJSON_AddItemToObject(o2, "mean_abs_ln_sigma_block", cli_json_num(r->mean_abs_ln_sigma_block));
         cJSON_AddItemToObject(o2, "lambda0", cli_json_num(r->lambda0));
         cJSON_AddItemToObject(o2, "lambda0_stderr", cli_json_num(r->lambda0_se));
         cJSON_AddItemToObject(o2, "dynamic_range", dr_json(r));
@@ -304,13 +332,14 @@ static int write_plots(const char *dir, const phase_opts *o, const phase_row *ro
             }
         }
     static const char *names[] = {"ln_sigma", "lambda0", "delta", "xi", "xi_c"};
-    static const char *labels[] = {"ln sigma", "lambda_0", "Delta (dB)", "xi (layers)", "xi_c mean field"};
+    static const char *labels[] = {"ln sigma", "lambda_0", "Delta (dB), cut-off curves blank", "xi (layers)",
+                                   "xi_c mean field"};
     for (int d = 0; d < o->ndepth; d++) {
         for (int m = 0; m < 5; m++) {
             const phase_row *base = rows + (size_t)d * nx * ny;
             for (int k = 0; k < nx * ny; k++) {
                 const cn_phase_point *r = &base[k].r;
-                double v = m == 0 ? log(r->sigma) : m == 1 ? r->lambda0 : m == 2 ? (r->has_dr ? r->dr.delta_db : NAN)
+                double v = m == 0 ? log(r->sigma) : m == 1 ? r->lambda0 : m == 2 ? delta_kept(r)
                          : m == 3 ? r->xi : (r->has_mf ? r->mf.xi_c : NAN);
                 /* xi diverges at the transition: clip it to the depth so that the colours stay readable */
                 if (m >= 3 && isfinite(v)) v = fmin(fabs(v), (double)o->depths[d]);
@@ -334,7 +363,7 @@ static int write_plots(const char *dir, const phase_opts *o, const phase_row *ro
             for (int j = 0; j < ny; j++) {
                 for (int i = 0; i < nx; i++) {
                     const cn_phase_point *r = &rows[((size_t)d * ny + j) * nx + i].r;
-                    dv[j * nx + i] = r->has_dr ? r->dr.delta_db : NAN;
+                    dv[j * nx + i] = delta_kept(r);
                     if (isfinite(dv[j * nx + i])) vy[0] = fmin(vy[0], dv[j * nx + i]), vy[1] = fmax(vy[1], dv[j * nx + i]);
                 }
                 snprintf(lab[j], sizeof lab[j], "sigma_b %.3g", y[j]);
@@ -364,16 +393,25 @@ static void print_table(const phase_opts *o, const phase_row *rows, int n)
 {
     printf("critnet phase: %s %s, width %d, %d inputs, %d draw(s)\n", cn_act_name(o->p.arch.act), o->p.arch.arch,
            o->p.arch.width, o->p.samples, o->p.draws);
-    printf("%5s %7s %7s %7s %8s %9s %8s %8s %8s %8s %s\n", "depth", "sig_b", "sig_w", "sw_crit", "ln_sig", "lambda0",
-           "Delta", "xi", "xi_c", "chi1", "");
+    printf("%5s %7s %7s %7s %8s %8s %9s %8s %8s %8s %8s %s\n", "depth", "sig_b", "sig_w", "sw_crit", "ln_sig",
+           "|ln s_l|", "lambda0", "Delta", "xi", "xi_c", "chi1", "");
     for (int i = 0; i < n; i++) {
         const phase_row *w = &rows[i];
         const cn_phase_point *r = &w->r;
-        printf("%5d %7.3g %7.4g %7.4g %+8.4f %+9.4f %8.2f %8.3g %8.3g %8.4g %s\n", w->depth, w->sigma_b, w->sigma_w,
-               w->sigma_w_crit, log(r->sigma), r->lambda0, r->has_dr ? r->dr.delta_db : NAN, r->xi,
-               r->has_mf ? r->mf.xi_c : NAN, r->has_mf ? r->mf.chi1 : NAN,
-               !r->has_dr ? "" : !r->dr.saturated ? "(Delta: not saturated)" : r->dr.truncated_low ? "(Delta: cut at s_min)" : "");
+        int cut = r->has_dr && !cn_dynrange_complete(&r->dr);
+        printf("%5d %7.3g %7.4g %7.4g %+8.4f %8.4f %+9.4f %8.2f %8.3g %8.3g %8.4g %s%s%s\n", w->depth, w->sigma_b,
+               w->sigma_w, w->sigma_w_crit, log(r->sigma), r->mean_abs_ln_sigma_block, r->lambda0,
+               r->has_dr ? r->dr.delta_db : NAN, r->xi, r->has_mf ? r->mf.xi_c : NAN, r->has_mf ? r->mf.chi1 : NAN,
+               cut ? "(Delta left out: " : "", cut ? cn_dynrange_class(&r->dr) : "", cut ? ")" : "");
     }
+    printf("ln_sig: ln of the geometric mean of sigma; |ln s_l|: the mean over blocks of |ln sigma_l|, in which\n"
+           "expanding and contracting blocks do not cancel\n");
+    if (!o->p.m.dynamic_range) return;
+    phase_dr_count c = phase_dr_counts(rows, n);
+    printf("Delta: %d of %d curves left out of the heatmap and the CSV's delta_db (%d not saturated by s_max, %d cut\n"
+           "at s_min, %d both, %d with no rise); delta_db_raw and dr_class keep them\n",
+           c.high + c.low + c.both + c.norise, n, c.high, c.low, c.both, c.norise);
+    puts(cli_dr_caution);
 }
 
 int cmd_phase(int argc, char **argv)

@@ -16,11 +16,14 @@ int cli_dr_option(cn_measure_cfg *m, const char *name, const char *arg)
     }
     if (!strcmp(name, "response")) {
         if (cn_response_from_name(arg, &m->dr_response) == CN_OK) return 1;
-        cli_error("--response %s: expected tv, activity, hidden or hidden-rel", arg);
+        cli_error("--response %s: expected tv, activity, hidden, hidden-rel or driven", arg);
         return -1;
     }
     return 0;
 }
+
+const char cli_dr_caution[] = "caution: no Delta response (tv, activity, hidden, hidden-rel, driven) peaks within 10% of "
+                               "chi1 = 1 on random tanh MLPs; Delta is not a distance from criticality (docs/phase.md)";
 
 int cli_dr_check(const cn_measure_cfg *m)
 {

@@ -115,6 +115,9 @@ const char *cn_net_layer_kind(const cn_net *net, int i);
 int cn_net_layer_out_size(const cn_net *net, int i);
 const cn_real *cn_net_layer_output(const cn_net *net, int i); /* (B, n_i) of the last forward */
 int cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int batch, int tangents);
+/* Layer i alone, in eval mode, on x (batch, its input size): its output replaces cn_net_layer_output(net, i).
+ * Lets a measure change the signal between layers (the driven dynamic range adds noise at every block). */
+int cn_net_layer_forward(cn_net *net, int i, const cn_real *x, int batch);
 
 /* ---------------------------------------------------------------- imported models (critnet_onnx.h) */
 
@@ -326,6 +329,11 @@ typedef struct {
                         * total rise (F0 is no baseline), the mirror image of `saturated` */
 } cn_dynrange;
 int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n);
+/* How a curve sits on its stimulus grid: "ok" (saturated, not cut at s_min), "truncated-low" (cut at s_min),
+ * "truncated-high" (not saturated by s_max) or "truncated-both". Only an "ok" curve's Delta measures the
+ * network rather than the grid; every report that aggregates Delta leaves the others out and counts them. */
+const char *cn_dynrange_class(const cn_dynrange *d);
+int cn_dynrange_complete(const cn_dynrange *d); /* 1: class "ok" */
 
 /* Ordinary least-squares slope of y on x (with intercept), the conventional branching-ratio regression. */
 double cn_ols_slope(const double *x, const double *y, int n);
@@ -348,9 +356,13 @@ int cn_net_blocks(const cn_net *net, int include_readout, cn_block **blocks, int
 
 typedef enum { CN_STIM_ADDITIVE = 0, CN_STIM_CONTRAST, CN_STIM_COUNT } cn_stimulus;
 /* responses: softmax total variation; RMS activity |h_l|; RMS distance |h_l(x') - h_l(x_ref)| of the block's
- * hidden state from the reference's; the same divided by the reference's RMS activity |h_l(x_ref)| */
-typedef enum { CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_HIDDEN, CN_RESP_HIDDEN_REL, CN_RESP_COUNT } cn_response;
-const char *cn_response_name(cn_response r); /* "tv", "activity", "hidden", "hidden-rel" */
+ * hidden state from the reference's; the same divided by the reference's RMS activity |h_l(x_ref)|; driven: the
+ * RMS activity |h_l| when Gaussian noise of RMS s enters every block's input (Kinouchi & Copelli's stochastic
+ * drive, src/measure/driven.c; the stimulus kind is then unused) */
+typedef enum {
+    CN_RESP_TV = 0, CN_RESP_ACTIVITY, CN_RESP_HIDDEN, CN_RESP_HIDDEN_REL, CN_RESP_DRIVEN, CN_RESP_COUNT
+} cn_response;
+const char *cn_response_name(cn_response r); /* "tv", "activity", "hidden", "hidden-rel", "driven" */
 int cn_response_from_name(const char *name, cn_response *out); /* CN_ERR_ARG if unknown */
 
 typedef struct {
@@ -476,6 +488,9 @@ typedef struct {
     int has_mf;
     cn_meanfield mf;
     int nblocks;
+    /* the per-block distance from criticality: the mean over blocks of |ln sigma_l| (averaged over draws), beside
+     * |ln sigma| of the geometric mean */
+    double mean_abs_ln_sigma_block;
 } cn_phase_point;
 void cn_phase_defaults(cn_phase_cfg *cfg);
 int cn_phase_point_run(cn_phase_point *out, const cn_phase_cfg *cfg, cn_error *err);

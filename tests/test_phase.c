@@ -143,6 +143,7 @@ static void truncation(void)
 {
     const double ranges[][2] = {{1e-4, 1e2}, {1e-1, 1e3}, {1e-5, 1e4}};
     const int want_low[] = {0, 1, 0}, want_sat[] = {0, 1, 1};
+    const char *want_class[] = {"truncated-high", "truncated-low", "ok"};
     for (int k = 0; k < 3; k++) {
         double s[61], F[61];
         for (int i = 0; i < 61; i++) {
@@ -153,11 +154,24 @@ static void truncation(void)
         CHECK_OK(cn_dynamic_range(&d, s, F, 61));
         CHECK(d.truncated_low == want_low[k] && d.saturated == want_sat[k], "[%g, %g]: truncated_low %d saturated %d",
               ranges[k][0], ranges[k][1], d.truncated_low, d.saturated);
+        CHECK(!strcmp(cn_dynrange_class(&d), want_class[k]) && cn_dynrange_complete(&d) == (k == 2),
+              "[%g, %g]: class %s, complete %d", ranges[k][0], ranges[k][1], cn_dynrange_class(&d),
+              cn_dynrange_complete(&d));
+    }
+    /* cut at both ends: the Hill curve over [1e-1, 1e1] rises by half its total in each decade */
+    {
+        double s[21], F[21];
+        for (int i = 0; i < 21; i++) s[i] = exp(log(1e-1) + log(100.0) * i / 20), F[i] = s[i] / (1 + s[i]);
+        cn_dynrange d;
+        CHECK_OK(cn_dynamic_range(&d, s, F, 21));
+        CHECK(!strcmp(cn_dynrange_class(&d), "truncated-both") && !cn_dynrange_complete(&d), "[0.1, 10]: class %s",
+              cn_dynrange_class(&d));
     }
     cn_response r;
     CHECK(cn_response_from_name("hidden-rel", &r) == CN_OK && r == CN_RESP_HIDDEN_REL, "hidden-rel");
     CHECK(cn_response_from_name("softmax", &r) == CN_ERR_ARG, "an unknown response accepted");
     CHECK(!strcmp(cn_response_name(CN_RESP_HIDDEN), "hidden"), "the name of hidden");
+    CHECK(cn_response_from_name("driven", &r) == CN_OK && r == CN_RESP_DRIVEN, "driven");
 }
 
 /* The per-block distance (issue 14, part 5): an orthogonal linear network whose first block doubles every
@@ -189,9 +203,86 @@ static void per_block_distance(void)
     cn_net_free(net);
 }
 
+/* The driven response (Kinouchi & Copelli's drive, src/measure/driven.c) on an orthogonal linear network of L = 4
+ * blocks: noise of RMS s enters every block's input and orthogonal layers keep every norm, so the RMS activity of
+ * the last block is sqrt(1 + L s^2) for inputs of unit RMS, up to cross terms of order 1/sqrt(width). */
+static void driven_response(void)
+{
+    const int n = 512, L = 4, B = 8, P = 9;
+    cn_net *net = NULL;
+    cn_error err = {0};
+    char spec[512];
+    int len = snprintf(spec, sizeof spec, "input %d\n", n);
+    for (int l = 0; l < L; l++) len += snprintf(spec + len, sizeof spec - len, "dense out=%d act=identity bias=0\n", n);
+    snprintf(spec + len, sizeof spec - len, "dense out=10\n");
+    CHECK_OK(cn_net_from_spec(&net, spec, &err));
+    if (!net) return;
+    cn_rng *rng = cn_rng_new(4);
+    cn_init init = {.kind = CN_INIT_ORTHOGONAL, .sigma_w = 1};
+    CHECK_OK(cn_net_init(net, &init, rng));
+    cn_real *x = malloc(sizeof(cn_real) * (size_t)B * n);
+    for (int b = 0; b < B; b++) {
+        double ss = 0;
+        for (int i = 0; i < n; i++) x[b * n + i] = (cn_real)cn_rng_normal(rng), ss += (double)x[b * n + i] * x[b * n + i];
+        for (int i = 0; i < n; i++) x[b * n + i] = (cn_real)(x[b * n + i] / sqrt(ss / n));
+    }
+    cn_measure_cfg cfg;
+    cn_measure_defaults(&cfg);
+    cfg.seed = 6, cfg.probes = 0, cfg.spectrum = 0, cfg.dynamic_range = 1, cfg.dr_response = CN_RESP_DRIVEN;
+    cfg.dr_points = P, cfg.dr_smin = 1e-2, cfg.dr_smax = 1e2;
+    cn_measure_result r = {0}, r2 = {0};
+    CHECK_OK(cn_measure(net, x, B, &cfg, &r, &err));
+    CHECK_OK(cn_measure(net, x, B, &cfg, &r2, &err));
+    double worst = 0;
+    for (int i = 0; i < r.dr_n && r.dr_n == P; i++) {
+        double want = sqrt(1 + L * r.dr_s[i] * r.dr_s[i]), off = fabs(r.dr_F[i] / want - 1);
+        worst = off > worst ? off : worst;
+        CHECK(r.dr_F[i] == r2.dr_F[i], "level %d: a rerun gave %.17g, not %.17g", i, r2.dr_F[i], r.dr_F[i]);
+    }
+    CHECK(r.dr_n == P && worst < 0.05, "driven F(s) off sqrt(1 + L s^2) by %.3f (want < 0.05)", worst);
+    cn_measure_result_free(&r);
+    cn_measure_result_free(&r2);
+    free(x);
+    cn_rng_free(rng);
+    cn_net_free(net);
+}
+
+/* The pooling convention (docs/criticality-measures.md): a pool opens the block after it, so a 2x2 average pool's
+ * gain of 1/2 on uncorrelated probes lands in that block's sigma_l. Two 1x1 convolutions of weight 1 (identity
+ * maps) around a 2x2 average pool: sigma_1 = 1 exactly, sigma_2 = 1/2 up to the probes' sampling error. */
+static void pooling_convention(void)
+{
+    cn_net *net = NULL;
+    cn_error err = {0};
+    CHECK_OK(cn_net_from_spec(&net, "input 1 16 16\nconv out=1 k=1 bias=0\navgpool k=2\nconv out=1 k=1 bias=0\n"
+                                    "flatten\ndense out=10\n", &err));
+    if (!net) return;
+    cn_rng *rng = cn_rng_new(8);
+    cn_init init = {.kind = CN_INIT_NORMAL, .sigma_w = 1};
+    CHECK_OK(cn_net_init(net, &init, rng));
+    cn_real *w = cn_net_params(net); /* the two 1x1 weights first (no biases) */
+    w[0] = w[1] = 1;
+    cn_real x[16 * 256];
+    for (int i = 0; i < 16 * 256; i++) x[i] = (cn_real)cn_rng_normal(rng);
+    cn_measure_cfg cfg;
+    cn_measure_defaults(&cfg);
+    cfg.seed = 9, cfg.probes = 64;
+    cn_measure_result r;
+    CHECK_OK(cn_measure(net, x, 16, &cfg, &r, &err));
+    CHECK(r.nblocks == 2 && fabs(r.sigma_block[0] - 1) < 1e-5 && fabs(r.sigma_block[1] - 0.5) < 0.02,
+          "blocks %d: sigma_1 %.6f (want 1), sigma_2 %.6f (want 1/2)", r.nblocks, r.sigma_block[0], r.sigma_block[1]);
+    CHECK(fabs(r.mean_abs_ln_sigma_block - 0.5 * log(2.0)) < 0.02, "mean |ln sigma_l| %.4f, want ln 2 / 2",
+          r.mean_abs_ln_sigma_block);
+    cn_measure_result_free(&r);
+    cn_rng_free(rng);
+    cn_net_free(net);
+}
+
 int main(void)
 {
     per_block_distance();
+    driven_response();
+    pooling_convention();
     truncation();
     cn_set_threads(1);
     failure_paths();

@@ -15,9 +15,10 @@ static const char *usage =
     "usage: critnet zoo-report DIR [--resamples N] [--seed S] [--level L] [--quiet]\n"
     "The statistics of a zoo run (critnet zoo --out DIR; docs/zoo.md): does the test accuracy of the models\n"
     "track their distance from criticality? Reads DIR/zoo.csv, uses the models with status ok and lists the\n"
-    "diverged and failed ones. For each measure, |ln sigma| and |lambda_0| (0 at criticality) and Delta (the\n"
-    "dynamic range in dB, claimed largest at criticality; docs/phase.md finds that it is not), against\n"
-    "test_accuracy:\n"
+    "diverged and failed ones. For each measure, |ln sigma| of the geometric mean, the mean over blocks of\n"
+    "|ln sigma_l| and |lambda_0| (0 at criticality) and Delta (the dynamic range in dB, claimed largest at\n"
+    "criticality; docs/phase.md finds that it is not), against test_accuracy. A Delta whose response curve the\n"
+    "stimulus grid cut off (delta_saturated 0 or delta_truncated_low 1) is left out, and the report counts them:\n"
     "  - Spearman's rho and its two-sided p (scipy.stats.spearmanr), with a percentile bootstrap interval\n"
     "    of rho over the models; Pearson's r and its p for reference;\n"
     "  - the Mann-Whitney U test (two-sided, scipy.stats.mannwhitneyu) of the accuracies of the near-critical\n"
@@ -27,7 +28,8 @@ static const char *usage =
     "    the slope with its standard error, z and p, and the family and residual variances.\n"
     "The p-values of the first two treat the models as independent; the mixed model lets the models of one\n"
     "family share an offset. Prints the report (markdown) and writes DIR/stats.md, DIR/stats.json (every\n"
-    "number and the settings) and DIR/acc_vs_abs_ln_sigma.png, acc_vs_abs_lambda0.png, acc_vs_delta.png.\n"
+    "number and the settings) and DIR/acc_vs_abs_ln_sigma.png, acc_vs_mean_abs_ln_sigma_block.png,\n"
+    "acc_vs_abs_lambda0.png, acc_vs_delta.png.\n"
     "  --resamples N           bootstrap resamples (default 2000)\n"
     "  --seed S                bootstrap seed (default 0); each measure's interval starts afresh from it\n"
     "  --level L               level of the interval (default 0.95)\n"
@@ -37,6 +39,7 @@ enum { O_RESAMPLES = 2000, O_SEED, O_LEVEL, O_QUIET };
 
 const zr_measure_def zr_measures[ZR_NMEASURES] = {
     {"abs_ln_sigma", "|ln sigma|", "|ln #gs|", "sigma", 0},
+    {"mean_abs_ln_sigma_block", "mean |ln sigma_l|", "mean |ln #gs#dl#u|", "mean_abs_ln_sigma_block", 0},
     {"abs_lambda0", "|lambda_0|", "|#gl#d0#u|", "lambda0", 0},
     {"delta", "Delta (dB)", "#gD (dB)", "delta", 1},
 };
@@ -98,9 +101,14 @@ static int find_columns(zr_data *d)
             nmissing++;
         }
     }
-    d->col_message = -1;
-    for (int j = 0; j < d->t.cols; j++)
-        if (!strcmp(d->t.header[j], "message")) d->col_message = j;
+    d->col_message = d->col_saturated = d->col_truncated_low = d->col_block = -1;
+    for (int j = 0; j < d->t.cols; j++) {
+        const char *h = d->t.header[j];
+        if (!strcmp(h, "message")) d->col_message = j;
+        if (!strcmp(h, "delta_saturated")) d->col_saturated = j;
+        if (!strcmp(h, "delta_truncated_low")) d->col_truncated_low = j;
+        if (!strcmp(h, "mean_abs_ln_sigma_block")) d->col_block = j;
+    }
     if (nmissing) {
         cli_error("%s: no column%s %s (a zoo.csv of critnet zoo has id, family, status, test_accuracy, sigma, "
                   "lambda0 and delta among its columns)", d->path, nmissing > 1 ? "s" : "", missing);
@@ -141,8 +149,8 @@ static int alloc_results(zr_data *d)
         zr_result *s = &d->res[m];
         s->x = malloc(sizeof(double) * (size_t)rows), s->acc = malloc(sizeof(double) * (size_t)rows);
         s->family = malloc(sizeof(int) * (size_t)rows), s->row = malloc(sizeof(int) * (size_t)rows);
-        s->without = malloc(sizeof(int) * (size_t)rows);
-        ok = ok && s->x && s->acc && s->family && s->row && s->without;
+        s->without = malloc(sizeof(int) * (size_t)rows), s->cut = malloc(sizeof(int) * (size_t)rows);
+        ok = ok && s->x && s->acc && s->family && s->row && s->without && s->cut;
     }
     if (!ok) cli_error("%s: out of memory", d->path);
     return ok ? 0 : -1;
@@ -210,11 +218,23 @@ static int load(zr_data *d, const zr_opts *o)
         int fam = intern(d->families, &d->n_families, zr_cell(d, r, d->col_family));
         /* sigma = 0 (a network whose every unit is dead) is a valid measurement without a logarithm, and a
          * model without Delta (no rise of the response) is ok in the zoo: both sit out that measure only */
-        double x[ZR_NMEASURES] = {sigma > 0 ? fabs(log(sigma)) : NAN, fabs(lambda0), delta};
+        double block = NAN, saturated = 1, truncated_low = 0;
+        if ((d->col_block >= 0 && cli_csv_number(&d->t, r, d->col_block, &block)) ||
+            (d->col_saturated >= 0 && cli_csv_number(&d->t, r, d->col_saturated, &saturated)) ||
+            (d->col_truncated_low >= 0 && cli_csv_number(&d->t, r, d->col_truncated_low, &truncated_low)))
+            return -1;
+        double x[ZR_NMEASURES] = {sigma > 0 ? fabs(log(sigma)) : NAN, block, fabs(lambda0), delta};
         for (int m = 0; m < ZR_NMEASURES; m++) {
             zr_result *s = &d->res[m];
             if (isnan(x[m])) {
                 s->without[s->n_without++] = r;
+                continue;
+            }
+            /* a Delta whose curve the stimulus grid cut off measures the grid, not the network: counted, not used */
+            if (m == ZR_DELTA && (saturated != 1 || truncated_low == 1)) {
+                s->cut[s->n_cut++] = r;
+                s->n_cut_high += saturated != 1;
+                s->n_cut_low += truncated_low == 1;
                 continue;
             }
             s->x[s->n] = x[m], s->acc[s->n] = acc, s->family[s->n] = fam, s->row[s->n] = r;
@@ -328,7 +348,8 @@ static int analyse(zr_data *d, const zr_opts *o)
     for (int m = 0; m < ZR_NMEASURES; m++) {
         zr_result *s = &d->res[m];
         if (s->n < 3) {
-            /* only Delta can be missing from ok models; 3 ok models are checked in load() */
+            /* only Delta (missing or cut off) and the per-block distance (a zoo.csv without its column) can be
+             * missing from ok models; 3 ok models are checked in load() */
             s->why_spearman = s->why_pearson = s->why_ci = s->why_mw = s->why_fit = "fewer than 3 models have it";
             s->ci_lo = s->ci_hi = s->split = s->median_near = s->median_far = NAN;
             continue;
@@ -353,6 +374,7 @@ static void free_data(zr_data *d)
         free(d->res[m].family);
         free(d->res[m].row);
         free(d->res[m].without);
+        free(d->res[m].cut);
     }
 }
 

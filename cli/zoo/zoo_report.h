@@ -18,7 +18,7 @@ typedef struct {
 
 /* The measures test accuracy is set against. The two distances are 0 at criticality; Delta, the dynamic range,
  * is largest there (Kinouchi & Copelli 2006), so for it "nearer to criticality" means larger. */
-typedef enum { ZR_ABS_LN_SIGMA = 0, ZR_ABS_LAMBDA0, ZR_DELTA, ZR_NMEASURES } zr_measure;
+typedef enum { ZR_ABS_LN_SIGMA = 0, ZR_MEAN_ABS_LN_SIGMA_BLOCK, ZR_ABS_LAMBDA0, ZR_DELTA, ZR_NMEASURES } zr_measure;
 
 typedef struct {
     const char *name;     /* JSON key, and the figure's name: acc_vs_NAME.png */
@@ -38,6 +38,10 @@ typedef struct {
     int *row;         /* (n) row of the table, for the ids */
     int *without;     /* rows of ok models without a value (delta nan; sigma 0, which has no ln) */
     int n_without;
+    /* Delta only: rows of ok models whose curve was cut off by the stimulus grid (not saturated by s_max, or
+     * still rising at s_min; cn_dynrange_class), left out of its tests; a curve may be both */
+    int *cut;
+    int n_cut, n_cut_high, n_cut_low;
     cn_stats_correlation spearman, pearson;
     const char *why_spearman, *why_pearson;
     double ci_lo, ci_hi; /* percentile bootstrap interval of rho */
@@ -59,6 +63,9 @@ typedef struct {
     char path[4200]; /* DIR/zoo.csv */
     cli_csv t;
     int col_id, col_family, col_status, col_acc, col_sigma, col_lambda0, col_delta, col_message; /* message: -1 if absent */
+    /* optional, -1 if absent (a zoo.csv of an older critnet): delta_saturated, delta_truncated_low,
+     * mean_abs_ln_sigma_block */
+    int col_saturated, col_truncated_low, col_block;
     int *used;        /* (t.rows) 1: the row counts (the last row of its id) */
     int n_models, n_ok, n_diverged, n_failed, n_replaced; /* n_replaced: earlier rows of a rerun id */
     int *left_out;    /* rows of the diverged and failed models, in file order */

@@ -86,12 +86,30 @@ static void models_paragraph(FILE *f, const zr_data *d)
         fprintf(f, " %d ok model%s ha%s no %s (", s->n_without, s->n_without > 1 ? "s" : "", s->n_without > 1 ? "ve" : "s",
                 zr_measures[m].name);
         for (int i = 0; i < s->n_without; i++) fprintf(f, "%s%s", i ? ", " : "", id_of(d, s->without[i]));
-        fprintf(f, "%s) and sit%s out its tests.", m == ZR_ABS_LN_SIGMA ? ": sigma = 0" : ": no rise of the response",
+        fprintf(f, "%s) and sit%s out its tests.",
+                m == ZR_ABS_LN_SIGMA ? ": sigma = 0"
+                : m == ZR_MEAN_ABS_LN_SIGMA_BLOCK ? (d->col_block < 0 ? ": zoo.csv has no mean_abs_ln_sigma_block column"
+                                                                      : ": no value")
+                : ": no rise of the response",
                 s->n_without > 1 ? "" : "s");
     }
-    fprintf(f, "\n\nThe measures, against test_accuracy (on the whole test split): abs_ln_sigma = |ln sigma| and "
-               "abs_lambda0 = |lambda_0|, the distances from criticality (0 at it); delta = Delta, the dynamic range "
+    const zr_result *dl = &d->res[ZR_DELTA];
+    if (dl->n_cut) {
+        fprintf(f, " Delta of %d ok model%s is left out of its tests, because the stimulus grid cut the response curve "
+                   "off (%d not saturated by s_max, %d still rising at s_min; a curve may be both): ",
+                dl->n_cut, dl->n_cut > 1 ? "s" : "", dl->n_cut_high, dl->n_cut_low);
+        for (int i = 0; i < dl->n_cut; i++) fprintf(f, "%s%s", i ? ", " : "", id_of(d, dl->cut[i]));
+        fprintf(f, ".");
+    }
+    if (d->col_saturated < 0 || d->col_truncated_low < 0)
+        fprintf(f, " zoo.csv has no %s column (an older critnet): those Delta curves could not be checked for "
+                   "truncation.", d->col_saturated < 0 ? "delta_saturated" : "delta_truncated_low");
+    fprintf(f, "\n\nThe measures, against test_accuracy (on the whole test split): abs_ln_sigma = |ln sigma| (of the "
+               "geometric mean over blocks), mean_abs_ln_sigma_block = the mean over blocks of |ln sigma_l| (expanding "
+               "and contracting blocks do not cancel) and abs_lambda0 = |lambda_0|, the distances from criticality "
+               "(0 at it); delta = Delta, the dynamic range "
                "in dB, which the paper takes to be largest at criticality (on random networks it is not: docs/phase.md).\n");
+    fprintf(f, "\n%s\n", cli_dr_caution);
 }
 
 static void correlation_table(FILE *f, const zr_data *d, const zr_opts *o)
@@ -312,6 +330,15 @@ static cJSON *measure_json(const zr_data *d, int m)
     cJSON_AddStringToObject(j, "nearer_criticality", def->larger_is_nearer ? "larger" : "smaller");
     cJSON_AddNumberToObject(j, "n", s->n);
     cJSON_AddItemToObject(j, "without_value", ids_json(d, s->without, s->n_without));
+    if (m == ZR_DELTA) { /* curves cut off by the stimulus grid: counted and named, not used */
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "count", s->n_cut);
+        cJSON_AddNumberToObject(c, "not_saturated", s->n_cut_high);
+        cJSON_AddNumberToObject(c, "truncated_low", s->n_cut_low);
+        cJSON_AddItemToObject(c, "ids", ids_json(d, s->cut, s->n_cut));
+        cJSON_AddBoolToObject(c, "checked", d->col_saturated >= 0 && d->col_truncated_low >= 0);
+        cJSON_AddItemToObject(j, "left_out_truncated", c);
+    }
 
     cJSON_AddItemToObject(sp, "rho", num_if(s->why_spearman, s->spearman.r));
     cJSON_AddItemToObject(sp, "p_value", num_if(s->why_spearman, s->spearman.p_value));

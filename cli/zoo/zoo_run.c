@@ -257,9 +257,11 @@ void zoo_run_model(zoo_row *row, const zoo_model *m, const zoo_settings *z, zoo_
     zoo_row_set(row, ZOO_LAMBDA0, "%.6g", mr.lambda_max);
     zoo_row_set(row, ZOO_LAMBDA0_SE, "%.6g", mr.lambda_max_se);
     zoo_row_set(row, ZOO_SIGMA_ACT, "%.6g", mr.sigma_act);
+    zoo_row_set(row, ZOO_MEAN_ABS_LN_SIGMA_BLOCK, "%.6g", mr.mean_abs_ln_sigma_block);
     if (mr.has_dr) {
         zoo_row_set(row, ZOO_DELTA, "%.6g", mr.dr.delta_db);
         zoo_row_set(row, ZOO_DELTA_SATURATED, "%d", mr.dr.saturated);
+        zoo_row_set(row, ZOO_DELTA_TRUNCATED_LOW, "%d", mr.dr.truncated_low);
     }
     if (!isfinite(mr.sigma) || !isfinite(mr.lambda_max) || (mr.has_dr && !isfinite(mr.dr.delta_db)))
         outcome(row, "diverged", "a criticality measure is not finite");

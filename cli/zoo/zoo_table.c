@@ -26,7 +26,7 @@ static const struct {
     {"batch", 1},        {"limit_train", 1},  {"seed", 1},         {"status", 0},
     {"test_accuracy", 1}, {"test_loss", 1},   {"sigma", 1},        {"sigma_se", 1},
     {"lambda0", 1},      {"lambda0_se", 1},   {"sigma_act", 1},    {"delta", 1},
-    {"delta_saturated", 1}, {"train_seconds", 1}, {"measure_seconds", 1}, {"data", 0},
+    {"delta_saturated", 1}, {"delta_truncated_low", 1}, {"mean_abs_ln_sigma_block", 1}, {"train_seconds", 1}, {"measure_seconds", 1}, {"data", 0},
     {"threads", 1},      {"measure_inputs", 1}, {"message", 0},    {"settings", 0},
 };
 _Static_assert(sizeof columns / sizeof *columns == ZOO_NCOLS, "one name per column");

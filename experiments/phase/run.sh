@@ -33,7 +33,7 @@ else
     diagram=(--sigma-w 0.5:2.5:21 --sigma-b 0:0.3:7 --depth 20 --width 128 --samples 20 --pairs 8 --draws 4 --dr-points 46 --dr-smin 1e-5 --dr-smax 1e4)
     cross=(--sigma-w 1:1.6:31 --sigma-b 0.05:0.3:3 --depth 50 --width 500)
 fi
-responses=(tv activity hidden hidden-rel)
+responses=(tv activity hidden hidden-rel driven)
 mkdir -p "$out"
 t0=$(date +%s)
 # the phase diagram proper (tv response), then the comparison of the responses at sigma_b 0.05 and 0.3

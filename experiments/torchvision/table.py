@@ -51,7 +51,11 @@ def main():
             r["sigma"] = num(m["sigma"]["value"])
             r["lambda0"] = num(m["lambda_max"]["value"])
             dr = m.get("dynamic_range") or {}
-            r["delta_db"] = num(dr.get("delta_db"))
+            # a curve cut off by the stimulus grid (not saturated, or still rising at s_min) measures the grid:
+            # its Delta is left out of the table and counted (docs/criticality-measures.md)
+            cut = dr and (not dr.get("saturated", False) or dr.get("truncated_low", False))
+            r["delta_db"] = None if cut else num(dr.get("delta_db"))
+            r["delta_cut"] = bool(cut)
             sec = os.path.join(work, "measure", name + ".seconds")
             r["seconds"] = float(open(sec).read()) if os.path.exists(sec) else None
         ev = load_json(os.path.join(work, "eval", name + ".json"))
@@ -72,7 +76,12 @@ def main():
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("# TorchVision classification models through critnet's ONNX import\n\n")
         f.write(f"Written by `experiments/torchvision/run.sh` ({open(os.path.join(work, 'settings')).read().strip()}).\n\n")
-        f.write(f"{len(rows)} models: {len(ok)} measured, {len(failed)} failed.\n\n")
+        f.write(f"{len(rows)} models: {len(ok)} measured, {len(failed)} failed.")
+        n_cut = sum(1 for r in ok if r.get("delta_cut"))
+        if n_cut:
+            f.write(f" Delta of {n_cut} model{'s' if n_cut > 1 else ''} is left out (blank): the stimulus grid cut "
+                    "the response curve off (not saturated by s_max, or still rising at s_min).")
+        f.write("\n\n")
         f.write("| model | family | weights | params (M) | blocks | sigma | lambda_0 | Delta (dB) | top-1 | top-5 | s |\n")
         f.write("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for r in ok:

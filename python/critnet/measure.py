@@ -18,7 +18,8 @@ class MeasureResult(Result):
     spectrum(_stderr)          the k largest exponents; local_exponents: (blocks, k)
     sigma_activity, activity, activity_slope   the activity branching ratio and its parts
     dynamic_range              None unless measured with dynamic_range=True: a dict as in the CLI's JSON
-                               (delta_db, s10, s90, saturated, truncated_low/high, curve, note)
+                               (delta_db, s10, s90, saturated, truncated_low/high, class, complete, curve,
+                               note; class: ok, truncated-low, truncated-high, truncated-both or no-rise)
     mean_field                 None (measure() has no theory; critnet.theory gives it)
     blocks                     the blocks measured: index, name, first_layer, last_layer, units_in, units
     settings                   the options of the call
@@ -27,7 +28,7 @@ class MeasureResult(Result):
     def __init__(self, flat, settings):
         fields = {k: v for k, v in flat.items()
                   if k not in ("has_dynamic_range", "dr_defined", "delta_db", "s10", "s90", "saturated",
-                               "truncated_low", "dr_s", "dr_F")}
+                               "truncated_low", "dr_class", "dr_complete", "dr_s", "dr_F")}
         fields["abs_ln_sigma"] = abs(math.log(flat["sigma"])) if flat["sigma"] > 0 else math.nan
         fields["dynamic_range"] = _dynamic_range(flat) if flat["has_dynamic_range"] else None
         fields["mean_field"] = None
@@ -60,6 +61,7 @@ def _dynamic_range(flat):
     ok = flat["dr_defined"]
     return {"delta_db": flat["delta_db"], "saturated": flat["saturated"], "truncated_low": flat["truncated_low"],
             # as the CLI: a curve that has not levelled off by s_max is cut off at the high end
-            "truncated_high": bool(ok and not flat["saturated"]), "s10": flat["s10"], "s90": flat["s90"],
+            "truncated_high": bool(ok and not flat["saturated"]), "class": flat["dr_class"],
+            "complete": flat["dr_complete"], "s10": flat["s10"], "s90": flat["s90"],
             "curve": [[s, f] for s, f in zip(flat["dr_s"].tolist(), flat["dr_F"].tolist())],
             "note": DR_NOTE}

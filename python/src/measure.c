@@ -34,7 +34,7 @@ static int parse_choice(const char *what, const char *name, cn_response *resp, c
         return 0;
     }
     if (cn_response_from_name(name, resp) == CN_OK) return 0;
-    PyErr_Format(PyExc_ValueError, "%s '%s': expected 'tv', 'activity', 'hidden' or 'hidden-rel'", what, name);
+    PyErr_Format(PyExc_ValueError, "%s '%s': expected 'tv', 'activity', 'hidden', 'hidden-rel' or 'driven'", what, name);
     return -1;
 }
 
@@ -86,6 +86,8 @@ static PyObject *result_dict(const cn_measure_result *r, const cn_measure_cfg *c
               pycn_put(d, "s90", PyFloat_FromDouble(r->has_dr ? r->dr.s90 : NAN)) ||
               pycn_put(d, "saturated", PyBool_FromLong(r->has_dr && r->dr.saturated)) ||
               pycn_put(d, "truncated_low", PyBool_FromLong(r->has_dr && r->dr.truncated_low)) ||
+              pycn_put(d, "dr_class", PyUnicode_FromString(r->has_dr ? cn_dynrange_class(&r->dr) : "no-rise")) ||
+              pycn_put(d, "dr_complete", PyBool_FromLong(r->has_dr && cn_dynrange_complete(&r->dr))) ||
               pycn_put(d, "dr_s", pycn_vector(r->dr_s, r->dr_n)) ||
               pycn_put(d, "dr_F", pycn_vector(r->dr_F, r->dr_n));
     if (bad) Py_CLEAR(d);

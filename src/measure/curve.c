@@ -65,6 +65,15 @@ int cn_dynamic_range(cn_dynrange *out, const double *s, const double *F, int n)
     return CN_OK;
 }
 
+int cn_dynrange_complete(const cn_dynrange *d) { return d && d->saturated && !d->truncated_low; }
+
+const char *cn_dynrange_class(const cn_dynrange *d)
+{
+    if (!d) return "?";
+    if (d->truncated_low) return d->saturated ? "truncated-low" : "truncated-both";
+    return d->saturated ? "ok" : "truncated-high";
+}
+
 double cn_ols_slope(const double *x, const double *y, int n)
 {
     if (!x || !y || n < 2) return NAN;

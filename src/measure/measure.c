@@ -7,6 +7,7 @@
 #include <string.h>
 #include "core/blas.h"
 #include "kernels/softmax.h"
+#include "measure/driven.h"
 
 #ifdef CRITNET_DOUBLE
 #define cn_geqrf_work LAPACKE_dgeqrf_work
@@ -18,7 +19,7 @@
 
 #define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
 
-static const char *const response_names[] = {"tv", "activity", "hidden", "hidden-rel"};
+static const char *const response_names[] = {"tv", "activity", "hidden", "hidden-rel", "driven"};
 _Static_assert(sizeof response_names / sizeof *response_names == CN_RESP_COUNT, "a name for every response");
 
 const char *cn_response_name(cn_response r) { return (unsigned)r < CN_RESP_COUNT ? response_names[r] : "?"; }
@@ -254,8 +255,13 @@ static void measure_dynamic_range(ctx *c, const cn_real *x, int B)
     cn_real *href = c->tb; /* the reference's hidden state (B, n_out): tb is free while Delta is measured */
     if (hidden) memcpy(href, cn_net_layer_output(c->net, bk->last), (size_t)B * bk->n_out * sizeof *href);
     cn_real *p = c->td;
+    uint64_t noise_seed = cfg->dr_response == CN_RESP_DRIVEN ? cn_rng_below(c->rng, UINT64_MAX) : 0;
     for (int i = 0; i < cfg->dr_points; i++) {
         double s = dr_stimulus_value(cfg, i);
+        if (cfg->dr_response == CN_RESP_DRIVEN) { /* noise into every block: driven.c */
+            if (cn_dr_driven_pass(c->net, c->blocks, blk, x, B, s, noise_seed, c->ta, &c->dr_sum[i])) c->dr_sum[i] = NAN;
+            continue;
+        }
         for (int b = 0; b < B; b++) {
             const cn_real *xb = x + (size_t)b * n0;
             cn_real *xo = c->xp + (size_t)b * n0;

@@ -66,6 +66,7 @@ static int mean_field_applies(const cn_arch *a)
 /* One network: measured, its curve F and 1 - c_l added to the pooled sums. */
 typedef struct {
     double ln_sigma, ln_sigma_sq, lambda, lambda_sq, sigma_se, lambda_se, q0;
+    double abs_ln_block; /* sum over draws of the mean over blocks of |ln sigma_l| */
     double *F, *s;
     int nF, nblocks;
     cn_corr_result corr;
@@ -85,6 +86,7 @@ static int run_draw(pool *p, const cn_phase_cfg *cfg, uint64_t seed, const cn_re
     if ((rc = cn_measure(net, x, cfg->samples, &m, &mr, err))) goto done;
     double ls = log(mr.sigma);
     p->ln_sigma += ls, p->ln_sigma_sq += ls * ls;
+    p->abs_ln_block += mr.mean_abs_ln_sigma_block;
     p->lambda += mr.lambda_max, p->lambda_sq += mr.lambda_max * mr.lambda_max;
     if (first) {
         p->sigma_se = mr.sigma_se, p->lambda_se = mr.lambda_max_se, p->q0 = mr.activity[0];
@@ -151,6 +153,7 @@ int cn_phase_point_run(cn_phase_point *out, const cn_phase_cfg *cfg, cn_error *e
     out->nblocks = p.nblocks;
     out->sigma = exp(p.ln_sigma / D);
     out->sigma_se = D > 1 ? out->sigma * se_over(p.ln_sigma, p.ln_sigma_sq, D, 0) : p.sigma_se;
+    out->mean_abs_ln_sigma_block = p.abs_ln_block / D;
     out->lambda0 = p.lambda / D;
     out->lambda0_se = se_over(p.lambda, p.lambda_sq, D, p.lambda_se);
     if (p.nF) {

@@ -139,6 +139,12 @@ int cn_net_layer_jvp(cn_net *net, int i, const cn_real *tx, cn_real *ty, int bat
     return L->ops->jvp(L, tx, ty, batch, tangents);
 }
 
+int cn_net_layer_forward(cn_net *net, int i, const cn_real *x, int batch)
+{
+    cn_layer *L = net->chain.layers[i];
+    return L->ops->forward(L, x, net->chain.outs[i], batch, 0);
+}
+
 static void set_rng(cn_chain *c, cn_rng *rng)
 {
     for (int i = 0; i < c->n; i++) {

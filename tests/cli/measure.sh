@@ -32,7 +32,7 @@ s = d["settings"]
 assert s["samples"] == 200 and s["seed"] == 0 and s["spectrum"] == 4 and s["argv"]
 assert 0 < d["sigma"]["value"] < 10 and d["sigma"]["stderr"] > 0
 PY
-[ "$(head -1 "$tmp/m.csv")" = "block,name,units,sigma,sigma_stderr,activity,local_exponent_1,local_exponent_2,local_exponent_3,local_exponent_4" ] \
+[ "$(head -1 "$tmp/m.csv")" = "block,name,units,sigma,sigma_stderr,abs_ln_sigma,activity,local_exponent_1,local_exponent_2,local_exponent_3,local_exponent_4,delta_db,dr_class" ] \
     && [ "$(wc -l < "$tmp/m.csv")" -eq 4 ] && ok || bad "csv"
 for f in sigma_profile spectrum dynamic_range; do
     [ "$(head -c 4 "$tmp/plots/$f.png" | od -An -c | tr -d ' ')" = "211PNG" ] && ok || bad "plot $f.png"

@@ -38,6 +38,26 @@ for p in pts:
     # the sign of lambda_0 follows the phase away from the line (20% off it)
     if p["mean_field"]["chi1"] < 0.8: assert p["lambda0"] < 0, p
 PY
+# Delta's curves cut off by the stimulus grid: left out of delta_db (and the heatmap), kept in delta_db_raw and
+# dr_class, and counted in the printed summary, which also carries the caution; the per-block distance beside
+# |ln sigma|. A grid of [1e-2, 1e0] cuts most curves off.
+"$CRITNET_BIN" phase --act tanh --sigma-w 0.8:1.6:3 --depth 6 --width 32 --samples 4 --pairs 0 --dr-points 12 \
+    --dr-smin 1e-2 --dr-smax 1 --csv "$tmp/cut.csv" --response driven >"$tmp/cut.txt" 2>/dev/null || bad "phase (cut grid) exited $?"
+/usr/bin/python3 - "$tmp/cut.csv" "$tmp/cut.txt" <<'PY' && ok || bad "cut-off curves: not left out and counted as they should"
+import csv, math, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+text = open(sys.argv[2]).read()
+assert len(rows) == 3
+for r in rows:
+    assert r["dr_class"] in ("ok", "truncated-low", "truncated-high", "truncated-both", "no-rise"), r
+    assert (r["dr_class"] == "ok") == math.isfinite(float(r["delta_db"])), r
+    assert r["dr_class"] == "no-rise" or math.isfinite(float(r["delta_db_raw"])), r
+    assert float(r["mean_abs_ln_sigma_block"]) >= float(r["abs_ln_sigma"]) - 1e-6, r
+m = re.search(r"Delta: (\d+) of 3 curves left out", text)
+assert m and int(m.group(1)) == sum(r["dr_class"] != "ok" for r in rows) > 0, text
+assert "\ncaution: no Delta response" in text, text
+PY
+
 # CNN and residual networks run (no mean field: null)
 "$CRITNET_BIN" phase --arch cnn --width 4 --depth 2 --sigma-w 1 --sigma-b 0.1 --samples 2 --pairs 2 --dr-points 6 --quiet --json "$tmp/c.json" || bad "cnn exited $?"
 /usr/bin/python3 -c 'import json,sys; p = json.load(open(sys.argv[1]))["points"][0]; assert p["mean_field"] is None and p["lambda0"] is not None, p' "$tmp/c.json" && ok || bad "cnn point"
@@ -55,5 +75,10 @@ out=$(bash "$CRITNET_SRC/experiments/phase/run.sh" --short 2>&1) || bad "experim
 echo "$out"
 grep -q "| tv |" <<<"$out" && ok || bad "run.sh --short: no row for the tv response"
 [ "$({ ls -l --time-style=full-iso -R "$CRITNET_SRC/docs/phase" 2>/dev/null || true; } | md5sum)" = "$docs_before" ] && ok || bad "run.sh --short wrote under docs/phase"
+# the driven Delta's experiment, short: its table, and nothing written under docs/phase
+out=$(bash "$CRITNET_SRC/experiments/phase/driven.sh" --short 2>&1) || bad "experiments/phase/driven.sh --short exited non-zero: $out"
+grep -q "| driven | 8 | 0.3 |" <<<"$out" && grep -q "^driven: Delta (complete curves) peaks within 10%" <<<"$out" && ok ||
+    bad "driven.sh --short: no table: $out"
+[ "$({ ls -l --time-style=full-iso -R "$CRITNET_SRC/docs/phase" 2>/dev/null || true; } | md5sum)" = "$docs_before" ] && ok || bad "driven.sh --short wrote under docs/phase"
 echo "phase: $pass passed, $fail failed"
 [ $fail -eq 0 ]

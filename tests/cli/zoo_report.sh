@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # zoo_report.sh: critnet zoo-report on a hand-made zoo.csv with the real header (18 rows over 4 families: 15 ok, one
-# of them without Delta, a diverged and a failed model, and an earlier failed row of an id that ran again). Every
+# of them without Delta and three whose Delta curve was cut off by the stimulus grid (left out and counted), a diverged and a failed model, and an earlier failed row of an id that ran again). Every
 # number of stats.json against scipy.stats (spearmanr, pearsonr, mannwhitneyu on the groups of the documented
 # median rule) and statsmodels' MixedLM (REML), each measure computed from the right column; the bootstrap
 # interval replayed exactly (GSL's MT19937 is numpy's MT19937 under legacy seeding) at the defaults and at other
-# --seed/--resamples/--level; the printed report equals stats.md; the three PNGs are PNGs; and the error paths
+# --seed/--resamples/--level; the printed report equals stats.md; the four PNGs are PNGs; a zoo.csv of an older critnet (without the truncation and per-block columns); and the error paths
 # (a message naming the file, exit 1 or 2, nothing written). A few seconds.
 set -uo pipefail
 : "${CRITNET_BIN:?}"
@@ -21,7 +21,7 @@ bad() {
 }
 
 # zoo.csv's header as cli/zoo/zoo_table.c writes it
-header=id,family,era,arch,depth,width,blocks,params,act,norm,dropout,init,sigma_w,sigma_b,optim,lr,momentum,weight_decay,sched,epochs,batch,limit_train,seed,status,test_accuracy,test_loss,sigma,sigma_se,lambda0,lambda0_se,sigma_act,delta,delta_saturated,train_seconds,measure_seconds,data,threads,measure_inputs,message,settings
+header=id,family,era,arch,depth,width,blocks,params,act,norm,dropout,init,sigma_w,sigma_b,optim,lr,momentum,weight_decay,sched,epochs,batch,limit_train,seed,status,test_accuracy,test_loss,sigma,sigma_se,lambda0,lambda0_se,sigma_act,delta,delta_saturated,delta_truncated_low,mean_abs_ln_sigma_block,train_seconds,measure_seconds,data,threads,measure_inputs,message,settings
 
 # ---------------------------------------------------------------- the synthetic zoo
 mkdir -p "$tmp/z"
@@ -39,7 +39,7 @@ def row(**kv):
     r.update(era="2010s", arch="mlp", depth="3", width="64", blocks="3", params="1000", act="tanh", norm="none",
              dropout="0", init="normal", sigma_w="1", sigma_b="0.05", optim="sgd", lr="0.01", momentum="0.9",
              weight_decay="0", sched="const", epochs="2", batch="64", limit_train="1000", seed="1", status="ok",
-             delta_saturated="0", train_seconds="1.5", measure_seconds="0.5", data="fashion-mnist", threads="1",
+             delta_saturated="1", delta_truncated_low="0", train_seconds="1.5", measure_seconds="0.5", data="fashion-mnist", threads="1",
              measure_inputs="200", message="")
     r.update(kv)
     r["settings"] = f"id={r['id']} family={r['family']} era=2010s arch=mlp width=64 channels=8;16"
@@ -52,7 +52,13 @@ for i, f in enumerate(fams):
     delta = 25 - 8 * abs(lam) + rng.normal(0, 2)
     acc = 0.85 - 0.12 * abs(ls) - 0.05 * abs(lam) + offset[f] + rng.normal(0, 0.02)
     kv = dict(id=f"m{i:02d}", family=f, test_accuracy=f"{acc:.4f}", test_loss="0.5", sigma=f"{np.exp(ls):.6g}",
-              sigma_se="0.01", lambda0=f"{lam:.6g}", lambda0_se="0.01", sigma_act="1", delta=f"{delta:.6g}")
+              sigma_se="0.01", lambda0=f"{lam:.6g}", lambda0_se="0.01", sigma_act="1", delta=f"{delta:.6g}",
+              mean_abs_ln_sigma_block=f"{abs(ls) + 0.1 * (i % 3):.6g}")
+    # Delta curves cut off by the stimulus grid: left out of Delta's tests and counted
+    if i in (2, 11):
+        kv.update(delta_saturated="0")
+    if i in (9, 11):
+        kv.update(delta_truncated_low="1")
     if i == 6:
         kv.update(delta="nan", message="no Delta: the response does not rise over the stimulus range")
     row(**kv)
@@ -72,11 +78,19 @@ s = json.load(open(js))
 df = pd.read_csv(csv, dtype={"id": str}, keep_default_na=False)
 df = df.drop_duplicates("id", keep="last")
 okd = df[df.status == "ok"].copy()
-for c in ("test_accuracy", "sigma", "lambda0", "delta"):
+for c in ("test_accuracy", "sigma", "lambda0", "delta", "delta_saturated", "delta_truncated_low",
+          "mean_abs_ln_sigma_block"):
     okd[c] = pd.to_numeric(okd[c].replace("nan", np.nan))
+cut = okd.delta.notna() & ((okd.delta_saturated != 1) | (okd.delta_truncated_low == 1))
 okd["abs_ln_sigma"] = np.abs(np.log(okd.sigma))
 okd["abs_lambda0"] = np.abs(okd.lambda0)
 bad = []
+lo = s["measures"]["delta"]["left_out_truncated"]
+if (lo["count"], lo["not_saturated"], lo["truncated_low"], lo["ids"], lo["checked"]) != (3, 2, 2, ["m02", "m09", "m11"], True):
+    bad.append(f"delta left_out_truncated: {lo}")
+if list(okd.id[cut]) != lo["ids"]:
+    bad.append(f"cut ids {list(okd.id[cut])} vs {lo['ids']}")
+okd.loc[cut, "delta"] = np.nan
 def close(name, got, want, rtol=1e-9, atol=1e-12):
     if got is None or not np.isclose(got, want, rtol=rtol, atol=atol):
         bad.append(f"{name}: {got} vs {want}")
@@ -109,7 +123,8 @@ def replay(x, y):
     a = (1 - level) / 2
     return np.percentile(rhos, [100 * a, 100 * (1 - a)]), resamples - len(rhos)
 
-for name, nearer_larger in (("abs_ln_sigma", False), ("abs_lambda0", False), ("delta", True)):
+for name, nearer_larger in (("abs_ln_sigma", False), ("mean_abs_ln_sigma_block", False), ("abs_lambda0", False),
+                            ("delta", True)):
     m = s["measures"][name]
     d = okd[~okd[name].isna()]
     x, y = d[name].to_numpy(), d.test_accuracy.to_numpy()
@@ -169,11 +184,13 @@ EOF
 if "$bin" zoo-report "$tmp/z" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "zoo-report exited $?: $(cat "$tmp/err")"; fi
 cmp -s "$tmp/out" "$tmp/z/stats.md" && ok || bad "the printed report differs from stats.md"
 res=$($py "$tmp/check.py" "$tmp/z/zoo.csv" "$tmp/z/stats.json" 0 2000 0.95 2>&1) && ok || bad "stats.json (defaults): $res"
-for f in acc_vs_abs_ln_sigma acc_vs_abs_lambda0 acc_vs_delta; do
+for f in acc_vs_abs_ln_sigma acc_vs_mean_abs_ln_sigma_block acc_vs_abs_lambda0 acc_vs_delta; do
     [ "$(head -c 8 "$tmp/z/$f.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok || bad "$f.png is not a PNG"
 done
 # the tables: one row per measure in each, and the left-out models listed
-for row in "| abs_ln_sigma | 15 |" "| abs_lambda0 | 15 |" "| delta | 14 |" "| boom | cnn | diverged |" \
+for row in "| abs_ln_sigma | 15 |" "| mean_abs_ln_sigma_block | 15 |" "| abs_lambda0 | 15 |" "| delta | 11 |" \
+    "Delta of 3 ok models is left out of its tests" "(2 not saturated by s_max, 2 still rising at s_min" \
+    "| boom | cnn | diverged |" \
     "| broken | resmlp | failed |" "### What the numbers say"; do
     grep -qF -- "$row" "$tmp/z/stats.md" && ok || bad "stats.md has no '$row'"
 done
@@ -184,6 +201,22 @@ if "$bin" zoo-report "$tmp/z" --seed 3 --resamples 300 --level 0.9 --quiet >"$tm
     bad "zoo-report --seed 3 exited $?: $(cat "$tmp/err")"; fi
 [ ! -s "$tmp/out" ] && ok || bad "--quiet printed: $(head -3 "$tmp/out")"
 res=$($py "$tmp/check.py" "$tmp/z/zoo.csv" "$tmp/z/stats.json" 3 300 0.9 2>&1) && ok || bad "stats.json (--seed 3): $res"
+
+# a zoo.csv of an older critnet: no delta_truncated_low and mean_abs_ln_sigma_block columns (34, 35); it still
+# reads, says that the curves could not be checked, and the per-block distance sits out
+mkdir -p "$tmp/old"
+awk -F, -v OFS=, '{ s = $1; for (i = 2; i <= NF; i++) if (i != 34 && i != 35) s = s OFS $i; print s }' \
+    "$tmp/z/zoo.csv" >"$tmp/old/zoo.csv"
+if "$bin" zoo-report "$tmp/old" --quiet 2>"$tmp/err"; then ok; else bad "zoo-report on an older zoo.csv: $(cat "$tmp/err")"; fi
+grep -qF "has no delta_truncated_low column" "$tmp/old/stats.md" && ok || bad "older zoo.csv: no word on the unchecked curves"
+$py - "$tmp/old/stats.json" <<'PY' && ok || bad "older zoo.csv: stats.json"
+import json, sys
+m = json.load(open(sys.argv[1]))["measures"]
+assert m["mean_abs_ln_sigma_block"]["n"] == 0 and len(m["mean_abs_ln_sigma_block"]["without_value"]) == 15
+lo = m["delta"]["left_out_truncated"]
+assert (lo["count"], lo["not_saturated"], lo["truncated_low"], lo["checked"]) == (2, 2, 0, False), lo
+assert m["delta"]["n"] == 12
+PY
 
 # ---------------------------------------------------------------- errors: a message, exit 1 or 2, nothing written
 fails() { # dir want-in-message [options]
