@@ -56,6 +56,9 @@ if "$bin" train --data fashion-mnist --limit-train 64 --limit-test 10 --epochs 1
         --out "$tmp/fm" && ok || bad "fashion-mnist CNN with --init critical --control homeostatic"
     [ "$(json "$tmp/fm/summary.json" 'd["settings"]["critical_init"]["not_reached"]')" = 0 ] && ok ||
         bad "fashion-mnist: blocks not calibrated: $(json "$tmp/fm/summary.json" 'd["settings"]["critical_init"]')"
+    # the short mode of the cost bench
+    out=$(bash "${CRITNET_SRC:-.}/bench/run_control_cost.sh" --short 2>&1) && grep -q "ratio to plain" <<<"$out" && ok ||
+        bad "bench/run_control_cost.sh --short: $out"
 else
     echo "fashion-mnist not installed: its run is skipped"
 fi
