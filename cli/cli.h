@@ -49,7 +49,9 @@ typedef struct {
     "  --norm none|batch|layer normalisation after each hidden linear map (default none)\n"                  \
     "  --dropout P             dropout after each hidden layer (default 0)\n"                                \
     "  --classes C             output units (default: the data's classes)\n"                                 \
-    "  --init I                torch kaiming_uniform kaiming_normal xavier orthogonal normal (default torch)\n" \
+    "  --init I                torch kaiming_uniform kaiming_normal xavier orthogonal normal (default torch);\n" \
+    "                          critical[:BASE]: BASE (default normal), then each block's gain rescaled until\n" \
+    "                          sigma_l = 1 on the first 128 training inputs (docs/critical-training.md)\n"     \
     "  --sigma-w S --sigma-b S normal init: W ~ N(0, S^2/fan_in), b ~ N(0, S^2); orthogonal: gain\n"         \
     "Data:\n"                                                                                                \
     "  --data D                fashion-mnist (default), mnist, idx:DIR, gaussian, cifar10:DIR,\n"           \
@@ -176,12 +178,39 @@ enum { CLI_O_CRIT_WEIGHT = 1900, CLI_O_CRIT_TARGET, CLI_O_CRIT_PROBES, CLI_O_CRI
 /* 1 if opt was a crit option (handled), 0 if not, -1 on a bad value (message printed) */
 int cli_crit_option(cn_crit_settings *s, int opt, const char *arg);
 
+/* control_opts.c: the homeostatic controller's options (--control, --control-every, --control-rate, --control-band),
+ * one parser for every command that trains */
+enum { CLI_O_CONTROL = 1950, CLI_O_CONTROL_EVERY, CLI_O_CONTROL_RATE, CLI_O_CONTROL_BAND };
+#define CLI_CONTROL_OPTIONS                                                                                  \
+    {"control", required_argument, 0, CLI_O_CONTROL},                                                        \
+        {"control-every", required_argument, 0, CLI_O_CONTROL_EVERY},                                        \
+        {"control-rate", required_argument, 0, CLI_O_CONTROL_RATE},                                          \
+        {"control-band", required_argument, 0, CLI_O_CONTROL_BAND}
+#define CLI_CONTROL_HELP                                                                                     \
+    "Homeostatic control (docs/critical-training.md, \"Control methods\"):\n"                                 \
+    "  --control none|homeostatic   keep every block at sigma_l = 1 by scaling its gain (default none)\n"     \
+    "  --control-every N       steps between observations, one jvp probe per block (default 10)\n"           \
+    "  --control-rate R        fraction of the running ln sigma_l corrected per observation (default 0.5)\n" \
+    "  --control-band B        no correction while |running ln sigma_l| <= B (default 0.02)\n"
+/* 1 if opt was a control option (handled), 0 if not, -1 on a bad value (message printed) */
+int cli_control_option(cn_control_settings *s, int opt, const char *arg);
+/* "none" or "homeostatic" */
+const char *cli_control_name(cn_control_kind k);
+
+/* init_net.c: --init I, or --init critical[:BASE] (BASE initialisation, default normal, then critical calibration
+ * on the first inputs of calib): 0, or -1 after a message. report (may be NULL): a JSON object of the calibration
+ * (NULL when the initialisation is not critical), for the run's settings; the caller deletes it. */
+int cli_init_net(cn_net *net, const cli_common *c, const cn_dataset *calib, cn_rng *rng, cJSON **report);
+/* 1 for --init critical[:BASE] */
+int cli_init_is_critical(const char *name);
+
 /* train_opts.c: the options of `critnet train`, shared with `critnet zoo` (one parser: they cannot disagree) */
 typedef struct {
     cli_common c;
     cn_train_cfg t;
     const char *out, *resume;
     int lr_set;
+    cJSON *init_report; /* the critical initialisation's report, written into the settings (not owned) */
 } cli_train_opts;
 extern const char cli_train_usage[];
 extern const struct option cli_train_long_opts[];

@@ -134,7 +134,7 @@ static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_
     if (o->model || o->c.model_file || strcmp(o->c.arch, "mlp") || strcmp(o->c.norm, "none") || o->c.dropout > 0)
         return 0;
     cn_init_kind k;
-    cn_init_from_name(o->c.init, &k);
+    if (cn_init_from_name(o->c.init, &k)) return 0; /* --init critical: the calibrated net is no longer i.i.d. */
     cn_act_from_name(o->c.act, act);
     if (k == CN_INIT_NORMAL) *sw = o->c.sigma_w, *sb = o->c.sigma_b;
     else if (k == CN_INIT_KAIMING_NORMAL || k == CN_INIT_KAIMING_UNIFORM) *sw = sqrt(2.0), *sb = 0;
@@ -386,14 +386,14 @@ int cmd_measure(int argc, char **argv)
             goto done;
         }
     } else {
-        cn_init init;
         if (cli_build_net(&net, &o.c, d)) goto done;
-        cli_init_kind(&o.c, &init);
         cn_rng *rng = cn_rng_new(o.c.seed);
-        int irc = rng ? cn_net_init(net, &init, rng) : CN_ERR_NOMEM;
+        /* --init critical calibrates on the training inputs where there are any, so that the measured split
+         * (the test inputs by default) is not the one the gains were fitted on */
+        int irc = rng ? cli_init_net(net, &o.c, data.train.count ? &data.train : d, rng, NULL) : -1;
         cn_rng_free(rng);
         if (irc) {
-            cli_error("initialisation failed: %s", cn_strerror(irc));
+            if (!rng) cli_error("out of memory");
             goto done;
         }
     }

@@ -51,6 +51,7 @@ int cmd_train(int argc, char **argv)
     cn_net *net = NULL;
     cn_optim *opt = NULL;
     cn_rng *rng = cn_rng_new(o.c.seed);
+    cJSON *init_report = NULL;
     if (!rng) {
         cli_error("out of memory");
         goto done;
@@ -64,13 +65,9 @@ int cmd_train(int argc, char **argv)
             goto cleanup;
         }
     } else {
-        cn_init init;
-        if (cli_build_net(&net, &o.c, &data.train)) goto cleanup;
-        cli_init_kind(&o.c, &init);
-        if ((r = cn_net_init(net, &init, rng))) {
-            cli_error("initialisation failed: %s", cn_strerror(r));
+        if (cli_build_net(&net, &o.c, &data.train) || cli_init_net(net, &o.c, &data.train, rng, &init_report))
             goto cleanup;
-        }
+        o.init_report = init_report;
     }
     if ((r = cn_optim_new(&opt, &o.t.optim, cn_net_param_count(net)))) {
         cli_error("optimizer: %s", cn_strerror(r));
@@ -98,6 +95,14 @@ int cmd_train(int argc, char **argv)
                     o.t.batch, cn_opt_name(o.t.optim.kind), o.t.optim.lr, (unsigned long long)o.c.seed,
                     o.c.threads, o.c.threads > 1 ? "s" : "");
     }
+    if (init_report && !o.c.quiet)
+        printf("critical initialisation: mean |ln sigma_l| over blocks %.4f -> %.4f, %d block%s not reached\n",
+               cJSON_GetObjectItem(init_report, "mean_abs_ln_sigma_before")->valuedouble,
+               cJSON_GetObjectItem(init_report, "mean_abs_ln_sigma_after")->valuedouble,
+               cJSON_GetObjectItem(init_report, "not_reached")->valueint,
+               cJSON_GetObjectItem(init_report, "not_reached")->valueint == 1 ? "" : "s");
+    o.t.control_state = o.resume ? ck.ext : NULL;
+    o.t.control_state_size = o.resume ? ck.ext_size : 0;
     cn_train_result res;
     r = cn_train(net, &data, &o.t, opt, rng, o.resume ? ck.epoch : 0, &res, &err);
     if (r) {
@@ -110,6 +115,7 @@ int cmd_train(int argc, char **argv)
                res.test_loss, res.epochs_done, res.seconds, o.out);
     rc = 0;
 cleanup:
+    cJSON_Delete(init_report);
     cn_optim_free(opt);
     cn_net_free(net);
     cn_data_free(&data);

@@ -208,8 +208,9 @@ int cli_common_option(cli_common *c, int opt, const char *arg)
         c->norm = arg;
         return 1;
     case 1004:
-        if (cn_init_from_name(arg, &ik)) {
-            cli_error("--init %s: expected torch, kaiming_uniform, kaiming_normal, xavier, orthogonal or normal", arg);
+        if (cli_init_is_critical(arg) ? arg[8] == ':' && cn_init_from_name(arg + 9, &ik) : cn_init_from_name(arg, &ik) != 0) {
+            cli_error("--init %s: expected torch, kaiming_uniform, kaiming_normal, xavier, orthogonal, normal or "
+                      "critical[:BASE]", arg);
             return -1;
         }
         c->init = arg;
@@ -270,7 +271,9 @@ int cli_load_data(cn_data *d, const cli_common *c)
 int cli_init_kind(const cli_common *c, cn_init *init)
 {
     memset(init, 0, sizeof *init);
-    if (cn_init_from_name(c->init, &init->kind)) return -1;
+    /* critical[:BASE] starts from BASE (default normal, where --sigma-w sets the starting point) */
+    const char *base = !cli_init_is_critical(c->init) ? c->init : c->init[8] == ':' ? c->init + 9 : "normal";
+    if (cn_init_from_name(base, &init->kind)) return -1;
     init->sigma_w = c->sigma_w;
     init->sigma_b = c->sigma_b;
     return 0;

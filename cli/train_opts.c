@@ -35,7 +35,8 @@ const char cli_train_usage[] =
     "  --crit-batch N          run the probes on the first N examples of each minibatch (default: all)\n"
     "  --crit-every N          apply it on every N-th step (default 1)\n"
     "  --crit-layers hidden|all  leave out (default) or include the readout block\n"
-    "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n" CLI_COMMON_HELP;
+    "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n"
+    CLI_CONTROL_HELP CLI_COMMON_HELP;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
        O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK };
@@ -51,7 +52,7 @@ const struct option cli_train_long_opts[] = {
     {"gamma", required_argument, 0, O_GAMMA},   {"loss", required_argument, 0, O_LOSS},
     {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
-    {"resume", required_argument, 0, O_RESUME}, CLI_CRIT_OPTIONS,
+    {"resume", required_argument, 0, O_RESUME}, CLI_CRIT_OPTIONS, CLI_CONTROL_OPTIONS,
     {"track", required_argument, 0, O_TRACK}, {0, 0, 0, 0}};
 
 void cli_train_defaults(cli_train_opts *o)
@@ -62,6 +63,7 @@ void cli_train_defaults(cli_train_opts *o)
     o->t.batch = 128;
     o->t.optim = (cn_optim_cfg){.kind = CN_OPT_SGD, .lr = 0.05, .momentum = 0.9, .beta1 = 0.9, .beta2 = 0.999,
                                 .eps = 1e-8, .step_size = 1, .gamma = 0.1};
+    cn_control_defaults(&o->t.control);
 }
 
 int cli_train_parse(cli_train_opts *o, int argc, char **argv)
@@ -71,6 +73,7 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", cli_train_long_opts, NULL)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg);
         if (!r) r = cli_crit_option(&o->t.crit, opt, optarg);
+        if (!r) r = cli_control_option(&o->t.control, opt, optarg);
         if (r < 0) return -1;
         if (r > 0) continue;
         cn_optim_cfg *oc = &o->t.optim;
@@ -157,6 +160,15 @@ char *cli_train_settings_json(const cli_train_opts *o, int argc, char **argv, co
     cJSON_AddNumberToObject(root, "crit_probes", cs->probes > 0 ? cs->probes : 1);
     cJSON_AddNumberToObject(root, "crit_batch", cs->batch);
     cJSON_AddNumberToObject(root, "crit_every", cs->every > 0 ? cs->every : 1);
+    const cn_control_settings *ctl = &o->t.control;
+    cJSON_AddStringToObject(root, "control", cli_control_name(ctl->kind));
+    if (ctl->kind != CN_CONTROL_NONE) {
+        cJSON_AddNumberToObject(root, "control_every", ctl->every);
+        cJSON_AddNumberToObject(root, "control_rate", ctl->rate);
+        cJSON_AddNumberToObject(root, "control_band", ctl->band);
+        cJSON_AddNumberToObject(root, "control_smoothing", ctl->smoothing);
+    }
+    if (o->init_report) cJSON_AddItemToObject(root, "critical_init", cJSON_Duplicate(o->init_report, 1));
     char *spec = cn_net_spec((cn_net *)net);
     if (spec) cJSON_AddStringToObject(root, "model_spec", spec);
     cn_free(spec);

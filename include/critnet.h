@@ -253,6 +253,17 @@ typedef struct {
     int layers_all;        /* include the readout block */
 } cn_crit_settings;
 
+/* the homeostatic controller's settings (critnet_control.h; docs/critical-training.md, "Control methods") */
+typedef enum { CN_CONTROL_NONE = 0, CN_CONTROL_HOMEOSTATIC = 1 } cn_control_kind;
+typedef struct {
+    cn_control_kind kind;
+    int every;        /* training steps between observations */
+    double rate;      /* fraction of the running ln sigma_l corrected per observation */
+    double band;      /* dead band: no correction while |running ln sigma_l| <= band */
+    double smoothing; /* weight of a new observation in the running estimate */
+    int layers_all;   /* include the readout block */
+} cn_control_settings;
+
 typedef struct {
     int epochs, batch;
     uint64_t seed;
@@ -261,6 +272,9 @@ typedef struct {
     int limit_train, limit_test; /* use only the first N examples (0: all) */
     int stop_after;              /* stop after this many epochs in this call (0: run to the end) */
     cn_crit_settings crit;       /* critical training (crit.weight 0: off) */
+    cn_control_settings control; /* homeostatic control (control.kind CN_CONTROL_NONE: off) */
+    const void *control_state;   /* the controller's state from a checkpoint's extension block (resume), or NULL */
+    size_t control_state_size;
     int track_samples;           /* sigma and lambda_0 per epoch on the first N test inputs (0: 200; <0: off) */
     const char *out_dir;         /* model.cnm, metrics.csv, summary.json (NULL: write nothing) */
     const char *settings;        /* JSON of the run's settings, stored in the checkpoint and summary */
@@ -539,5 +553,6 @@ int cn_attack_pgd_batch(cn_net *net, cn_real *xadv, const cn_real *x, const int3
 #include "critnet_onnx.h"
 #include "critnet_continual.h"
 #include "critnet_avalanche.h"
+#include "critnet_control.h"
 
 #endif /* CRITNET_H */

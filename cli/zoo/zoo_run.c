@@ -185,6 +185,7 @@ void zoo_run_model(zoo_row *row, const zoo_model *m, const zoo_settings *z, zoo_
     cn_net *net = NULL;
     cn_optim *opt = NULL;
     cn_rng *rng = NULL;
+    cJSON *init_report = NULL;
     char *settings = NULL, dir[4096];
     cn_error err = {0};
     cn_measure_result mr = {0};
@@ -195,11 +196,17 @@ void zoo_run_model(zoo_row *row, const zoo_model *m, const zoo_settings *z, zoo_
         goto done;
     }
     zoo_describe_net(row, net);
-    cn_init init;
-    cli_init_kind(&o.c, &init);
-    if (!(rng = cn_rng_new(o.c.seed)) || (r = cn_net_init(net, &init, rng)) ||
-        (r = cn_optim_new(&opt, &o.t.optim, cn_net_param_count(net)))) {
-        outcome(row, "failed", rng ? cn_strerror(r) : "out of memory");
+    if (!(rng = cn_rng_new(o.c.seed))) {
+        outcome(row, "failed", "out of memory");
+        goto done;
+    }
+    if (cli_init_net(net, &o.c, &data->train, rng, &init_report)) {
+        outcome(row, "failed", cli_error_last());
+        goto done;
+    }
+    o.init_report = init_report;
+    if ((r = cn_optim_new(&opt, &o.t.optim, cn_net_param_count(net)))) {
+        outcome(row, "failed", cn_strerror(r));
         goto done;
     }
     snprintf(dir, sizeof dir, "%s/models/%s", z->out, m->id);
@@ -269,6 +276,7 @@ void zoo_run_model(zoo_row *row, const zoo_model *m, const zoo_settings *z, zoo_
     else outcome(row, "ok", "");
 done:
     cn_measure_result_free(&mr);
+    cJSON_Delete(init_report);
     free(settings);
     cn_optim_free(opt);
     cn_rng_free(rng);

@@ -45,5 +45,6 @@ int cn_residual_create(cn_layer **out, cn_chain *body, cn_act act, cn_skip skip,
 int cn_layer_is_residual(const cn_layer *L);
 void cn_residual_print(const cn_layer *L, cn_sb *out, int indent);
 cn_chain *cn_residual_body(cn_layer *L);
+cn_chain *cn_residual_proj(cn_layer *L); /* empty (n == 0) for an identity skip */
 
 #endif

@@ -165,6 +165,7 @@ static const cn_layer_ops residual_ops = {
 
 int cn_layer_is_residual(const cn_layer *L) { return L->ops == &residual_ops; }
 cn_chain *cn_residual_body(cn_layer *L) { return &((residual_impl *)L->impl)->body; }
+cn_chain *cn_residual_proj(cn_layer *L) { return &((residual_impl *)L->impl)->proj; }
 
 void cn_residual_print(const cn_layer *L, cn_sb *out, int indent)
 {

@@ -8,6 +8,7 @@
 #include "core/finite.h"
 #include "core/json_file.h"
 #include "net/net_internal.h"
+#include "control/control_train.h"
 #include "train/critreg.h"
 #include "train/metrics_file.h"
 
@@ -149,8 +150,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         cn_critreg_cfg rcfg = {cs->weight, cs->target, cs->probes > 0 ? cs->probes : 1, cs->layers_all, cs->batch};
         rc = cn_critreg_new(&reg, net, &rcfg, B, err);
     }
+    cn_control *ctl = NULL;
+    if (!rc) rc = cn_control_open(&ctl, net, cfg, B, err);
     if (rc) {
         free_buffers(&b);
+        cn_critreg_free(reg);
         return rc;
     }
     int crit_every = cs->every > 0 ? cs->every : 1;
@@ -159,6 +163,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
     if (cfg->out_dir && (rc = cn_metrics_open(&metrics, cfg->out_dir, start_epoch, err))) {
         free_buffers(&b);
         cn_critreg_free(reg);
+        cn_control_free(ctl);
         return rc;
     }
     cn_net_set_dropout_rng(net, rng);
@@ -216,6 +221,13 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                 cn_net_pass_error(net, rc, err);
                 break;
             }
+            cn_error cerr = {0};
+            if (ctl && (rc = cn_control_step(ctl, rng, bs, (long)epoch * steps + s, &cerr))) {
+                snprintf(res->diverged_msg, sizeof res->diverged_msg, "diverged at epoch %d, step %ld: %.200s",
+                         epoch + 1, s + 1, cerr.msg);
+                cn_error_set(err, rc, "%s", res->diverged_msg);
+                break;
+            }
             cn_optim_step(opt, net->params, net->grads, lr);
             if (!cn_all_finite(net->params, net->nparams)) {
                 snprintf(res->diverged_msg, sizeof res->diverged_msg,
@@ -257,7 +269,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         if (cfg->out_dir) {
             char path[4096];
             snprintf(path, sizeof path, "%s/model.cnm", cfg->out_dir);
-            if ((rc = cn_checkpoint_save(path, net, opt, rng, epoch + 1, cfg->settings, err))) break;
+            if ((rc = cn_control_checkpoint_save(path, net, opt, rng, epoch + 1, cfg->settings, ctl, err))) break;
         }
         if (cfg->progress) {
             cn_train_progress p = {epoch, cfg->epochs, steps, steps, res->train_loss, now_seconds() - t0, 1,
@@ -280,6 +292,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         rc = cn_error_set(err, serr.status, "%s", serr.msg);
     cn_net_set_dropout_rng(net, NULL);
     cn_critreg_free(reg);
+    cn_control_free(ctl);
     free_buffers(&b);
     return rc;
 }

@@ -12,7 +12,7 @@ pc=$(find "$tmp/prefix" -name critnet.pc)
 [ -f "$tmp/prefix/include/critnet.h" ] || { echo "FAIL: no header installed"; exit 1; }
 export PKG_CONFIG_PATH=$(dirname "$pc")
 # the umbrella and one header per concern, each self-contained
-for h in critnet.h critnet_core.h critnet_data.h critnet_stats.h critnet_onnx.h critnet_continual.h; do
+for h in critnet.h critnet_core.h critnet_data.h critnet_stats.h critnet_onnx.h critnet_continual.h critnet_control.h; do
     [ -f "$tmp/prefix/include/$h" ] || { echo "FAIL: $h not installed"; exit 1; }
     printf '#include <%s>\n#include <%s>\nint main(void) { return 0; }\n' "$h" "$h" > "$tmp/alone.c"
     cc -std=c11 -Wall -Wextra -Wpedantic -Werror ${CN_TEST_CFLAGS:-} -fsyntax-only "$tmp/alone.c" \
