@@ -208,6 +208,11 @@ if limit_s:
     L.append(f"**Hardware limit**: the spectrum's jvp GEMMs alone, at the 1-thread rate of the profile "
              f"({pbest['jvp_gemm_gflops']:.0f} GFLOP/s) on all {os.cpu_count()} cores, take {limit_s:.3f} s; "
              f"critnet's best call takes {c_main['best_s']:.3f} s: {100 * limit_s / c_main['best_s']:.0f}% of that limit.")
+missed = ratio < TARGET or (scaling is not None and scaling < TARGET_SCALING)
+if missed and max(float(load0), float(load1)) > 0.5 * (os.cpu_count() or 1):
+    L.append(f"**Why a target is missed here, first**: the load average ({load0} -> {load1} on {os.cpu_count()} cores) says "
+             "other work shared the cores, which slows a 2-thread run more than a 1-thread one and the two sides "
+             "unequally; the profile below is of the same contended run.")
 if t_gen:
     L.append(f"Against a generic autograd implementation (forward_ad through nn.Sequential): "
              f"{t_gen['best_s']:.3f} s / {c_main['best_s']:.3f} s = {res['ratio_generic_over_critnet']:.2f}x.")
