@@ -1,7 +1,8 @@
 /* bench_spectrum.c: times critnet's Lyapunov spectrum (cn_measure, k = 32) on a random MLP of depth 20 and
  * width 512 over 1000 Gaussian inputs, measures its peak memory at several input counts, and says where
- * the time goes (forward, jvp GEMM, activation jvp, LAPACK geqrf/orgqr) with timings of the alternatives
- * that could replace the QR (contiguous copies, Cholesky QR, OpenMP over inputs).
+ * the time goes (forward, jvp GEMM, activation jvp, the QR measure.c uses: CholeskyQR2 with its Householder
+ * fallback) with timings of the alternatives on the same matrices (Householder geqrf/orgqr in place and on
+ * contiguous copies, one-pass Cholesky QR, Householder with OpenMP over inputs).
  *
  * The PyTorch peer is torch_spectrum.py, which reads the weights, inputs and Q0 this program writes with
  * --dump and must reproduce critnet's spectrum; run_spectrum.sh runs both and prints their ratio.
@@ -24,6 +25,7 @@
 #endif
 #include "core/blas.h"
 #include "critnet.h"
+#include "measure/cholqr.h"
 
 #define MAX_THREADS 8
 
@@ -243,7 +245,9 @@ static int measure(const problem *p, const options *o, int n, int k, int probes,
 /* The steps of measure.c's Lyapunov loop on one batch, each timed, followed by the alternatives for the
  * QR on the same tangents. Times are seconds summed over the whole input set. */
 typedef struct {
-    double forward, jvp_gemm, act_jvp, geqrf, orgqr, ln; /* act_jvp: the layer jvp minus its GEMM */
+    double forward, jvp_gemm, act_jvp, qr, ln; /* act_jvp: the layer jvp minus its GEMM; qr: cn_thin_qr */
+    long qr_fallbacks;                         /* of cn_thin_qr to Householder */
+    double geqrf, orgqr;                       /* Householder, as measure.c did it before CholeskyQR2 */
     double gemm_gflops;
     /* alternatives for geqrf + orgqr on the same matrices */
     double qr_contiguous;  /* copy each input's (n x k) to a contiguous buffer, geqrf + orgqr, copy back */
@@ -277,6 +281,9 @@ static int run_profile(const problem *p, const options *o, int threads, profile 
     cn_real *zh = malloc(kb * sizeof *zh), *tau = malloc((size_t)k * sizeof *tau);
     cn_real *cont = malloc((size_t)n * k * sizeof *cont), *G = malloc((size_t)k * k * sizeof *G);
     double *lnr_h = malloc((size_t)B * k * sizeof *lnr_h), *lnr_c = malloc((size_t)B * k * sizeof *lnr_c);
+    double *lnr_q = malloc((size_t)B * k * sizeof *lnr_q);
+    cn_qr_work qw;
+    if (!lnr_q || cn_qr_work_init(&qw, n, k, B * n)) return -1;
     cn_real wq = 0;
     LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, n, k, NULL, B * n, NULL, &wq, -1);
     int lwork = (int)wq;
@@ -313,10 +320,17 @@ static int run_profile(const problem *p, const options *o, int threads, profile 
             memcpy(zc, z, (size_t)k * b_n * n * sizeof *z);
             memcpy(zh, z, (size_t)k * b_n * n * sizeof *z);
             int lda = b_n * n;
-            /* measure.c's QR: per input, in place, strided */
+            /* measure.c's QR: per input, in place, strided, CholeskyQR2 with its fallback */
+            t0 = now();
+            for (int b = 0; b < b_n; b++) cn_thin_qr(&qw, z + (size_t)b * n, lda, n, k, lnr_q + b * k);
+            t1 = now();
+            for (int i = 0; i < b_n * k; i++) lnr_q[i] = log(lnr_q[i]);
+            pr->ln += now() - t1;
+            pr->qr += t1 - t0;
+            /* Householder, as measure.c did it before, on a copy */
             double tg = 0, to = 0;
             for (int b = 0; b < b_n; b++) {
-                cn_real *A = z + (size_t)b * n;
+                cn_real *A = zh + (size_t)b * n;
                 t0 = now();
                 LAPACKE_sgeqrf_work(LAPACK_COL_MAJOR, n, k, A, lda, tau, work, lwork);
                 t1 = now();
@@ -325,10 +339,10 @@ static int run_profile(const problem *p, const options *o, int threads, profile 
                 LAPACKE_sorgqr_work(LAPACK_COL_MAJOR, n, k, k, A, lda, tau, work, lwork);
                 to += now() - t2;
                 tg += t1 - t0;
-                pr->ln += t2 - t1;
             }
             pr->geqrf += tg;
             pr->orgqr += to;
+            memcpy(zh, zc, (size_t)k * b_n * n * sizeof *z);
             /* alternative 1: contiguous copies */
             t0 = now();
             for (int b = 0; b < b_n; b++) {
@@ -356,7 +370,7 @@ static int run_profile(const problem *p, const options *o, int threads, profile 
             }
             pr->cholqr2 += now() - t0;
             for (int i = 0; i < b_n * k; i++) {
-                double d = fabs(lnr_c[i] - lnr_h[i]);
+                double d = fabs(lnr_q[i] - lnr_h[i]);
                 if (!(d <= pr->cholqr2_max_dlnr)) pr->cholqr2_max_dlnr = d;
             }
             /* alternative 3: OpenMP over inputs, one BLAS thread inside */
@@ -383,6 +397,9 @@ static int run_profile(const problem *p, const options *o, int threads, profile 
         }
     }
     pr->gemm_gflops = 2.0 * k * o->inputs * (double)n * n * L / pr->jvp_gemm / 1e9;
+    pr->qr_fallbacks = qw.fallbacks;
+    cn_qr_work_free(&qw);
+    free(lnr_q);
     free(q);
     free(z);
     free(zc);
@@ -484,27 +501,31 @@ int main(int argc, char **argv)
     if (js) fprintf(js, "\n ]");
     if (o.profile) {
         if (js) fprintf(js, ",\n \"profile\": [");
-        for (int ti = 0; ti < o.nthreads; ti++) {
+        /* at one thread only: with more, cn_measure runs this same loop on each thread's share of the
+         * inputs with one BLAS thread each, so one thread's breakdown is every worker's */
+        for (int ti = 0; ti < 1; ti++) {
             profile pr;
             if (run_profile(&p, &o, o.threads[ti], &pr)) return 1;
-            double qr = pr.geqrf + pr.orgqr + pr.ln, tot = pr.forward + pr.jvp_gemm + pr.act_jvp + qr;
+            double qr = pr.qr + pr.ln, tot = pr.forward + pr.jvp_gemm + pr.act_jvp + qr;
             printf("profile, threads %d (the spectrum's loop re-enacted step by step; seconds over %d inputs):\n"
                    "  forward %.3f (%.0f%%), jvp GEMM %.3f (%.0f%%, %.1f GFLOP/s), activation jvp %.3f (%.0f%%), "
-                   "geqrf %.3f (%.0f%%), orgqr %.3f (%.0f%%), ln R %.3f; total %.3f\n"
-                   "  QR alternatives (geqrf+orgqr now %.3f): contiguous copies %.3f, CholeskyQR %.3f, "
-                   "CholeskyQR2 %.3f (max |d ln R| vs Householder %.1e), OpenMP over inputs x%d %.3f\n",
+                   "QR (CholeskyQR2, %ld fallbacks) %.3f (%.0f%%), ln R %.3f; total %.3f\n"
+                   "  QR alternatives: Householder geqrf %.3f + orgqr %.3f, on contiguous copies %.3f, one-pass "
+                   "CholeskyQR %.3f, CholeskyQR2 without the checks %.3f (max |d ln R| of measure.c's QR vs "
+                   "Householder %.1e), Householder with OpenMP over inputs x%d %.3f\n",
                    o.threads[ti], o.inputs, pr.forward, 100 * pr.forward / tot, pr.jvp_gemm, 100 * pr.jvp_gemm / tot,
-                   pr.gemm_gflops, pr.act_jvp, 100 * pr.act_jvp / tot, pr.geqrf, 100 * pr.geqrf / tot, pr.orgqr,
-                   100 * pr.orgqr / tot, pr.ln, tot, pr.geqrf + pr.orgqr, pr.qr_contiguous, pr.cholqr, pr.cholqr2,
-                   pr.cholqr2_max_dlnr, pr.omp_threads, pr.qr_omp);
+                   pr.gemm_gflops, pr.act_jvp, 100 * pr.act_jvp / tot, pr.qr_fallbacks, pr.qr, 100 * pr.qr / tot,
+                   pr.ln, tot, pr.geqrf, pr.orgqr, pr.qr_contiguous, pr.cholqr, pr.cholqr2, pr.cholqr2_max_dlnr,
+                   pr.omp_threads, pr.qr_omp);
             if (js)
                 fprintf(js, "%s\n  {\"threads\": %d, \"forward_s\": %.6f, \"jvp_gemm_s\": %.6f, \"jvp_gemm_gflops\": %.3f, "
-                            "\"act_jvp_s\": %.6f, \"geqrf_s\": %.6f, \"orgqr_s\": %.6f, \"ln_s\": %.6f, \"total_s\": %.6f, "
+                            "\"act_jvp_s\": %.6f, \"qr_s\": %.6f, \"qr_fallbacks\": %ld, \"geqrf_s\": %.6f, "
+                            "\"orgqr_s\": %.6f, \"ln_s\": %.6f, \"total_s\": %.6f, "
                             "\"qr_contiguous_s\": %.6f, \"cholqr_s\": %.6f, \"cholqr2_s\": %.6f, "
                             "\"cholqr2_max_dlnr\": %.3e, \"qr_omp_s\": %.6f, \"qr_omp_threads\": %d}",
-                        ti ? "," : "", o.threads[ti], pr.forward, pr.jvp_gemm, pr.gemm_gflops, pr.act_jvp, pr.geqrf,
-                        pr.orgqr, pr.ln, tot, pr.qr_contiguous, pr.cholqr, pr.cholqr2, pr.cholqr2_max_dlnr, pr.qr_omp,
-                        pr.omp_threads);
+                        ti ? "," : "", o.threads[ti], pr.forward, pr.jvp_gemm, pr.gemm_gflops, pr.act_jvp, pr.qr,
+                        pr.qr_fallbacks, pr.geqrf, pr.orgqr, pr.ln, tot, pr.qr_contiguous, pr.cholqr, pr.cholqr2,
+                        pr.cholqr2_max_dlnr, pr.qr_omp, pr.omp_threads);
         }
         if (js) fprintf(js, "\n ]");
     }

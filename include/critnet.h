@@ -394,6 +394,8 @@ typedef struct {
     /* optional (k, n_in): the initial orthonormal tangents Q0, the same for every input, instead of random
      * ones; lets an independent implementation reproduce the spectrum to rounding */
     const cn_real *q0;
+    /* after every batch; with several threads (cn_set_threads), from whichever thread measured it, one call
+     * at a time */
     void (*progress)(double done, double total, void *user);
     void *user;
 } cn_measure_cfg;
@@ -425,7 +427,11 @@ typedef struct {
     double mean_abs_ln_sigma_block;
 } cn_measure_result;
 
-/* Measures net (eval mode) on n inputs x (n, in). */
+/* Measures net (eval mode) on n inputs x (n, in). With T = cn_get_threads() > 1 the inputs are split into T
+ * contiguous shares, each measured with a copy of net and one BLAS thread (an imported graph, which has no
+ * copy, runs on one): results are bit-identical for a given T. Each share draws from its own random stream
+ * (sigma's probes, a random Q0, the dynamic range's directions), so those differ between thread counts;
+ * the rest agrees to rounding. */
 int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, cn_measure_result *res,
                cn_error *err);
 void cn_measure_result_free(cn_measure_result *res);

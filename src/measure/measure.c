@@ -1,21 +1,20 @@
 /* measure.c: the criticality measures of a network on a set of inputs, by Jacobian-vector products only
  * (no Jacobian is ever formed): branching parameter sigma (Hutchinson probes), the Lyapunov spectrum
  * (Benettin's method with depth as time), the activity branching ratio and the dynamic range.
- * Inputs are streamed in batches; accumulators are sums, so memory does not grow with their number. */
-#include <lapacke.h>
+ * Inputs are streamed in batches; accumulators are sums, so memory does not grow with their number.
+ * With several threads (cn_set_threads) the inputs are split into one contiguous share per thread, each
+ * measured by a worker with its own copy of the network, buffers and random stream and one BLAS thread;
+ * the workers' sums are added in worker order, so a thread count always gives the same bits. */
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "core/blas.h"
 #include "kernels/softmax.h"
+#include "measure/cholqr.h"
 #include "measure/driven.h"
-
-#ifdef CRITNET_DOUBLE
-#define cn_geqrf_work LAPACKE_dgeqrf_work
-#define cn_orgqr_work LAPACKE_dorgqr_work
-#else
-#define cn_geqrf_work LAPACKE_sgeqrf_work
-#define cn_orgqr_work LAPACKE_sorgqr_work
-#endif
+#include "measure/net_copy.h"
 
 #define LN_FLOOR (-87.498) /* ln 1e-38: a direction that collapsed exactly */
 
@@ -78,8 +77,7 @@ typedef struct {
     size_t widest;
     cn_real *ta, *tb, *tc, *td; /* tangent buffers (K, B, widest) */
     cn_real *xp, *probs;        /* dynamic range: perturbed inputs, reference softmax */
-    cn_real *tau, *work;
-    int lwork;
+    cn_qr_work qr;
     cn_rng *rng;
     moments *ln_sigma_block, ln_sigma_net, *lambda, *local;
     ols_sums *ols;
@@ -121,22 +119,17 @@ static int qr_batch(ctx *c, cn_real *t, int B, int n, int k, double *lnr)
     if (threads > 1) openblas_set_num_threads(1);
     int rc = CN_OK;
     for (int b = 0; b < B && rc == CN_OK; b++) {
-        cn_real *A = t + (size_t)b * n;
-        int lda = B * n;
-        if (cn_geqrf_work(LAPACK_COL_MAJOR, n, k, A, lda, c->tau, c->work, c->lwork) != 0) {
-            rc = CN_ERR_NONFINITE;
-            break;
-        }
+        double *rabs = lnr + (size_t)b * k;
+        rc = cn_thin_qr(&c->qr, t + (size_t)b * n, B * n, n, k, rabs);
         for (int j = 0; j < k; j++) {
-            double r = fabs((double)A[(size_t)j * lda + j]);
+            double r = rabs[j];
             if (r > 0 && isfinite(r)) {
-                lnr[b * k + j] = log(r);
+                rabs[j] = log(r);
             } else {
-                lnr[b * k + j] = LN_FLOOR;
+                rabs[j] = LN_FLOOR;
                 c->degenerate++;
             }
         }
-        if (cn_orgqr_work(LAPACK_COL_MAJOR, n, k, k, A, lda, c->tau, c->work, c->lwork) != 0) rc = CN_ERR_NONFINITE;
     }
     if (threads > 1) openblas_set_num_threads(threads);
     return rc;
@@ -337,8 +330,7 @@ static void ctx_free(ctx *c)
     cn_free(c->td);
     cn_free(c->xp);
     cn_free(c->probs);
-    cn_free(c->tau);
-    cn_free(c->work);
+    cn_qr_work_free(&c->qr);
     cn_free(c->ln_sigma_block);
     cn_free(c->lambda);
     cn_free(c->local);
@@ -348,7 +340,7 @@ static void ctx_free(ctx *c)
     cn_rng_free(c->rng);
 }
 
-static int ctx_alloc(ctx *c)
+static int ctx_alloc(ctx *c, uint64_t seed)
 {
     size_t kb = (size_t)c->K * c->B * c->widest, in = (size_t)c->B * cn_net_in_size(c->net);
     size_t cls = (size_t)c->B * cn_net_out_size(c->net);
@@ -359,29 +351,48 @@ static int ctx_alloc(ctx *c)
     c->td = cn_malloc((kb > cls ? kb : cls) * sizeof(cn_real));
     c->xp = cn_malloc(in * sizeof(cn_real));
     c->probs = cn_malloc(cls * sizeof(cn_real));
-    c->tau = cn_malloc((size_t)k * sizeof(cn_real));
     c->ln_sigma_block = cn_calloc((size_t)c->L, sizeof(moments));
     c->lambda = cn_calloc((size_t)k, sizeof(moments));
     c->local = cn_calloc((size_t)c->L * k, sizeof(moments));
     c->ols = cn_calloc((size_t)c->L, sizeof(ols_sums));
     c->act_sum = cn_calloc((size_t)c->L + 1, sizeof(double));
     c->dr_sum = cn_calloc((size_t)(c->cfg->dr_points > 0 ? c->cfg->dr_points : 1), sizeof(double));
-    c->rng = cn_rng_new(c->cfg->seed);
-    if (!c->ta || !c->tb || !c->tc || !c->td || !c->xp || !c->probs || !c->tau || !c->ln_sigma_block ||
-        !c->lambda || !c->local || !c->ols || !c->act_sum || !c->dr_sum || !c->rng)
+    c->rng = cn_rng_new(seed);
+    if (!c->ta || !c->tb || !c->tc || !c->td || !c->xp || !c->probs || !c->ln_sigma_block || !c->lambda ||
+        !c->local || !c->ols || !c->act_sum || !c->dr_sum || !c->rng)
         return CN_ERR_NOMEM;
-    /* LAPACK workspace: ask once for the largest shape, then every QR reuses it */
-    c->lwork = 1;
-    if (c->k > 0) {
-        cn_real q = 0;
-        cn_geqrf_work(LAPACK_COL_MAJOR, (int)c->widest, c->k, NULL, (int)c->widest * c->B, NULL, &q, -1);
-        int l1 = (int)q;
-        cn_orgqr_work(LAPACK_COL_MAJOR, (int)c->widest, c->k, c->k, NULL, (int)c->widest * c->B, NULL, &q, -1);
-        c->lwork = (int)q > l1 ? (int)q : l1;
-        if (c->lwork < 1) c->lwork = 1;
+    return cn_qr_work_init(&c->qr, (int)c->widest, k, (int)c->widest * c->B);
+}
+
+static void moments_merge(moments *into, const moments *from, int n)
+{
+    for (int i = 0; i < n; i++) {
+        into[i].sum += from[i].sum;
+        into[i].sq += from[i].sq;
+        into[i].n += from[i].n;
     }
-    c->work = cn_malloc((size_t)c->lwork * sizeof(cn_real));
-    return c->work ? CN_OK : CN_ERR_NOMEM;
+}
+
+/* adds another worker's sums to c's */
+static void ctx_merge(ctx *c, const ctx *from)
+{
+    int L = c->L;
+    moments_merge(c->ln_sigma_block, from->ln_sigma_block, L);
+    moments_merge(&c->ln_sigma_net, &from->ln_sigma_net, 1);
+    moments_merge(c->lambda, from->lambda, c->k);
+    moments_merge(c->local, from->local, L * c->k);
+    for (int l = 0; l < L; l++) {
+        ols_sums *o = &c->ols[l];
+        const ols_sums *f = &from->ols[l];
+        o->sx += f->sx;
+        o->sy += f->sy;
+        o->sxx += f->sxx;
+        o->sxy += f->sxy;
+        o->n += f->n;
+    }
+    for (int l = 0; l <= L; l++) c->act_sum[l] += from->act_sum[l];
+    for (int i = 0; c->cfg->dynamic_range && i < c->cfg->dr_points; i++) c->dr_sum[i] += from->dr_sum[i];
+    c->degenerate += from->degenerate;
 }
 
 static void fill_result(ctx *c, cn_measure_result *res, int n)
@@ -454,17 +465,99 @@ void cn_measure_result_free(cn_measure_result *res)
     memset(res, 0, sizeof *res);
 }
 
+/* one thread's share of the inputs and everything it measures them with */
+typedef struct {
+    ctx c;
+    cn_net *copy;     /* its own network; NULL for worker 0, which runs the caller's */
+    int first, count; /* its inputs */
+    double *scratch;
+    int rc;
+    cn_error err;
+} worker;
+
+typedef struct {
+    const cn_measure_cfg *cfg;
+    int n, done; /* inputs measured so far by all workers, for cfg->progress */
+} progress_state;
+
+static void progress_add(progress_state *ps, int B)
+{
+    if (!ps->cfg->progress) return;
+#ifdef _OPENMP
+#pragma omp critical(cn_measure_progress)
+#endif
+    {
+        ps->done += B;
+        ps->cfg->progress(ps->done, ps->n, ps->cfg->user);
+    }
+}
+
+/* The threads that measure: each needs a network of its own, so an imported graph, which has no copy
+ * (net_copy.h), runs on one, its GEMMs using OpenBLAS's threads as before. */
+static int worker_count(cn_net *net, int n)
+{
+    int T = cn_get_threads();
+    T = T < n ? T : n;
+    return T > 1 && cn_measure_net_copyable(net) ? T : 1;
+}
+
+/* w->c starts as a copy of shape (sizes, blocks) and gets its own network, buffers and random stream.
+ * Worker 0's stream is cfg->seed's, so that one thread draws what it always drew. */
+static int worker_prepare(worker *w, int index, cn_net *net, const ctx *shape)
+{
+    int rc;
+    if (index > 0 && (rc = cn_measure_net_copy(&w->copy, net)))
+        return cn_error_set(&w->err, rc, "thread %d: cannot copy the network: %s", index + 1, cn_strerror(rc));
+    w->c = *shape;
+    w->c.net = w->copy ? w->copy : net;
+    w->c.B = shape->B < w->count ? shape->B : w->count;
+    cn_net_clear_status(w->c.net);
+    if ((rc = cn_net_reserve(w->c.net, w->c.B, w->c.K)) && cn_net_status(w->c.net, &w->err)) return rc;
+    uint64_t seed = shape->cfg->seed + 0x9E3779B97F4A7C15ull * (uint64_t)index;
+    if (rc || (rc = ctx_alloc(&w->c, seed)) ||
+        !(w->scratch = cn_malloc((size_t)w->c.B * (w->c.k > 0 ? w->c.k : 1) * 2 * sizeof(double)))) {
+        rc = rc ? rc : CN_ERR_NOMEM;
+        return cn_error_set(&w->err, rc, "out of memory for a measuring batch of %d inputs", w->c.B);
+    }
+    return CN_OK;
+}
+
+static void worker_run(worker *w, const cn_real *x, progress_state *ps)
+{
+    ctx *c = &w->c;
+    const cn_measure_cfg *cfg = c->cfg;
+    int n0 = cn_net_in_size(c->net), end = w->first + w->count, rc = CN_OK;
+    for (int start = w->first; start < end && rc == CN_OK; start += c->B) {
+        int B = end - start < c->B ? end - start : c->B;
+        const cn_real *xb = x + (size_t)start * n0;
+        if ((rc = cn_net_forward(c->net, xb, B, 0))) {
+            cn_net_pass_error(c->net, rc, &w->err);
+            break;
+        }
+        measure_activity(c, xb, B);
+        if (cfg->probes > 0) measure_sigma(c, B, w->scratch);
+        if (c->k > 0 && (rc = measure_lyapunov(c, B, w->scratch, w->scratch + (size_t)c->B * c->k))) {
+            cn_error_set(&w->err, rc, "QR failed: the tangents became NaN or Inf (the network's outputs overflow?)");
+            break;
+        }
+        if (cfg->dynamic_range) measure_dynamic_range(c, xb, B);
+        progress_add(ps, B);
+        rc = cn_net_status(c->net, &w->err);
+    }
+    w->rc = rc;
+}
+
 int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, cn_measure_result *res,
                cn_error *err)
 {
     memset(res, 0, sizeof *res);
-    ctx c = {0};
-    c.net = net;
-    c.cfg = cfg;
-    int rc = cn_net_blocks(net, cfg->include_readout, &c.blocks, &c.L);
+    ctx shape = {0};
+    shape.net = net;
+    shape.cfg = cfg;
+    int rc = cn_net_blocks(net, cfg->include_readout, &shape.blocks, &shape.L);
     if (rc) return cn_error_set(err, rc, "out of memory");
-    res->blocks = c.blocks;
-    if ((rc = validate(net, cfg, c.blocks, c.L, n, err))) {
+    res->blocks = shape.blocks;
+    if ((rc = validate(net, cfg, shape.blocks, shape.L, n, err))) {
         cn_measure_result_free(res);
         return rc;
     }
@@ -475,54 +568,66 @@ int cn_measure(cn_net *net, const cn_real *x, int n, const cn_measure_cfg *cfg, 
             return cn_error_set(err, CN_ERR_NONFINITE, "input %zu has a NaN or Inf value (feature %zu)", i / n0,
                                 i % n0);
         }
-    c.k = cfg->spectrum;
-    c.K = cfg->probes > c.k ? cfg->probes : c.k;
-    if (c.K < 1) c.K = 1;
-    c.B = cfg->batch < n ? cfg->batch : n;
-    if (cn_net_batch_limit(net) && c.B > cn_net_batch_limit(net)) c.B = cn_net_batch_limit(net);
-    c.widest = (size_t)n0;
+    shape.k = cfg->spectrum;
+    shape.K = cfg->probes > shape.k ? cfg->probes : shape.k;
+    if (shape.K < 1) shape.K = 1;
+    shape.B = cfg->batch < n ? cfg->batch : n;
+    if (cn_net_batch_limit(net) && shape.B > cn_net_batch_limit(net)) shape.B = cn_net_batch_limit(net);
+    shape.widest = (size_t)n0;
     for (int i = 0; i < cn_net_layer_count(net); i++)
-        if ((size_t)cn_net_layer_out_size(net, i) > c.widest) c.widest = (size_t)cn_net_layer_out_size(net, i);
-    double *scratch = NULL;
-    cn_net_clear_status(net);
-    if ((rc = cn_net_reserve(net, c.B, c.K)) && cn_net_status(net, err)) goto done;
-    if (rc || (rc = ctx_alloc(&c)) ||
-        (rc = result_alloc(res, c.L, c.k, cfg->dynamic_range ? cfg->dr_points : 0)) ||
-        !(scratch = cn_malloc((size_t)c.B * (c.k > 0 ? c.k : 1) * 2 * sizeof(double)))) {
-        rc = rc ? rc : CN_ERR_NOMEM;
-        cn_error_set(err, rc, "out of memory for a measuring batch of %d inputs", c.B);
+        if ((size_t)cn_net_layer_out_size(net, i) > shape.widest) shape.widest = (size_t)cn_net_layer_out_size(net, i);
+
+    int T = worker_count(net, n);
+    progress_state ps = {.cfg = cfg, .n = n};
+    worker *ws = cn_calloc((size_t)T, sizeof *ws);
+    if (!ws || (rc = result_alloc(res, shape.L, shape.k, cfg->dynamic_range ? cfg->dr_points : 0))) {
+        rc = cn_error_set(err, CN_ERR_NOMEM, "out of memory");
         goto done;
     }
-    for (int start = 0; start < n; start += c.B) {
-        int B = n - start < c.B ? n - start : c.B;
-        const cn_real *xb = x + (size_t)start * n0;
-        if ((rc = cn_net_forward(net, xb, B, 0))) {
-            cn_net_pass_error(net, rc, err);
-            goto done;
-        }
-        measure_activity(&c, xb, B);
-        if (cfg->probes > 0) measure_sigma(&c, B, scratch);
-        if (c.k > 0 && (rc = measure_lyapunov(&c, B, scratch, scratch + (size_t)B * c.k))) {
-            cn_error_set(err, rc, "QR failed: the tangents became NaN or Inf (the network's outputs overflow?)");
-            goto done;
-        }
-        if (cfg->dynamic_range) measure_dynamic_range(&c, xb, B);
-        if (cfg->progress) cfg->progress(start + B, n, cfg->user);
-        if ((rc = cn_net_status(net, err))) goto done;
+    for (int w = 0; w < T; w++) {
+        ws[w].first = (int)((long long)n * w / T);
+        ws[w].count = (int)((long long)n * (w + 1) / T) - ws[w].first;
     }
-    fill_result(&c, res, n);
+    for (int w = 0; w < T; w++)
+        if ((rc = worker_prepare(&ws[w], w, net, &shape))) {
+            if (err) *err = ws[w].err;
+            goto done;
+        }
+    if (T == 1) {
+        worker_run(&ws[0], x, &ps);
+    } else {
+        /* one BLAS thread per worker: its GEMMs are too small to split (issue 17), and OpenBLAS's threads
+         * beside T workers would oversubscribe the cores */
+        int blas_threads = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(T)
+#endif
+        for (int w = 0; w < T; w++) worker_run(&ws[w], x, &ps);
+        openblas_set_num_threads(blas_threads);
+    }
+    for (int w = 0; w < T; w++)
+        if ((rc = ws[w].rc)) {
+            if (err) *err = ws[w].err;
+            goto done;
+        }
+    for (int w = 1; w < T; w++) ctx_merge(&ws[0].c, &ws[w].c);
+    fill_result(&ws[0].c, res, n);
     if (cfg->dynamic_range) {
         res->dr_n = cfg->dr_points;
         for (int i = 0; i < cfg->dr_points; i++) {
             res->dr_s[i] = dr_stimulus_value(cfg, i);
-            res->dr_F[i] = c.dr_sum[i] / n;
+            res->dr_F[i] = ws[0].c.dr_sum[i] / n;
         }
         res->has_dr = cn_dynamic_range(&res->dr, res->dr_s, res->dr_F, res->dr_n) == CN_OK;
     }
 done:
-    cn_free(scratch);
-    c.blocks = NULL; /* owned by res */
-    ctx_free(&c);
+    for (int w = 0; ws && w < T; w++) {
+        cn_free(ws[w].scratch);
+        ctx_free(&ws[w].c); /* its blocks are res's */
+        cn_net_free(ws[w].copy);
+    }
+    cn_free(ws);
     if (rc) cn_measure_result_free(res);
     return rc;
 }
