@@ -1,14 +1,17 @@
-/* cmd_export.c: `critnet export`: a checkpoint of an imported model, written back as ONNX with its trained
- * weights, for PyTorch, onnxruntime or any other ONNX reader. */
+/* cmd_export.c: `critnet export`: a checkpoint written as ONNX with its trained weights, for PyTorch,
+ * onnxruntime or any other ONNX reader: an imported model back into its own file's graph, a native one as the
+ * graph its layers write (opset 17). */
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
 
 static const char *usage =
     "usage: critnet export --model DIR/model.cnm --out FILE.onnx\n"
-    "Writes the ONNX file that a checkpoint of an imported model refers to, with the weights and batch-norm\n"
-    "statistics of the checkpoint in place of the file's (graph, names and opset unchanged).\n"
-    "  --model FILE   a checkpoint written by critnet train --model X.onnx (or an .onnx file: a copy)\n"
+    "Writes a checkpoint as ONNX. An imported model: the file the checkpoint refers to, with the weights and\n"
+    "batch-norm statistics of the checkpoint in place of the file's (graph, names and opset unchanged). A native\n"
+    "model (--arch, the model format): the graph of its layers at opset 17, weights and statistics in the\n"
+    "checkpoint's order, named l<line>.weight, l<line>.bias, ... (dropout is written as Dropout).\n"
+    "  --model FILE   a checkpoint (model.cnm), a model-format file, or an .onnx file (a copy)\n"
     "  --out FILE     the ONNX file to write (replaced whole, or left as it was on failure)\n";
 
 enum { O_MODEL = 2000, O_OUT };
@@ -41,11 +44,6 @@ int cmd_export(int argc, char **argv)
     cli_model_opts mo = {0};
     if (cli_load_model(&net, model, &mo)) return 1;
     cn_error err = {0};
-    if (!cli_is_onnx_net(net)) {
-        cli_error("%s is a native critnet model; export writes imported (ONNX) models only", model);
-        cn_net_free(net);
-        return 1;
-    }
     int rc = cn_net_export_onnx(net, out, &err);
     if (rc) cli_error("%s", err.msg);
     else printf("wrote %s (%zu parameters, %zu batch-norm statistics from %s)\n", out, cn_net_param_count(net),

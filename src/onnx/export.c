@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/atomic_file.h"
 #include "net/net_internal.h"
+#include "onnx/lower.h"
 #include "onnx/proto.h"
 
 static const cn_tensor *find(const cn_graph *g, const char *name)
@@ -131,10 +132,27 @@ static int update(Onnx__GraphProto *gp, const cn_graph *g, ProtobufCAllocator *a
     return write_copies(gp, g, a, replaced);
 }
 
+/* a native network: its layers written as ONNX nodes (lower.c) */
+static int export_native(const cn_net *net, const char *path, cn_error *err)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = cn_net_lower_onnx(net, &bytes, &len, err);
+    if (rc) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return cn_error_set(err, rc, "%s: %s", path, why);
+    }
+    cn_atomic_file out;
+    if (!(rc = cn_atomic_open(&out, path, err))) rc = cn_atomic_commit(&out, fwrite(bytes, 1, len, out.f) != len, err);
+    cn_free(bytes);
+    return rc;
+}
+
 int cn_net_export_onnx(const cn_net *net, const char *path, cn_error *err)
 {
     const cn_graph *g = net->graph;
-    if (!g) return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: only an imported (ONNX) network is exported as ONNX", path);
+    if (!g) return export_native(net, path, err);
     if (!g->source)
         return cn_error_set(err, CN_ERR_UNSUPPORTED, "%s: the network was read from memory; there is no ONNX file to "
                             "write its weights into", path);

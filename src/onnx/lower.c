@@ -276,11 +276,12 @@ int cn_net_lower_onnx(const cn_net *net, uint8_t **bytes, size_t *len, cn_error 
     *bytes = NULL;
     *len = 0;
     if (net->graph) return cn_error_set(err, CN_ERR_ARG, "the network is an imported graph already");
-    cn_lowering b = {.rank = net->in.h == 1 && net->in.w == 1 ? 2 : 4};
+    const int in_rank = net->in.h == 1 && net->in.w == 1 ? 2 : 4;
+    cn_lowering b = {.rank = in_rank};
     const int64_t in_dims[4] = {1, net->in.c, net->in.h, net->in.w};
     const char *out = NULL;
     int rc = cn_lower_chain(&b, &net->chain, "input", &out);
-    Onnx__ValueInfoProto *vin = rc ? NULL : value_info(&b, "input", b.rank == 2 ? 2 : 4, in_dims);
+    Onnx__ValueInfoProto *vin = rc ? NULL : value_info(&b, "input", in_rank, in_dims);
     const int64_t out_dims[2] = {1, cn_net_out_size(net)};
     /* the output under its own name: an Identity, so that the graph's output is not a layer's internal name */
     const char *named = rc ? NULL : cn_lower_node(&b, "Identity", 1, &out, 0, NULL);
