@@ -235,6 +235,66 @@ def deconv():
     return Deconv()
 
 
+class Upsampling(nn.Module):
+    """nn.Upsample / F.interpolate as decoders use them: nearest x2 (asymmetric, floor), bilinear x2 with
+    align_corners=True, bilinear x1.5 with align_corners=False (half_pixel), bilinear to a fixed size (the
+    sizes input, from Shape arithmetic), nearest downsampling; and a max pool whose indices feed the output
+    (MaxPool's second output, turned into torch's per-plane indices by the exporter's second MaxPool)"""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.up_nearest = nn.Upsample(scale_factor=2, mode="nearest")                          # 5 -> 10
+        self.c2 = nn.Conv2d(4, 4, 3, stride=2)                                                 # 10 -> 4
+        self.up_corners = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)     # 4 -> 8
+        self.up_half = nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=False)     # 8 -> 12
+        self.up_size = nn.Upsample(size=(7, 9), mode="bilinear", align_corners=False)          # 12 -> 7 x 9
+        self.fc = nn.Linear(4 * 7 * 9 + 4 * 3 * 4 + 4 * 3 * 4, 5)
+
+    def forward(self, x):
+        h = self.up_nearest(torch.tanh(self.c1(x)))
+        h = self.up_half(torch.tanh(self.up_corners(torch.sigmoid(self.c2(h)))))
+        h = torch.tanh(self.up_size(h))
+        d = F.interpolate(h, scale_factor=0.5, mode="nearest")                                 # 7 x 9 -> 3 x 4
+        p, idx = F.max_pool2d(h, 2, return_indices=True)                                        # 7 x 9 -> 3 x 4
+        return self.fc(torch.cat([h.flatten(1), d.flatten(1), (p + 1e-3 * idx.float()).flatten(1)], 1))
+
+
+class UpsampleNearest(nn.Module):
+    """nearest upsampling at the opsets where torch writes Upsample (9) and Resize-10"""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(2, 3, 3, padding=1)
+        self.up = nn.Upsample(scale_factor=(2, 3), mode="nearest")
+        self.fc = nn.Linear(3 * 8 * 12, 4)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.up(torch.sigmoid(self.c(x)))).flatten(1))
+
+
+class Pool3d(nn.Module):
+    """3-D pools (rank-5 tensors): max with padding and ceil_mode, average without and with the padding
+    counted, a 3-D max pool's indices, trilinear upsampling"""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv3d(2, 4, 3, padding=1)
+        self.mp = nn.MaxPool3d(3, stride=2, padding=1, ceil_mode=True)                              # 6 -> 4
+        self.ap = nn.AvgPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), count_include_pad=False)  # -> 4,2,2
+        self.ap2 = nn.AvgPool3d(2, stride=1, padding=1, count_include_pad=True)                     # -> 5,3,3
+        self.up = nn.Upsample(scale_factor=2, mode="trilinear", align_corners=False)               # -> 10,6,6
+        self.fc = nn.Linear(4 * 5 * 3 * 3 + 4 * 3 * 3 * 3 + 4 * 2 * 2 * 2, 5)
+
+    def forward(self, x):
+        h = torch.tanh(self.c(x))
+        m = self.mp(h)
+        a = torch.sigmoid(self.ap2(self.ap(m)))
+        u = F.avg_pool3d(self.up(a), 2, stride=(4, 2, 2))                                         # -> 3,3,3
+        q, idx = F.max_pool3d(h, (2, 3, 3), stride=3, return_indices=True)                        # -> 2,2,2
+        return self.fc(torch.cat([a.flatten(1), u.flatten(1), (q + 1e-3 * idx.float()).flatten(1)], 1))
+
+
 class Shuffle(nn.Module):
     """ShuffleNet's channel shuffle between two grouped convolutions"""
 
@@ -339,7 +399,7 @@ class ExtraOps(nn.Module):
     """the operators of issue 13.4 that torch does not write (or not in ONNX's form), as one graph written
     node by node (extra_onnx): PRelu, Selu, DepthToSpace (CRD, torch.pixel_shuffle), SpaceToDepth, LRN, the
     trigonometric and hyperbolic functions and their inverses, Softsign, Celu, ThresholdedRelu, ArgMax and
-    ArgMin (through Cast), ReduceMin/L1/L2/SumSquare/LogSum/LogSumExp/Prod; at opset 18 the reductions take
+    ArgMin (through Cast), Hardmax, ReduceMin/L1/L2/SumSquare/LogSum/LogSumExp/Prod; at opset 18 the reductions take
     their axes as an input"""
 
     def __init__(self):
@@ -361,8 +421,9 @@ class ExtraOps(nn.Module):
         a = torch.asin(u) + torch.acos(u) * 0.5 + torch.atanh(u) + torch.atan(l) + torch.sin(l) + torch.cos(l) + torch.tan(u)
         b = (torch.sinh(u) + torch.cosh(u) + torch.asinh(l) + torch.acosh(l * l + 1.5) + F.softsign(l)
              + F.celu(l, 0.8) + self.thresh(l))
+        hardmax = (l == l.amax(dim=1, keepdim=True)).float()  # one-hot of the largest channel
         v = (a + b + 0.01 * torch.argmax(l, dim=1, keepdim=True).float()
-             - 0.01 * torch.argmin(l, dim=1, keepdim=True).float())
+             - 0.01 * torch.argmin(l, dim=1, keepdim=True).float() + 0.01 * hardmax)
         f = [v.amin(dim=(2, 3)), v.abs().sum(dim=(2, 3)), torch.sqrt((v * v).sum(dim=(2, 3))), (v * v).sum(dim=(2, 3)),
              torch.log(torch.cosh(v).sum(dim=(2, 3))), torch.logsumexp(v, dim=(2, 3)),
              (torch.sigmoid(v) + 0.5).prod(dim=3).flatten(1)]
@@ -395,8 +456,9 @@ def extra_onnx(m, in_shape, opset):
         N("Mul", ["amf", "c001"], ["amw"]),
         N("ArgMin", ["l"], ["an"], axis=1, keepdims=1), N("Cast", ["an"], ["anf"], to=TensorProto.FLOAT),
         N("Mul", ["anf", "c001"], ["anw"]),
+        N("Hardmax", ["l"], ["hm"], axis=1), N("Mul", ["hm", "c001"], ["hmw"]),
     ]
-    terms = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "amw"]
+    terms = ["a1", "a2", "a3", "a4", "a5", "a6", "a7", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "amw", "hmw"]
     acc = terms[0]
     for i, t in enumerate(terms[1:]):
         nodes.append(N("Add", [acc, t], ["acc%d" % i]))
@@ -443,6 +505,11 @@ MODELS = [
     ("conv1d", conv1d, (3, 16), 17, 2),
     ("conv3d", conv3d, (2, 4, 6, 6), 13, 3),
     ("misc", Misc, (3, 6, 6), 17, -1),
+    ("upsample", Upsampling, (3, 5, 5), 17, -1),
+    ("upsample_op11", Upsampling, (3, 5, 5), 11, -1),
+    ("upsample_op9", UpsampleNearest, (2, 4, 4), 9, -1),
+    ("upsample_op10", UpsampleNearest, (2, 4, 4), 10, -1),
+    ("pool3d", Pool3d, (2, 6, 6, 6), 13, -1),
     ("handmade", Handmade, (3, 6, 6), 17, 2),
     ("extra_ops", ExtraOps, (8, 4, 4), 17, -1),
     ("extra_ops_op18", ExtraOps, (8, 4, 4), 18, -1),

@@ -286,3 +286,150 @@ void cn_pool_avg_forward_naive(const cn_pool_geom *q, int include_pad, cn_real *
                 y[(p * q->ho + oh) * q->wo + ow] = count > 0 ? (cn_real)(sum / (double)count) : 0;
             }
 }
+
+/* ------------------------------------------------------------------ 3-D */
+
+void cn_pool3_windows(const cn_pool3_geom *q, cn_pool_window *depths, cn_pool_window *rows, cn_pool_window *cols)
+{
+    axis_windows(depths, q->dout, q->d, q->kd, q->sd, q->dd, q->pad_front, q->pad_back);
+    cn_pool_windows(&q->hw, rows, cols);
+}
+
+/* The offset in the (d, h, w) plane of tap (i, j, k) of the window at (dw, r, c). */
+static int64_t tap3(const cn_pool3_geom *q, cn_pool_window dw, cn_pool_window r, cn_pool_window c, int64_t i,
+                    int64_t j, int64_t k)
+{
+    return ((dw.start + i * q->dd) * q->hw.h + r.start + j * q->hw.dh) * q->hw.w + c.start + k * q->hw.dw;
+}
+
+void cn_pool3_max_forward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                          const cn_pool_window *cols, cn_real *y, int32_t *arg, const cn_real *x)
+{
+    const int64_t in_plane = q->d * q->hw.h * q->hw.w;
+    size_t o = 0;
+    for (int64_t p = 0; p < q->hw.planes; p++) {
+        const cn_real *xp = x + p * in_plane;
+        for (int64_t od = 0; od < q->dout; od++)
+            for (int64_t oh = 0; oh < q->hw.ho; oh++)
+                for (int64_t ow = 0; ow < q->hw.wo; ow++, o++) {
+                    const cn_pool_window dw = depths[od], r = rows[oh], c = cols[ow];
+                    if (dw.lo >= dw.hi || r.lo >= r.hi || c.lo >= c.hi) {
+                        y[o] = EMPTY_WINDOW_MAX;
+                        arg[o] = -1;
+                        continue;
+                    }
+                    int64_t best = tap3(q, dw, r, c, dw.lo, r.lo, c.lo);
+                    for (int64_t i = dw.lo; i < dw.hi; i++)
+                        for (int64_t j = r.lo; j < r.hi; j++)
+                            for (int64_t k = c.lo; k < c.hi; k++) {
+                                const int64_t at = tap3(q, dw, r, c, i, j, k);
+                                if (xp[at] > xp[best] || xp[at] != xp[at]) best = at;
+                            }
+                    y[o] = xp[best];
+                    arg[o] = (int32_t)best;
+                }
+    }
+}
+
+static int64_t window_count3(cn_pool_window dw, cn_pool_window r, cn_pool_window c, int include_pad)
+{
+    return include_pad ? (int64_t)dw.padded * r.padded * c.padded
+                       : (int64_t)(dw.hi - dw.lo) * (r.hi - r.lo) * (c.hi - c.lo);
+}
+
+void cn_pool3_avg_forward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                          const cn_pool_window *cols, int include_pad, cn_real *y, const cn_real *x)
+{
+    const int64_t in_plane = q->d * q->hw.h * q->hw.w;
+    size_t o = 0;
+    for (int64_t p = 0; p < q->hw.planes; p++) {
+        const cn_real *xp = x + p * in_plane;
+        for (int64_t od = 0; od < q->dout; od++)
+            for (int64_t oh = 0; oh < q->hw.ho; oh++)
+                for (int64_t ow = 0; ow < q->hw.wo; ow++, o++) {
+                    const cn_pool_window dw = depths[od], r = rows[oh], c = cols[ow];
+                    double sum = 0;
+                    for (int64_t i = dw.lo; i < dw.hi; i++)
+                        for (int64_t j = r.lo; j < r.hi; j++)
+                            for (int64_t k = c.lo; k < c.hi; k++) sum += xp[tap3(q, dw, r, c, i, j, k)];
+                    const int64_t count = window_count3(dw, r, c, include_pad);
+                    y[o] = count > 0 ? (cn_real)(sum / (double)count) : 0;
+                }
+    }
+}
+
+void cn_pool3_avg_backward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                           const cn_pool_window *cols, int include_pad, cn_real *dx, const cn_real *dy)
+{
+    const int64_t in_plane = q->d * q->hw.h * q->hw.w;
+    memset(dx, 0, (size_t)(q->hw.planes * in_plane) * sizeof *dx);
+    size_t o = 0;
+    for (int64_t p = 0; p < q->hw.planes; p++) {
+        cn_real *dp = dx + p * in_plane;
+        for (int64_t od = 0; od < q->dout; od++)
+            for (int64_t oh = 0; oh < q->hw.ho; oh++)
+                for (int64_t ow = 0; ow < q->hw.wo; ow++, o++) {
+                    const cn_pool_window dw = depths[od], r = rows[oh], c = cols[ow];
+                    const int64_t count = window_count3(dw, r, c, include_pad);
+                    if (count <= 0) continue;
+                    const cn_real v = (cn_real)(dy[o] / (double)count);
+                    for (int64_t i = dw.lo; i < dw.hi; i++)
+                        for (int64_t j = r.lo; j < r.hi; j++)
+                            for (int64_t k = c.lo; k < c.hi; k++) dp[tap3(q, dw, r, c, i, j, k)] += v;
+                }
+    }
+}
+
+/* One window of the 3-D references: the max (NaN wins) or the sum of the taps inside the input, and the counts
+ * of taps inside the input and inside the padded input. */
+static void window3_naive(const cn_pool3_geom *q, const cn_real *xp, int64_t od, int64_t oh, int64_t ow,
+                          cn_real *max, double *sum, int64_t *inside_count, int64_t *padded_count)
+{
+    const cn_pool_geom *h = &q->hw;
+    int found = 0;
+    *sum = 0, *inside_count = *padded_count = 0;
+    for (int64_t i = 0; i < q->kd; i++)
+        for (int64_t j = 0; j < h->kh; j++)
+            for (int64_t k = 0; k < h->kw; k++) {
+                int64_t id = od * q->sd - q->pad_front + i * q->dd, ih = oh * h->sh - h->pad_top + j * h->dh,
+                        iw = ow * h->sw - h->pad_left + k * h->dw;
+                if (id < q->d + q->pad_back && ih < h->h + h->pad_bottom && iw < h->w + h->pad_right)
+                    ++*padded_count;
+                if (!inside(id, q->d) || !inside(ih, h->h) || !inside(iw, h->w)) continue;
+                cn_real v = xp[(id * h->h + ih) * h->w + iw];
+                if (!found || (*max == *max && (v > *max || v != v))) *max = v;
+                found = 1;
+                *sum += v;
+                ++*inside_count;
+            }
+    if (!found) *max = EMPTY_WINDOW_MAX;
+}
+
+void cn_pool3_max_forward_naive(const cn_pool3_geom *q, cn_real *y, const cn_real *x)
+{
+    size_t o = 0;
+    for (int64_t p = 0; p < q->hw.planes; p++)
+        for (int64_t od = 0; od < q->dout; od++)
+            for (int64_t oh = 0; oh < q->hw.ho; oh++)
+                for (int64_t ow = 0; ow < q->hw.wo; ow++, o++) {
+                    double sum;
+                    int64_t ni, np;
+                    window3_naive(q, x + p * q->d * q->hw.h * q->hw.w, od, oh, ow, &y[o], &sum, &ni, &np);
+                }
+}
+
+void cn_pool3_avg_forward_naive(const cn_pool3_geom *q, int include_pad, cn_real *y, const cn_real *x)
+{
+    size_t o = 0;
+    for (int64_t p = 0; p < q->hw.planes; p++)
+        for (int64_t od = 0; od < q->dout; od++)
+            for (int64_t oh = 0; oh < q->hw.ho; oh++)
+                for (int64_t ow = 0; ow < q->hw.wo; ow++, o++) {
+                    cn_real max;
+                    double sum;
+                    int64_t ni, np;
+                    window3_naive(q, x + p * q->d * q->hw.h * q->hw.w, od, oh, ow, &max, &sum, &ni, &np);
+                    int64_t count = include_pad ? np : ni;
+                    y[o] = count > 0 ? (cn_real)(sum / (double)count) : 0;
+                }
+}

@@ -11,6 +11,11 @@
  * wins, as in PyTorch, so that a NaN is never hidden; of equal elements the first wins) and both the jvp and
  * the backward move the tangent or cotangent through that record. An average pool is linear: its jvp is the
  * same pool of the tangent. Each kernel has a slow, obvious _naive twin that the tests hold it to.
+ *
+ * 3-D pools (Conv3d nets: MaxPool3d, AvgPool3d) add a depth axis in front of the two: the same tables, one more
+ * for the depth, and plain loops over the taps (no branch-free fast path: these pools are rare and small). The
+ * max pool's record is then an offset in the (D, H, W) plane, which cn_pool_max_jvp and _backward move through
+ * as they do in 2-D.
  */
 #ifndef CN_KERNELS_POOL_H
 #define CN_KERNELS_POOL_H
@@ -64,5 +69,27 @@ void cn_pool_plane_max(int64_t planes, int64_t size, cn_real *y, int32_t *arg, c
 /* The references: every window by direct loops with a bounds test per tap. */
 void cn_pool_max_forward_naive(const cn_pool_geom *q, cn_real *y, const cn_real *x);
 void cn_pool_avg_forward_naive(const cn_pool_geom *q, int include_pad, cn_real *y, const cn_real *x);
+
+/* ------------------------------------------------------------------ 3-D: x (planes, d, h, w) */
+
+typedef struct {
+    cn_pool_geom hw;                                  /* planes, and the height and width axes */
+    int64_t d, kd, sd, dd, pad_front, pad_back, dout; /* the depth axis: input, kernel, stride, dilation, pads, output */
+} cn_pool3_geom;
+
+/* Fills depths (dout entries), rows (ho) and cols (wo). */
+void cn_pool3_windows(const cn_pool3_geom *q, cn_pool_window *depths, cn_pool_window *rows, cn_pool_window *cols);
+/* y (planes, dout, ho, wo); arg: each output's offset in its (d, h, w) plane, -1 for a window of padding only
+ * (output: the lowest finite value). NaN wins, the first of equal elements wins, as in 2-D. */
+void cn_pool3_max_forward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                          const cn_pool_window *cols, cn_real *y, int32_t *arg, const cn_real *x);
+/* window means (sums in double), the divisor as in 2-D; also the jvp, on the tangent */
+void cn_pool3_avg_forward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                          const cn_pool_window *cols, int include_pad, cn_real *y, const cn_real *x);
+/* its adjoint: dx (planes, d, h, w) overwritten */
+void cn_pool3_avg_backward(const cn_pool3_geom *q, const cn_pool_window *depths, const cn_pool_window *rows,
+                           const cn_pool_window *cols, int include_pad, cn_real *dx, const cn_real *dy);
+void cn_pool3_max_forward_naive(const cn_pool3_geom *q, cn_real *y, const cn_real *x);
+void cn_pool3_avg_forward_naive(const cn_pool3_geom *q, int include_pad, cn_real *y, const cn_real *x);
 
 #endif
