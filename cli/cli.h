@@ -211,6 +211,8 @@ typedef struct {
     const char *out, *resume;
     int lr_set;
     cJSON *init_report; /* the critical initialisation's report, written into the settings (not owned) */
+    int engine_graph;   /* --engine graph: a native net is lowered to an ONNX graph (OUT/model.onnx) and trained
+                         * on the graph engine, where the regulariser covers batch norm, layer norm and residuals */
 } cli_train_opts;
 extern const char cli_train_usage[];
 extern const struct option cli_train_long_opts[];

@@ -7,6 +7,31 @@
 #include <string.h>
 #include "cli.h"
 
+/* --engine graph: the initialised native net written as OUT/model.onnx and read back as a graph net, which the
+ * checkpoint then refers to; 0, or -1 after a message */
+static int lower_to_graph(cn_net **net, const char *out)
+{
+    char path[4200];
+    cn_error err = {0};
+    snprintf(path, sizeof path, "%s/model.onnx", out);
+    cn_net *graph = NULL;
+    if (cli_make_dir(out)) return -1;
+    int rc = cn_net_export_onnx(*net, path, &err);
+    if (!rc) rc = cn_net_from_onnx(&graph, path, NULL, &err);
+    if (!rc && (cn_net_param_count(graph) != cn_net_param_count(*net) || cn_net_state_count(graph) != cn_net_state_count(*net)))
+        rc = cn_error_set(&err, CN_ERR_UNSUPPORTED, "%s: the lowered graph has %zu parameters, the network %zu (a layer "
+                          "with a single output writes a scalar, which the graph does not train)", path,
+                          cn_net_param_count(graph), cn_net_param_count(*net));
+    if (rc) {
+        cli_error("--engine graph: %s", err.msg);
+        cn_net_free(graph);
+        return -1;
+    }
+    cn_net_free(*net);
+    *net = graph;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
     cli_train_opts o;
@@ -68,6 +93,7 @@ int cmd_train(int argc, char **argv)
         if (cli_build_net(&net, &o.c, &data.train) || cli_init_net(net, &o.c, &data.train, rng, &init_report))
             goto cleanup;
         o.init_report = init_report;
+        if (o.engine_graph && !cli_is_onnx_net(net) && lower_to_graph(&net, o.out)) goto cleanup;
     }
     if ((r = cn_optim_new(&opt, &o.t.optim, cn_net_param_count(net)))) {
         cli_error("optimizer: %s", cn_strerror(r));

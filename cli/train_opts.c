@@ -36,10 +36,13 @@ const char cli_train_usage[] =
     "  --crit-every N          apply it on every N-th step (default 1)\n"
     "  --crit-layers hidden|all  leave out (default) or include the readout block\n"
     "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n"
+    "  --engine layers|graph   run a native model on its layer engine (default) or lowered to an ONNX graph,\n"
+    "                          written to DIR/model.onnx, on the graph engine: the criticality regulariser then\n"
+    "                          covers batch norm, layer norm and residual blocks (dropout trains as identity)\n"
     CLI_CONTROL_HELP CLI_COMMON_HELP;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
-       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK };
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK, O_ENGINE };
 
 const struct option cli_train_long_opts[] = {
     CLI_COMMON_OPTIONS,
@@ -53,7 +56,7 @@ const struct option cli_train_long_opts[] = {
     {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
     {"resume", required_argument, 0, O_RESUME}, CLI_CRIT_OPTIONS, CLI_CONTROL_OPTIONS,
-    {"track", required_argument, 0, O_TRACK}, {0, 0, 0, 0}};
+    {"track", required_argument, 0, O_TRACK}, {"engine", required_argument, 0, O_ENGINE}, {0, 0, 0, 0}};
 
 void cli_train_defaults(cli_train_opts *o)
 {
@@ -105,6 +108,11 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
         case O_STOP: bad = cli_parse_int("stop-after", optarg, 1, 1000000, &o->t.stop_after); break;
         case O_OUT: o->out = optarg; break;
         case O_RESUME: o->resume = optarg; break;
+        case O_ENGINE:
+            if (!strcmp(optarg, "graph")) o->engine_graph = 1;
+            else if (!strcmp(optarg, "layers")) o->engine_graph = 0;
+            else bad = -1, cli_error("--engine %s: expected layers or graph", optarg);
+            break;
         case O_TRACK: {
             int n;
             bad = cli_parse_int("track", optarg, 0, 1 << 30, &n);

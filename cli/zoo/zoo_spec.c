@@ -136,6 +136,10 @@ static int build_model(zoo_model *m, token *tok, int nt, int line, const char *s
     cli_error_where = where;
     cli_train_defaults(&m->opts);
     int r = cli_train_parse(&m->opts, argc, argv);
+    if (!r && m->opts.engine_graph) {
+        cli_error("--engine graph is an option of critnet train only");
+        r = -1;
+    }
     cli_error_where = NULL;
     return r ? -1 : 0;
 }

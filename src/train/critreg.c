@@ -90,8 +90,9 @@ int cn_critreg_new(cn_critreg **out, cn_net *net, const cn_critreg_cfg *cfg, int
     for (int i = 0; i < n; i++)
         if (!(cn_net_layer_traits(net, i) & CN_TRAIT_CRITREG))
             return cn_error_set(err, CN_ERR_UNSUPPORTED,
-                                "the criticality regulariser does not support '%s' layers yet (layer %d); it "
-                                "covers dense, conv, act, pools, flatten and dropout",
+                                "the layer engine's criticality regulariser does not support '%s' layers (layer %d); "
+                                "it covers dense, conv, act, pools, flatten and dropout: train with --engine graph, "
+                                "whose regulariser covers every layer",
                                 cn_net_layer_kind(net, i), i + 1);
     cn_critreg *r = cn_calloc(1, sizeof *r);
     if (!r) return cn_error_set(err, CN_ERR_NOMEM, "out of memory");
