@@ -16,6 +16,9 @@ expect_rows core-accuracy "$out" mlp cnn
 out=$(bash bench/run_crit_cost.sh --short 2>&1) || { echo "$out"; echo "FAIL: crit-cost exited non-zero"; exit 1; }
 echo "$out"
 expect_rows crit-cost "$out" plain "--crit-every 1" "--crit-every 1 --crit-batch 32" "--crit-every 1 --crit-target lambda" "--crit-every 10"
+out=$(bash bench/run_engine.sh --short 2>&1) || { echo "$out"; echo "FAIL: engine exited non-zero"; exit 1; }
+echo "$out"
+expect_rows engine "$out" "tanh MLP 784-256x3-10" "the same, --crit-weight 1"
 out=$(bash experiments/critical-training/run.sh --short 2>&1) || { echo "$out"; echo "FAIL: critical-training exited non-zero"; exit 1; }
 echo "$out"
 # the verdict table and the stats tables, one row per architecture and condition
