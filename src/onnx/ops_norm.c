@@ -559,55 +559,44 @@ static int bn_jvp_vjp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-/* each row a group of norm_tangent_reverse, with the scale repeating along it */
-static int ln_jvp_vjp(cn_graph *g, cn_node *n)
+/* Rows normalised by their own statistics (layer and instance norm), as rows_vjp: each row a group of
+ * norm_tangent_reverse, its scale scale_of(i) repeating every period values, its gradient at param_offset(i). */
+static int rows_jvp_vjp(cn_graph *g, cn_node *n, size_t rows, size_t d, size_t period,
+                        const cn_real *(*scale_of)(const void *, size_t), const void *args,
+                        size_t (*param_offset)(const void *, size_t))
 {
-    ln_args a;
-    int st = ln_read(g, n, &a);
-    if (st) return st;
-    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
+    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0), *x = cn_node_in(g, n, 0)->data;
     cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1);
-    if (!gty || !tx || a.rows == 0) return CN_OK;
+    if (!gty || !tx || rows == 0) return CN_OK;
     cn_norm_stats *stats;
     cn_real *row;
-    if ((st = row_record(g, n, a.rows, a.d, &stats, &row))) return st; /* the forward's scratch, as it left it */
-    const size_t nx = cn_tensor_numel(a.x);
-    const cn_real *x = a.x->data;
-    for (size_t i = 0; i < a.rows; i++) {
-        cn_norm_row_xhat(x + i * a.d, stats[i], row, a.d);
+    int st = row_record(g, n, rows, d, &stats, &row); /* the forward's scratch, as it left it */
+    if (st) return st;
+    const size_t nx = rows * d;
+    for (size_t i = 0; i < rows; i++) {
+        cn_norm_row_xhat(x + i * d, stats[i], row, d);
         for (int k = 0; k < g->run_k; k++) {
-            const size_t o = (size_t)k * nx + i * a.d;
-            norm_tangent_reverse(a.d, row, stats[i].inv_std, a.scale->data, a.period, tx + o, gty + o,
-                                 gtx ? gtx + o : NULL, gx ? gx + i * a.d : NULL, gscale);
+            const size_t o = (size_t)k * nx + i * d;
+            norm_tangent_reverse(d, row, stats[i].inv_std, scale_of(args, i), period, tx + o, gty + o,
+                                 gtx ? gtx + o : NULL, gx ? gx + i * d : NULL,
+                                 gscale ? gscale + param_offset(args, i) : NULL);
         }
     }
     return CN_OK;
 }
 
-/* each (example, channel) plane a group of norm_tangent_reverse, with its channel's scale */
+static int ln_jvp_vjp(cn_graph *g, cn_node *n)
+{
+    ln_args a;
+    int st = ln_read(g, n, &a);
+    return st ? st : rows_jvp_vjp(g, n, a.rows, a.d, a.period, ln_scale_of, &a, ln_param_offset);
+}
+
 static int in_jvp_vjp(cn_graph *g, cn_node *n)
 {
     in_args a;
     int st = in_read(g, n, &a);
-    if (st) return st;
-    const cn_real *gty = cn_node_out_gtan(g, n, 0), *tx = cn_node_in_tan(g, n, 0);
-    cn_real *gtx = cn_node_in_gtan(g, n, 0), *gx = cn_node_in_grad(g, n, 0), *gscale = cn_node_in_grad(g, n, 1);
-    const size_t rows = a.batch * a.channels;
-    if (!gty || !tx || rows == 0) return CN_OK;
-    cn_norm_stats *stats;
-    cn_real *row;
-    if ((st = row_record(g, n, rows, a.plane, &stats, &row))) return st; /* the forward's scratch, as it left it */
-    const size_t nx = cn_tensor_numel(a.x);
-    for (size_t i = 0; i < rows; i++) {
-        const size_t c = i % a.channels;
-        cn_norm_row_xhat((const cn_real *)a.x->data + i * a.plane, stats[i], row, a.plane);
-        for (int k = 0; k < g->run_k; k++) {
-            const size_t o = (size_t)k * nx + i * a.plane;
-            norm_tangent_reverse(a.plane, row, stats[i].inv_std, (const cn_real *)a.scale->data + c, 1, tx + o, gty + o,
-                                 gtx ? gtx + o : NULL, gx ? gx + i * a.plane : NULL, gscale ? gscale + c : NULL);
-        }
-    }
-    return CN_OK;
+    return st ? st : rows_jvp_vjp(g, n, a.batch * a.channels, a.plane, 1, in_scale_of, &a, in_param_offset);
 }
 
 /* batch norm's running mean and variance are state that a training forward updates, never parameters */
