@@ -16,8 +16,7 @@ typedef struct {
     int parts;             /* 0: the block has no gain parameters */
 } cn_block_gain;
 
-/* CN_OK, with g->parts 0 when the block has no gain parameters; CN_ERR_UNSUPPORTED for an imported graph,
- * whose layers do not tell weights from biases. */
+/* CN_OK, with g->parts 0 when the block has no gain parameters (native layers, or a graph's nodes). */
 int cn_block_gain_find(cn_net *net, const cn_block *blk, cn_block_gain *g);
 void cn_block_gain_scale(const cn_block_gain *g, double factor);
 

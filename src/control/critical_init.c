@@ -90,10 +90,6 @@ static int calibrate_block(cn_net *net, const cn_real *x, int B, const cn_block 
 int cn_init_critical(cn_net *net, const cn_real *x, int n, const cn_critical_init_cfg *cfg,
                      cn_critical_init_report *rep_out, cn_error *err)
 {
-    if (net->graph)
-        return cn_error_set(err, CN_ERR_UNSUPPORTED,
-                            "critical initialisation: an imported (ONNX) graph does not say which of its parameters "
-                            "are weights and which are biases, so its blocks' gains cannot be turned");
     if (n < 1 || cfg->batch < 1 || cfg->probes < 1 || cfg->max_iter < 1 || !(cfg->tol > 0))
         return cn_error_set(err, CN_ERR_ARG,
                             "critical initialisation: need inputs, batch >= 1, probes >= 1, max_iter >= 1 and tol > 0 "

@@ -48,10 +48,6 @@ int cn_control_new(cn_control **out, cn_net *net, const cn_control_settings *s, 
     *out = NULL;
     int rc = check_settings(s, err);
     if (rc) return rc;
-    if (net->graph)
-        return cn_error_set(err, CN_ERR_UNSUPPORTED,
-                            "--control homeostatic: an imported (ONNX) graph does not say which of its parameters "
-                            "are weights and which are biases, so its blocks' gains cannot be turned");
     cn_control *c = cn_calloc(1, sizeof *c);
     if (!c) return cn_error_set(err, CN_ERR_NOMEM, "out of memory");
     c->s = *s;
