@@ -193,9 +193,10 @@ int cn_continual_restore(cn_continual *c, const cn_checkpoint *ck, cn_error *err
         return cn_error_set(err, CN_ERR_FORMAT, "the checkpoint holds no continual-learning state (not written by "
                                                 "critnet continual?)");
     char *mine = cn_net_spec(c->net), *theirs = cn_net_spec(ck->net);
-    int same = mine && theirs && !strcmp(mine, theirs);
+    int same = mine && theirs && !strcmp(mine, theirs), nomem = !mine || !theirs;
     cn_free(mine);
     cn_free(theirs);
+    if (nomem) return cn_error_set(err, CN_ERR_NOMEM, "out of memory comparing the checkpoint's network");
     if (!same) return cn_error_set(err, CN_ERR_FORMAT, "the checkpoint's network differs from the one these settings build");
     memcpy(c->net->params, ck->net->params, c->net->nparams * sizeof *c->net->params);
     int rc = cn_checkpoint_restore(ck, c->opt, NULL, err);

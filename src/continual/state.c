@@ -190,7 +190,9 @@ int cl_state_decode(cn_continual *c, const unsigned char *data, size_t size, cn_
         if (!get_u32(&r, &v)) BAD("truncated permutation");
         c->perm[j] = (int32_t)v;
     }
-    if (cl_perm_valid(c->perm, c->n_in) != 1) BAD("the stored pixel permutation is not a permutation");
+    int perm_ok = cl_perm_valid(c->perm, c->n_in);
+    if (perm_ok < 0) return cn_error_set(err, CN_ERR_NOMEM, "out of memory checking the stored pixel permutation");
+    if (perm_ok != 1) BAD("the stored pixel permutation is not a permutation");
     if (!get_rng(&r, c->rng_data) || !get_rng(&r, c->rng_method)) BAD("bad random-stream state");
     if (!get_u32(&r, &nrows) || nrows != done) BAD("%u task rows for %u tasks done", nrows, done);
     for (uint32_t t = 0; t < nrows; t++) {

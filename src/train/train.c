@@ -66,19 +66,25 @@ int cn_sched_from_name(const char *name, cn_sched_kind *out)
 
 /* sigma and lambda_0 on a fixed subset of the test inputs, with a fixed probe seed: a run's curve shows
  * how training moves the dynamics, and drawing nothing from the run's RNG keeps resume bit-identical */
-static void track_dynamics(cn_net *net, const cn_dataset *test, int samples, double *sigma, double *lambda)
+/* A net the measures refuse is tracked as NaN, but running out of memory ends the run: a NaN written in its
+ * place would make the metrics depend on how much memory there was. */
+static int track_dynamics(cn_net *net, const cn_dataset *test, int samples, double *sigma, double *lambda,
+                          cn_error *err)
 {
     *sigma = *lambda = NAN;
     int n = samples < test->count ? samples : test->count;
-    if (n < 1) return;
+    if (n < 1) return CN_OK;
     cn_measure_cfg m;
     cn_measure_defaults(&m);
     m.seed = 12345;
     cn_measure_result r;
-    if (cn_measure(net, test->x, n, &m, &r, NULL) != CN_OK) return;
+    int rc = cn_measure(net, test->x, n, &m, &r, NULL);
+    if (rc == CN_ERR_NOMEM) return cn_error_set(err, rc, "out of memory tracking sigma and lambda_0");
+    if (rc != CN_OK) return CN_OK;
     *sigma = r.sigma;
     *lambda = r.lambda_max;
     cn_measure_result_free(&r);
+    return CN_OK;
 }
 
 static int write_summary(const char *dir, const cn_train_cfg *cfg, const cn_net *net, const cn_train_result *res,
@@ -256,8 +262,8 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
             break;
         }
         res->crit_reg = reg_steps ? reg_sum / reg_steps : NAN;
-        if (track > 0) track_dynamics(net, &data->test, track, &res->sigma, &res->lambda_max);
-        else res->sigma = res->lambda_max = NAN;
+        res->sigma = res->lambda_max = NAN;
+        if (track > 0 && (rc = track_dynamics(net, &data->test, track, &res->sigma, &res->lambda_max, err))) break;
         double secs = now_seconds() - te;
         res->epochs_done = epoch + 1;
         if (metrics.f) {
