@@ -280,6 +280,10 @@ typedef struct {
     const char *settings;        /* JSON of the run's settings, stored in the checkpoint and summary */
     void (*progress)(const cn_train_progress *p, void *user);
     void *user;
+    /* NULL, or a flag read before every step: once it is nonzero cn_train stops there and returns
+     * CN_ERR_STOPPED (the net as that step left it, no checkpoint or summary for the part-epoch). progress may
+     * set it, which is how an interpreter turns Ctrl-C into a prompt stop. */
+    const volatile int *stop;
 } cn_train_cfg;
 
 typedef struct {
@@ -398,6 +402,9 @@ typedef struct {
      * at a time */
     void (*progress)(double done, double total, void *user);
     void *user;
+    /* NULL, or a flag read before every batch (by every thread): once it is nonzero cn_measure stops and
+     * returns CN_ERR_STOPPED with no result. progress may set it (Ctrl-C from an interpreter). */
+    const volatile int *stop;
 } cn_measure_cfg;
 
 void cn_measure_defaults(cn_measure_cfg *cfg);

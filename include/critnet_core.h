@@ -31,6 +31,7 @@ typedef enum {
     CN_ERR_ARG,         /* an argument is out of range or inconsistent */
     CN_ERR_NONFINITE,   /* NaN or Inf met in data, loss or parameters */
     CN_ERR_UNSUPPORTED, /* a valid request this build cannot honour */
+    CN_ERR_STOPPED,     /* the caller asked a long call to stop (cn_measure_cfg.stop, cn_train_cfg.stop) */
     CN_STATUS_COUNT
 } cn_status;
 

@@ -18,7 +18,8 @@
 #include "torch_ref_io.h"
 
 static const char *const STATUS_NAMES[CN_STATUS_COUNT] = {"CN_OK", "CN_ERR_NOMEM", "CN_ERR_IO", "CN_ERR_FORMAT",
-                                                          "CN_ERR_ARG", "CN_ERR_NONFINITE", "CN_ERR_UNSUPPORTED"};
+                                                          "CN_ERR_ARG", "CN_ERR_NONFINITE", "CN_ERR_UNSUPPORTED",
+                                                          "CN_ERR_STOPPED"};
 
 static int status_from_name(const char *s)
 {

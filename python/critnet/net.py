@@ -74,8 +74,8 @@ class Net:
                        every input, so that another implementation can reproduce the spectrum to rounding
         progress       optional callable(done, total), called between batches
 
-        Releases the GIL while it runs. Ctrl-C (or an exception in progress) is raised when the measurement
-        returns: the library cannot stop one part-way."""
+        Releases the GIL while it runs. Ctrl-C (or an exception in progress) stops the measurement after the
+        batch in progress and is raised then."""
         if batch is None:
             batch = 8 if self.imported else 100  # the CLI's defaults
         flat = self._c._measure(x, probes, spectrum, include_readout, batch, seed, dynamic_range, dr_points,

@@ -4,7 +4,8 @@
 
 PyObject *pycn_Error;
 
-static const char *const status_names[] = {"ok", "nomem", "io", "format", "arg", "nonfinite", "unsupported"};
+static const char *const status_names[] = {"ok", "nomem", "io", "format", "arg", "nonfinite", "unsupported",
+                                            "stopped"};
 _Static_assert(sizeof status_names / sizeof *status_names == CN_STATUS_COUNT, "a name for every status");
 
 const char *pycn_status_name(int status)

@@ -5,11 +5,12 @@
 #include "pycn.h"
 
 /* The Python progress callback, called between batches with the GIL taken back. An exception in it, or a
- * pending signal (Ctrl-C), is kept and raised when cn_measure returns: the library has no way to stop a
- * measurement part-way, so the call runs to its end first. */
+ * pending signal (Ctrl-C), is kept, raises the library's stop flag so that cn_measure returns before its
+ * next batch, and is raised then. */
 typedef struct {
     PyObject *callback; /* NULL: none, but signals are still checked */
     PyObject *exc_type, *exc_value, *exc_tb;
+    volatile int stop; /* cn_measure_cfg.stop */
 } progress_ctx;
 
 static void progress_hook(double done, double total, void *user)
@@ -19,7 +20,10 @@ static void progress_hook(double done, double total, void *user)
     if (!p->exc_type) {
         PyObject *r = NULL;
         if (PyErr_CheckSignals() == 0 && p->callback) r = PyObject_CallFunction(p->callback, "dd", done, total);
-        if (PyErr_Occurred()) PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+        if (PyErr_Occurred()) {
+            PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+            p->stop = 1;
+        }
         Py_XDECREF(r);
     }
     PyGILState_Release(g);
@@ -131,6 +135,7 @@ PyObject *pycn_net_measure(PyObject *self_obj, PyObject *args, PyObject *kw)
     progress_ctx pc = {.callback = callback == Py_None ? NULL : callback};
     cfg.progress = progress_hook;
     cfg.user = &pc;
+    cfg.stop = &pc.stop;
     cn_measure_result res;
     cn_error err = {0};
     int rc = -1;

@@ -285,6 +285,8 @@ static PyMethodDef net_methods[] = {
      "in place. batch: examples per pass (0: 500, or 16 for an ONNX model). Releases the GIL."},
     {"_measure", (PyCFunction)(void (*)(void))pycn_net_measure, METH_VARARGS | METH_KEYWORDS,
      "the C side of Net.measure (critnet/__init__.py), returning a flat dict"},
+    {"_train", (PyCFunction)(void (*)(void))pycn_net_train, METH_VARARGS | METH_KEYWORDS,
+     "the C side of critnet.train (critnet/train.py), returning per-epoch lists"},
     {"blocks", (PyCFunction)(void (*)(void))net_blocks, METH_VARARGS | METH_KEYWORDS,
      "blocks(include_readout=False) -> list of dict\n\n"
      "The blocks the measures take as units of depth (docs/criticality-measures.md): index, name, first_layer,\n"

@@ -75,6 +75,7 @@ PyObject *pycn_load(PyObject *mod, PyObject *args, PyObject *kw);             /*
 PyObject *pycn_from_onnx_bytes(PyObject *mod, PyObject *args, PyObject *kw);  /* net.c */
 PyObject *pycn_from_spec(PyObject *mod, PyObject *args, PyObject *kw);        /* net.c */
 PyObject *pycn_net_measure(PyObject *self, PyObject *args, PyObject *kw);     /* measure.c */
+PyObject *pycn_net_train(PyObject *self, PyObject *args, PyObject *kw);       /* train.c */
 PyObject *pycn_theory(PyObject *mod, PyObject *args, PyObject *kw);           /* theory.c */
 PyObject *pycn_critical_sigma_w(PyObject *mod, PyObject *args, PyObject *kw); /* theory.c */
 PyObject *pycn_powerlaw(PyObject *mod, PyObject *args, PyObject *kw);         /* avalanche.c */

@@ -11,6 +11,7 @@ static const char *const status_text[] = {
     [CN_ERR_ARG] = "invalid argument",
     [CN_ERR_NONFINITE] = "non-finite value (NaN or Inf)",
     [CN_ERR_UNSUPPORTED] = "unsupported",
+    [CN_ERR_STOPPED] = "stopped by the caller",
 };
 _Static_assert(sizeof status_text / sizeof status_text[0] == CN_STATUS_COUNT, "one text per status");
 

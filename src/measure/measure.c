@@ -529,6 +529,11 @@ static void worker_run(worker *w, const cn_real *x, progress_state *ps)
     int n0 = cn_net_in_size(c->net), end = w->first + w->count, rc = CN_OK;
     for (int start = w->first; start < end && rc == CN_OK; start += c->B) {
         int B = end - start < c->B ? end - start : c->B;
+        if (cfg->stop && *cfg->stop) {
+            rc = cn_error_set(&w->err, CN_ERR_STOPPED, "measure: stopped by the caller after %d of %d inputs",
+                              start - w->first, w->count);
+            break;
+        }
         const cn_real *xb = x + (size_t)start * n0;
         if ((rc = cn_net_forward(c->net, xb, B, 0))) {
             cn_net_pass_error(c->net, rc, &w->err);

@@ -186,6 +186,11 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         cn_rng_shuffle(rng, b.order, (size_t)n);
         for (long s = 0; s < steps; s++) {
             int start = (int)(s * B), bs = n - start < B ? n - start : B, correct;
+            if (cfg->stop && *cfg->stop) {
+                rc = cn_error_set(err, CN_ERR_STOPPED, "train: stopped by the caller at epoch %d, step %ld",
+                                  epoch + 1, s + 1);
+                break;
+            }
             for (int i = 0; i < bs; i++) {
                 int idx = b.order[start + i];
                 memcpy(b.x + (size_t)i * in, tr->x + (size_t)idx * in, (size_t)in * sizeof(cn_real));

@@ -25,9 +25,14 @@ def exercise(tmp_path):
     critnet.load(tmp_path / "m.cnm").measure(x)
     bad = x.copy()
     bad[3, 3] = np.nan
+    y = np.arange(20) % 3
+    critnet.train(net, (x, y), test=(x, y), epochs=2, batch=7, crit_weight=0.1, optim="adam")
+    relu = critnet.from_spec("input 8\ndense out=16 act=relu\ndense out=16 act=relu\ndense out=3\n", seed=1)
     for call in (lambda: net.measure(bad), lambda: net.measure(x, spectrum=99),
                  lambda: critnet.load(tmp_path / "missing.cnm"), lambda: critnet.from_spec("input 8\nbogus\n"),
-                 lambda: net.measure(x, progress=lambda d, t: 1 / 0)):
+                 lambda: net.measure(x, progress=lambda d, t: 1 / 0),
+                 lambda: critnet.train(net, (bad, y)), lambda: critnet.train(net, (x, y), progress=lambda e: 1 / 0),
+                 lambda: critnet.train(relu, (x, y), epochs=2, batch=4, lr=1e3)):
         with pytest.raises(Exception):
             call()
     critnet.powerlaw(np.arange(1, 300), discrete=True, bootstrap=3)
