@@ -4,7 +4,7 @@
 # out), their ratio, and the cost of the criticality regulariser on each engine. This is the speed a switch of
 # native nets to the graph engine would cost (issue 13: no regression allowed); the PyTorch peers of these
 # workloads are in run_train_mlp.sh (layer engine) and run_onnx_train.sh (graph engine).
-#   bash bench/run_engine.sh           # 10,000 Fashion-MNIST images, best of 2
+#   bash bench/run_engine.sh           # 5,000 Fashion-MNIST images, best of 2
 #   bash bench/run_engine.sh --short   # 256 images, a narrower resnet, one repetition (test suite)
 # Writes bench/results/engine.md in full mode.
 set -euo pipefail
@@ -12,8 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CRITNET_BIN:-$root/build/critnet}
 [ -x "$bin" ] || { echo "build critnet first" >&2; exit 1; }
 short=0; [ "${1:-}" = "--short" ] && short=1
-limit=(--limit-train 10000 --limit-test 500); reps=2
-res_width=16
+limit=(--limit-train 5000 --limit-test 500); reps=2
+res_width=8
 if [ $short = 1 ]; then limit=(--limit-train 256 --limit-test 100); reps=1; res_width=4; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 common=(--data fashion-mnist --epochs 1 --batch 128 --threads 1 --track 0 --quiet --seed 1 "${limit[@]}")
@@ -39,7 +39,7 @@ run res_layers "${cnn[@]}"
 run res_graph "${cnn[@]}" --engine graph
 run res_graph_crit "${cnn[@]}" --crit-weight 1 --engine graph
 report() {
-    echo "engines: one training epoch, batch 128, 1 thread, $([ $short = 1 ] && echo '256' || echo '10,000') Fashion-MNIST images, best of $reps ($(date -u +%F), load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "engines: one training epoch, batch 128, 1 thread, $([ $short = 1 ] && echo '256' || echo '5,000') Fashion-MNIST images, best of $reps ($(date -u +%F), load $(cut -d' ' -f1 /proc/loadavg))"
     echo "| network | layer engine s | graph engine s | graph / layers | target |"
     echo "|---|---|---|---|---|"
     awk -v a="${t[mlp_layers]}" -v b="${t[mlp_graph]}" -v c="${t[mlp_layers_crit]}" -v d="${t[mlp_graph_crit]}" \
