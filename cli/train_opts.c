@@ -38,7 +38,7 @@ const char cli_train_usage[] =
     "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n"
     "  --engine layers|graph   run a native model on its layer engine (default) or lowered to an ONNX graph,\n"
     "                          written to DIR/model.onnx, on the graph engine: the criticality regulariser then\n"
-    "                          covers batch norm, layer norm and residual blocks (dropout trains as identity)\n"
+    "                          covers batch norm, layer norm and residual blocks\n"
     CLI_CONTROL_HELP CLI_COMMON_HELP;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,

@@ -3,7 +3,8 @@
  *
  * For an MLP with layer norm, batch norm and every activation, a CNN with both pools, grouped convolution,
  * batch and layer norm, residual CNNs with identity and projection skips (a strided 1x1 conv with batch norm),
- * a residual MLP with a dense projection and an MLP with dropout: the lowered net must have the native net's
+ * a residual MLP with a dense projection and an MLP with dropout (the same mask from RNGs of one seed): the
+ * lowered net must have the native net's
  * parameters and state in the same flat order (so checkpoints carry over), and, in eval and in training mode,
  * the same logits, the same input and parameter gradients for a random cotangent, and (training mode) the same
  * running statistics after the step. The native weights are rounded to float first, as the ONNX file stores
@@ -15,11 +16,13 @@
 #include <string.h>
 #include "check.h"
 #include "critnet.h"
+#include "net/net_internal.h"
 #include "onnx/lower.h"
 
 #define B 3
 /* GELU is written as torch.onnx.export writes it, x (erf(x / sqrt 2) + 1) / 2, and the file holds sqrt 2 as a
- * float (relative error 1.7e-8): a net with GELU agrees to a few times that */
+ * float (relative error 1.7e-8), as it holds dropout's ratio (0.3 is 0.30000001): a net with GELU or dropout
+ * agrees to a few times that */
 #define RTOL 1e-10
 #define RTOL_GELU 1e-7
 /* batch norm's momentum is a float attribute in ONNX (0.9 is 0.899999976): the running statistics after a
@@ -87,7 +90,7 @@ static void compare_mode(const char *name, cn_net *native, cn_net *graph, int tr
 
 static void check_spec(const char *name, const char *spec, int train_too)
 {
-    g_bound = strstr(spec, "gelu") ? RTOL_GELU : RTOL;
+    g_bound = strstr(spec, "gelu") || strstr(spec, "dropout") ? RTOL_GELU : RTOL;
     cn_error err = {0};
     cn_net *native = NULL, *graph = NULL;
     int rc = cn_net_from_spec(&native, spec, &err);
@@ -124,8 +127,16 @@ static void check_spec(const char *name, const char *spec, int train_too)
               "%s: the lowered state is not in the native order", name);
         rc = cn_net_reserve(native, B, 1) | cn_net_reserve(graph, B, 1);
         CHECK(rc == CN_OK, "%s: reserve failed", name);
+        /* two RNGs of one seed: dropout must draw the same mask in both engines */
+        cn_rng *ra = cn_rng_new(5), *rb = cn_rng_new(5);
+        cn_net_set_dropout_rng(native, ra);
+        cn_net_set_dropout_rng(graph, rb);
         compare_mode(name, native, graph, 0);
         if (train_too) compare_mode(name, native, graph, 1);
+        cn_net_set_dropout_rng(native, NULL);
+        cn_net_set_dropout_rng(graph, NULL);
+        cn_rng_free(ra);
+        cn_rng_free(rb);
     }
     printf("%-14s %zu parameters, %zu state values, %zu bytes of ONNX: same logits and gradients\n", name,
            cn_net_param_count(native), cn_net_state_count(native), len);
@@ -146,8 +157,9 @@ int main(void)
                          "gap\ndense out=3\n", 1);
     check_spec("residual_mlp", "input 10\nresidual act=tanh\ndense out=12 act=tanh\ndense out=12\nend\n"
                                "residual\ndense out=12 act=gelu\nend\ndense out=4\n", 1);
-    /* dropout: the graph engine runs it as the identity, so eval mode only */
-    check_spec("dropout", "input 10\ndense out=8 act=relu\ndropout p=0.3\ndense out=3\n", 0);
+    /* dropout: the same mask from the same RNG in both engines (layers/dropout.c, the graph's Dropout) */
+    check_spec("dropout", "input 10\ndense out=8 act=relu\ndropout p=0.3\ndense out=6 act=tanh\ndropout p=0.5\n"
+                          "dense out=3\n", 1);
     printf("worst relative difference %.1e (bound %.0e, %.0e with GELU)\n", g_worst, RTOL, RTOL_GELU);
     return check_summary("lower_f64");
 }

@@ -82,8 +82,8 @@ static int dropout_print(const cn_layer *L, char *buf, size_t cap)
 
 static void dropout_destroy(cn_layer *L) { cn_free(((dropout_impl *)L->impl)->keep); }
 
-/* Dropout with its ratio: the identity at inference; critnet's graph engine trains it as the identity too,
- * so a lowered net with p > 0 trains without the mask */
+/* Dropout with its ratio: the identity at inference; critnet's graph engine draws the same mask in training
+ * mode from the same RNG (onnx/ops_unary.c) */
 static int dropout_lower(const cn_layer *L, cn_lowering *b, const char *x, const char **y)
 {
     const dropout_impl *d = L->impl;

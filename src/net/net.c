@@ -154,4 +154,8 @@ static void set_rng(cn_chain *c, cn_rng *rng)
     }
 }
 
-void cn_net_set_dropout_rng(cn_net *net, cn_rng *rng) { set_rng(&net->chain, rng); }
+void cn_net_set_dropout_rng(cn_net *net, cn_rng *rng)
+{
+    if (net->graph) net->graph->rng = rng; /* its Dropout nodes draw from it, as the layers do */
+    set_rng(&net->chain, rng);
+}

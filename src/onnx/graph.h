@@ -143,6 +143,8 @@ struct cn_graph {
                                 * regulariser keeps all its probes' tangents for the reverse pass) */
     int keep_grads;            /* the next backward adds to the grads already there (the regulariser's share)
                                 * instead of starting from zero; the backward clears it */
+    cn_rng *rng;               /* the training run's RNG (borrowed), for Dropout's mask in training mode; NULL:
+                                * Dropout is the identity, as at inference */
 };
 
 /* ------------------------------------------------------------------ used by the operators */

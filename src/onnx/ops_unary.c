@@ -429,7 +429,7 @@ static int copy_forward(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-/* the output's tangent is the input's: shared by Identity, Dropout and a float-to-float Cast */
+/* the output's tangent is the input's: shared by Identity and a float-to-float Cast */
 static int copy_jvp(cn_graph *g, cn_node *n)
 {
     cn_tensor *y = cn_node_out(g, n, 0);
@@ -441,7 +441,7 @@ static int copy_jvp(cn_graph *g, cn_node *n)
     return CN_OK;
 }
 
-/* the input's gradient gains the output's: Identity, Dropout and a float-to-float Cast */
+/* the input's gradient gains the output's: Identity and a float-to-float Cast */
 static int copy_vjp(cn_graph *g, cn_node *n)
 {
     cn_tensor *y = cn_node_out(g, n, 0);
@@ -455,8 +455,25 @@ static int copy_vjp(cn_graph *g, cn_node *n)
 
 const cn_op cn_op_Identity = {.name = "Identity", .forward = copy_forward, .jvp = copy_jvp, .vjp = copy_vjp, .tangent_rule = CN_TANGENT_LINEAR};
 
-/* Dropout is the identity at inference. Its mask output and training_mode=true would need the random draws
- * of a training run, which a measurement of the trained function has no use for: both are refused. */
+/* Dropout: the identity at inference. In a training forward with the run's RNG (g->rng, which the trainer sets
+ * as it does for the native dropout layer) it keeps each value with probability 1 - ratio and scales the kept
+ * ones by 1 / (1 - ratio), drawing one uniform per value in order, exactly as layers/dropout.c: a lowered
+ * native net draws the same mask. The mask stays in the node's scratch for the jvp and the vjp. Its mask output
+ * and training_mode=true at inference are refused. */
+typedef struct {
+    int masked; /* the last forward applied a mask */
+    double scale;
+} dropout_record;
+
+static dropout_record *dropout_scratch(cn_graph *g, cn_node *n, size_t count, uint8_t **keep)
+{
+    const size_t head = (sizeof(dropout_record) + 15) / 16 * 16;
+    char *s = cn_node_scratch(g, n, head + (count ? count : 1));
+    if (!s) return NULL;
+    *keep = (uint8_t *)s + head;
+    return (dropout_record *)s;
+}
+
 static int dropout_forward(cn_graph *g, cn_node *n)
 {
     if (n->nout > 1 && n->out[1] >= 0)
@@ -465,11 +482,64 @@ static int dropout_forward(cn_graph *g, cn_node *n)
     if (mode && mode->data && mode->dtype != CN_T_FLOAT && cn_tensor_numel(mode) == 1 &&
         ((const int64_t *)mode->data)[0] != 0)
         return cn_node_fail(g, n, CN_ERR_UNSUPPORTED, "Dropout in training mode is not supported");
-    return copy_forward(g, n);
+    double ratio = cn_attr_float(n, "ratio", 0.5); /* an attribute before opset 12, an input since */
+    int rc = cn_input_scalar(g, n, 1, ratio, &ratio);
+    if (rc) return rc;
+    if (!(ratio >= 0 && ratio < 1)) return cn_node_fail(g, n, CN_ERR_FORMAT, "ratio %g is not in [0, 1)", ratio);
+    if ((rc = copy_forward(g, n))) return rc;
+    cn_tensor *y = cn_node_out(g, n, 0);
+    const size_t count = cn_tensor_numel(y);
+    uint8_t *keep;
+    dropout_record *r = dropout_scratch(g, n, count, &keep);
+    if (!r) return CN_ERR_NOMEM;
+    r->masked = g->train && g->rng && ratio > 0 && y->dtype == CN_T_FLOAT;
+    r->scale = 1.0 / (1.0 - ratio);
+    if (!r->masked) return CN_OK;
+    cn_real *v = y->data;
+    const cn_real scale = (cn_real)r->scale;
+    for (size_t i = 0; i < count; i++) {
+        keep[i] = cn_rng_uniform(g->rng) >= ratio;
+        v[i] = keep[i] ? v[i] * scale : 0;
+    }
+    return CN_OK;
 }
 
-/* a network trains with its dropout off (the identity), as it is measured; the ratio is not trained */
-const cn_op cn_op_Dropout = {.name = "Dropout", .forward = dropout_forward, .jvp = copy_jvp, .vjp = copy_vjp, .frozen_in = 0x6, .tangent_rule = CN_TANGENT_LINEAR};
+/* out += mask * scale * in (add) or out = the same (copy), or plain in where no mask was applied */
+static int dropout_apply(cn_graph *g, cn_node *n, const cn_real *in, cn_real *out, int add)
+{
+    const size_t count = cn_tensor_numel(cn_node_out(g, n, 0));
+    uint8_t *keep;
+    dropout_record *r = dropout_scratch(g, n, count, &keep); /* the forward's, as it left it */
+    if (!r) return CN_ERR_NOMEM;
+    const cn_real scale = (cn_real)r->scale;
+    for (size_t i = 0; i < count; i++) {
+        const cn_real v = !r->masked ? in[i] : keep[i] ? in[i] * scale : 0;
+        out[i] = add ? out[i] + v : v;
+    }
+    return CN_OK;
+}
+
+static int dropout_jvp(cn_graph *g, cn_node *n)
+{
+    cn_tensor *y = cn_node_out(g, n, 0);
+    const cn_real *t = cn_node_in_tan(g, n, 0);
+    if (!y || !y->tan) return CN_OK;
+    if (!t) {
+        memset(y->tan, 0, cn_tensor_numel(y) * sizeof(cn_real));
+        return CN_OK;
+    }
+    return dropout_apply(g, n, t, y->tan, 0);
+}
+
+static int dropout_vjp(cn_graph *g, cn_node *n)
+{
+    cn_real *gx = cn_node_in_grad(g, n, 0);
+    const cn_real *gy = cn_node_out_grad(g, n, 0);
+    return gx && gy ? dropout_apply(g, n, gy, gx, 1) : CN_OK;
+}
+
+const cn_op cn_op_Dropout = {.name = "Dropout", .forward = dropout_forward, .jvp = dropout_jvp, .vjp = dropout_vjp,
+                             .frozen_in = 0x6, .tangent_rule = CN_TANGENT_LINEAR};
 
 /* ------------------------------------------------------------------ Cast */
 
