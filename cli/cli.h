@@ -249,5 +249,7 @@ int cmd_powerlaw(int argc, char **argv);
 int cmd_branching(int argc, char **argv);
 /* continual/continual_plot.c: DIR/tasks.csv of each run folder drawn into out (PNG); 0, or -1 (message printed) */
 int cli_continual_plot(const char *out, char *const *dirs, int n);
+/* train_track_plot.c: DIR/track.csv of `train --track-every` drawn into DIR/track.png; 0, or -1 (message printed) */
+int cli_train_track_plot(const char *dir);
 
 #endif

@@ -1,4 +1,5 @@
-/* cmd_train.c: `critnet train`: train a network, write DIR/model.cnm, metrics.csv and summary.json;
+/* cmd_train.c: `critnet train`: train a network, write DIR/model.cnm, metrics.csv and summary.json (and with
+ * --track-every, track.csv and track.png);
  * `--resume DIR` continues a stopped run from its checkpoint, bit-identical to an uninterrupted one. The options
  * are parsed in train_opts.c, which `critnet zoo` shares. */
 #include <errno.h>
@@ -136,6 +137,7 @@ int cmd_train(int argc, char **argv)
         cli_error("%s", err.msg[0] ? err.msg : cn_strerror(r));
         goto cleanup;
     }
+    if (o.t.track_every > 0 && cli_train_track_plot(o.out)) goto cleanup;
     if (!o.c.quiet)
         printf("final test accuracy %.4f (loss %.4f) after %d epochs, %.1fs; written to %s/\n", res.test_acc,
                res.test_loss, res.epochs_done, res.seconds, o.out);

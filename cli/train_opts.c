@@ -36,13 +36,16 @@ const char cli_train_usage[] =
     "  --crit-every N          apply it on every N-th step (default 1)\n"
     "  --crit-layers hidden|all  leave out (default) or include the readout block\n"
     "  --track N               sigma and lambda_0 per epoch on the first N test inputs (default 200; 0: off)\n"
+    "  --track-every N         also every N optimizer steps (and at step 0), on the same inputs (200 with\n"
+    "                          --track 0): DIR/track.csv (step, epoch, sigma, lambda0, mean |ln sigma_l|,\n"
+    "                          sigma_1..sigma_L) and its plot DIR/track.png (default: off)\n"
     "  --engine layers|graph   run a native model on its layer engine (default) or lowered to an ONNX graph,\n"
     "                          written to DIR/model.onnx, on the graph engine: the criticality regulariser then\n"
     "                          covers batch norm, layer norm and residual blocks\n"
     CLI_CONTROL_HELP CLI_COMMON_HELP;
 
 enum { O_EPOCHS = 2000, O_BATCH, O_OPTIM, O_LR, O_MOM, O_NESTEROV, O_WD, O_B1, O_B2, O_EPS, O_SCHED, O_STEPSIZE,
-       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK, O_ENGINE };
+       O_GAMMA, O_LOSS, O_LTRAIN, O_LTEST, O_STOP, O_OUT, O_RESUME, O_TRACK, O_TRACK_EVERY, O_ENGINE };
 
 const struct option cli_train_long_opts[] = {
     CLI_COMMON_OPTIONS,
@@ -56,7 +59,8 @@ const struct option cli_train_long_opts[] = {
     {"limit-train", required_argument, 0, O_LTRAIN}, {"limit-test", required_argument, 0, O_LTEST},
     {"stop-after", required_argument, 0, O_STOP}, {"out", required_argument, 0, O_OUT},
     {"resume", required_argument, 0, O_RESUME}, CLI_CRIT_OPTIONS, CLI_CONTROL_OPTIONS,
-    {"track", required_argument, 0, O_TRACK}, {"engine", required_argument, 0, O_ENGINE}, {0, 0, 0, 0}};
+    {"track", required_argument, 0, O_TRACK}, {"track-every", required_argument, 0, O_TRACK_EVERY},
+    {"engine", required_argument, 0, O_ENGINE}, {0, 0, 0, 0}};
 
 void cli_train_defaults(cli_train_opts *o)
 {
@@ -119,6 +123,7 @@ int cli_train_parse(cli_train_opts *o, int argc, char **argv)
             o->t.track_samples = n > 0 ? n : -1;
             break;
         }
+        case O_TRACK_EVERY: bad = cli_parse_int("track-every", optarg, 1, 1 << 30, &o->t.track_every); break;
         default: fputs(cli_train_usage, stderr); return -1;
         }
         if (bad) return -1;

@@ -276,6 +276,7 @@ typedef struct {
     const void *control_state;   /* the controller's state from a checkpoint's extension block (resume), or NULL */
     size_t control_state_size;
     int track_samples;           /* sigma and lambda_0 per epoch on the first N test inputs (0: 200; <0: off) */
+    int track_every;             /* also every N optimizer steps, to out_dir/track.csv (0: off; train/track_file.h) */
     const char *out_dir;         /* model.cnm, metrics.csv, summary.json (NULL: write nothing) */
     const char *settings;        /* JSON of the run's settings, stored in the checkpoint and summary */
     void (*progress)(const cn_train_progress *p, void *user);

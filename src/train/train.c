@@ -11,6 +11,7 @@
 #include "control/control_train.h"
 #include "train/critreg.h"
 #include "train/metrics_file.h"
+#include "train/track_file.h"
 
 #define EVAL_BATCH 500
 
@@ -76,7 +77,7 @@ static int track_dynamics(cn_net *net, const cn_dataset *test, int samples, doub
     if (n < 1) return CN_OK;
     cn_measure_cfg m;
     cn_measure_defaults(&m);
-    m.seed = 12345;
+    m.seed = CN_TRACK_SEED;
     cn_measure_result r;
     int rc = cn_measure(net, test->x, n, &m, &r, NULL);
     if (rc == CN_ERR_NOMEM) return cn_error_set(err, rc, "out of memory tracking sigma and lambda_0");
@@ -172,9 +173,19 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         cn_control_free(ctl);
         return rc;
     }
+    long steps = (n + B - 1) / B;
+    cn_track_file track_file = {0};
+    if (cfg->out_dir && cfg->track_every > 0 &&
+        (rc = cn_track_open(&track_file, net, &data->test, cfg->out_dir, cfg->track_every, track > 0 ? track : 200,
+                            steps, start_epoch, err))) {
+        cn_rows_close(&metrics);
+        free_buffers(&b);
+        cn_critreg_free(reg);
+        cn_control_free(ctl);
+        return rc;
+    }
     cn_net_set_dropout_rng(net, rng);
     double t0 = now_seconds();
-    long steps = (n + B - 1) / B;
     int end = cfg->stop_after > 0 && start_epoch + cfg->stop_after < cfg->epochs ? start_epoch + cfg->stop_after
                                                                                   : cfg->epochs;
     res->epochs_done = start_epoch;
@@ -246,6 +257,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
                 rc = CN_ERR_NONFINITE;
                 break;
             }
+            if ((rc = cn_track_step(&track_file, net, &data->test, (long)epoch * steps + s + 1, err))) break;
             loss_sum += loss * bs;
             hits += correct;
             if (cfg->progress) {
@@ -295,6 +307,7 @@ int cn_train(cn_net *net, const cn_data *data, const cn_train_cfg *cfg, cn_optim
         cn_error_set(err, rc, "%s; the checkpoint of epoch %d is kept", res->diverged_msg, res->epochs_done);
     }
     cn_rows_close(&metrics);
+    cn_track_close(&track_file);
     /* a summary that cannot be written fails a run that had not failed; a diverged run keeps its own error */
     cn_error serr = {0};
     if (cfg->out_dir && (rc == CN_OK || rc == CN_ERR_NONFINITE) &&
