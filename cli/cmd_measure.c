@@ -46,7 +46,7 @@ static const char *usage =
     "                          avalanche_sizes.png, avalanche_durations.png, avalanche_crackling.png,\n"
     "                          avalanche_shapes.png\n"
     "(measure defaults to --threads 1, which was faster than 2 for it: bench/results/spectrum.md)\n" CLI_AVAL_HELP
-    CLI_JAC_HELP
+    CLI_AB_HELP CLI_JAC_HELP
     CLI_COMMON_HELP;
 
 enum { O_MODEL = 2000, O_SAMPLES, O_SPLIT, O_PROBES, O_SPECTRUM, O_LAYERS, O_BATCH, O_DR, O_DRN, O_DRMIN, O_DRMAX,
@@ -59,6 +59,7 @@ typedef struct {
     int samples, batch_set;
     cli_model_opts mo;
     cli_aval_opts aval;
+    cli_ab_opts ab;
     cli_jac_opts jac;
 } measure_opts;
 
@@ -81,13 +82,14 @@ static int parse(measure_opts *o, int argc, char **argv)
         {"response", required_argument, 0, O_RESP}, {"dr-block", required_argument, 0, O_DRBLOCK},
         {"json", required_argument, 0, O_JSON}, {"csv", required_argument, 0, O_CSV},
         {"plot", required_argument, 0, O_PLOT}, {"blocks", required_argument, 0, O_BLOCKS},
-        {"max-bytes", required_argument, 0, O_MAXBYTES}, CLI_AVAL_OPTIONS, CLI_JAC_OPTIONS, {0, 0, 0, 0}};
+        {"max-bytes", required_argument, 0, O_MAXBYTES}, CLI_AVAL_OPTIONS, CLI_AB_OPTIONS, CLI_JAC_OPTIONS, {0, 0, 0, 0}};
     optind = 0;
     int opt;
     int li = 0;
     while ((opt = getopt_long(argc, argv, "h", long_opts, &li)) != -1) {
         int r = cli_common_option(&o->c, opt, optarg), bad = 0;
         if (r == 0) r = cli_aval_option(&o->aval, opt, optarg);
+        if (r == 0) r = cli_ab_option(&o->ab, opt, optarg);
         if (r == 0) r = cli_jac_option(&o->jac, opt, optarg);
         if (r < 0) return -1;
         if (r > 0) continue;
@@ -125,7 +127,7 @@ static int parse(measure_opts *o, int argc, char **argv)
         cli_error("unexpected argument '%s' (see critnet measure --help)", argv[optind]);
         return -1;
     }
-    return cli_dr_check(&o->m) || cli_aval_check(&o->aval) || cli_jac_check(&o->jac) ? -1 : 0;
+    return cli_dr_check(&o->m) || cli_aval_check(&o->aval) || cli_ab_check(&o->ab) || cli_jac_check(&o->jac) ? -1 : 0;
 }
 
 /* The mean-field theory covers a freshly initialised MLP of Gaussian-like weights without normalisation. */
@@ -144,7 +146,7 @@ static int mean_field_applies(const measure_opts *o, double *sw, double *sb, cn_
 
 static int write_json(const char *path, const measure_opts *o, const cn_measure_result *r, const cn_meanfield *mf,
                       const char *data_name, int argc, char **argv, const char *spec, const cli_aval_result *aval,
-                      const cn_jacobian_result *jac)
+                      const cn_jacobian_result *jac, const cli_ab_result *ab)
 {
     cJSON *root = cJSON_CreateObject(), *s = cJSON_CreateObject();
     cJSON_AddItemToObject(s, "value", cli_json_num(r->sigma));
@@ -214,6 +216,7 @@ static int write_json(const char *path, const measure_opts *o, const cn_measure_
     cJSON_AddItemToObject(root, "blocks", blocks);
     if (aval) cJSON_AddItemToObject(root, "avalanches", cli_aval_json(aval, &o->aval));
     if (jac) cJSON_AddItemToObject(root, "jacobian", cli_jac_json(jac));
+    if (ab) cJSON_AddItemToObject(root, "activity_branching", cli_ab_json(ab, &o->ab, r->sigma));
     cJSON *set = cJSON_CreateObject();
     cJSON_AddItemToObject(set, "argv", cli_json_argv(argc, argv));
     cJSON_AddStringToObject(set, "model", o->model ? o->model : o->c.model_file ? o->c.model_file : o->c.arch);
@@ -357,6 +360,7 @@ int cmd_measure(int argc, char **argv)
     o.c.threads = 1;
     cn_measure_defaults(&o.m);
     cli_aval_defaults(&o.aval);
+    cli_ab_defaults(&o.ab);
     o.split = "test";
     o.samples = 1000;
     int r = parse(&o, argc, argv);
@@ -367,6 +371,7 @@ int cmd_measure(int argc, char **argv)
     cn_data data = {0};
     cn_measure_result res = {0};
     cli_aval_result ar = {0};
+    cli_ab_result abr = {0};
     cn_jacobian_result jr = {0};
     char *spec = NULL;
     int rc = 1;
@@ -417,15 +422,20 @@ int cmd_measure(int argc, char **argv)
     /* the cascades draw their seed units from a stream of their own */
     if (o.aval.on && cli_aval_run(&ar, &o.aval, net, d->x, n, o.c.seed + 3, o.c.quiet)) goto done;
     const cli_aval_result *aval = o.aval.on ? &ar : NULL;
+    /* the bootstrap of the activity's branching ratio draws from its own stream too */
+    if (o.ab.on && cli_ab_run(&abr, &o.ab, net, d->x, n, o.m.include_readout, o.c.seed + 5)) goto done;
+    const cli_ab_result *ab = o.ab.on ? &abr : NULL;
     if (o.jac.on && cli_jac_run(&jr, &o.jac, net, d->x, n, o.m.include_readout)) goto done;
     const cn_jacobian_result *jac = o.jac.on ? &jr : NULL;
     if (!o.c.quiet) print_summary(&o, &res, have_mf ? &mf : NULL, what, data.name);
     if (!o.c.quiet && aval) cli_aval_print(aval, &o.aval);
+    if (!o.c.quiet && ab) cli_ab_print(ab, &o.ab, res.sigma);
     if (!o.c.quiet && jac) cli_jac_print(jac);
     spec = cn_net_spec(net);
-    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval, jac)) goto done;
+    if (o.json && write_json(o.json, &o, &res, have_mf ? &mf : NULL, data.name, argc - 1, argv + 1, spec, aval, jac, ab)) goto done;
     if (o.csv && write_csv(o.csv, &res, o.m.dynamic_range)) goto done;
     if (o.aval.csv && cli_aval_write_csv(o.aval.csv, &ar)) goto done;
+    if (o.ab.csv && cli_ab_write_csv(o.ab.csv, &abr)) goto done;
     if (o.jac.csv && cli_jac_write_csv(o.jac.csv, &jr)) goto done;
     if (o.plot && write_plots(o.plot, &res, aval)) goto done;
     if (o.plot && jac && cli_jac_plot(o.plot, jac)) goto done;
@@ -433,6 +443,7 @@ int cmd_measure(int argc, char **argv)
 done:
     cn_free(spec);
     cli_aval_free(&ar);
+    cli_ab_free(&abr);
     cn_jacobian_result_free(&jr);
     cn_measure_result_free(&res);
     cn_net_free(net);

@@ -364,3 +364,140 @@ int cli_aval_plots(const char *dir, const cli_aval_result *res)
     }
     return rc ? -1 : 0;
 }
+
+/* ---------------------------------------------------------------- --activity-branching */
+
+void cli_ab_defaults(cli_ab_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    cn_branching_opts_default(&o->b);
+    o->rel_threshold = 1;
+    o->b.kmax = 10;
+    o->b.bootstrap = 200;
+}
+
+int cli_ab_option(cli_ab_opts *o, int opt, const char *arg)
+{
+    if (opt < CLI_O_AB || opt > CLI_O_AB_CSV) return 0;
+    if (opt != CLI_O_AB && !o->given) o->given = opt;
+    int bad = 0;
+    switch (opt) {
+    case CLI_O_AB: o->on = 1; break;
+    case CLI_O_AB_THRESH:
+        bad = cli_parse_real("ab-threshold", arg, 1e-30, 1e30, &o->rel_threshold);
+        o->thresh_rel_set = 1;
+        break;
+    case CLI_O_AB_THRESH_ABS: bad = cli_parse_real("ab-threshold-abs", arg, 1e-300, 1e300, &o->abs_threshold); break;
+    case CLI_O_AB_KMAX: bad = cli_parse_int("ab-kmax", arg, 2, 1 << 20, &o->b.kmax); break;
+    case CLI_O_AB_BOOT: bad = cli_parse_int("ab-bootstrap", arg, 0, 1000000, &o->b.bootstrap); break;
+    case CLI_O_AB_CSV: o->csv = arg; break;
+    }
+    return bad ? -1 : 1;
+}
+
+int cli_ab_check(const cli_ab_opts *o)
+{
+    static const struct option t[] = {CLI_AB_OPTIONS, {0, 0, 0, 0}};
+    if (o->given && !o->on) {
+        const char *name = "?";
+        for (int i = 0; t[i].name; i++)
+            if (t[i].val == o->given) name = t[i].name;
+        cli_error("--%s needs --activity-branching", name);
+        return -1;
+    }
+    if (o->thresh_rel_set && o->abs_threshold > 0) {
+        cli_error("--ab-threshold and --ab-threshold-abs: give one of them");
+        return -1;
+    }
+    return 0;
+}
+
+int cli_ab_run(cli_ab_result *res, const cli_ab_opts *o, cn_net *net, const cn_real *x, int n, int include_readout,
+               uint64_t seed)
+{
+    memset(res, 0, sizeof *res);
+    cn_error err = {0};
+    cn_branching_opts b = o->b;
+    b.seed = seed;
+    int rc = cn_net_activity_counts(net, x, n, include_readout, o->rel_threshold, o->abs_threshold, &res->counts,
+                                    &res->len, &res->threshold, &res->rms, &err);
+    res->inputs = n;
+    if (!rc && res->len < b.kmax + 2) {
+        cli_error("--activity-branching: %d blocks; --ab-kmax %d needs at least %d", res->len, b.kmax, b.kmax + 2);
+        return -1;
+    }
+    if (!rc) rc = cn_branching_estimate_trials(&res->fit, res->counts, n, res->len, &b, &err);
+    if (rc) {
+        cli_error("activity branching: %s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_ab_print(const cli_ab_result *res, const cli_ab_opts *o, double sigma)
+{
+    const cn_branching_fit *f = &res->fit;
+    printf("  activity    units with |h| > %.4g", res->threshold);
+    if (isnan(res->rms)) printf(" (absolute)");
+    else printf(" (%g x the RMS output %.4g)", o->rel_threshold, res->rms);
+    printf(" per block, %d inputs as trials, %d blocks, lags 1..%d\n", res->inputs, res->len, f->kmax);
+    printf("  m (MR)      %9.4f", f->m);
+    if (f->replicates) printf("   95%% CI [%.4f, %.4f] (%d replicates)", f->m_lo, f->m_hi, f->replicates);
+    printf("   beside sigma %.4f (both critical at 1)\n", sigma);
+    printf("  m (naive)   %9.4f   (r_1); b %.4f\n", f->m_naive, f->b);
+}
+
+cJSON *cli_ab_json(const cli_ab_result *res, const cli_ab_opts *o, double sigma)
+{
+    const cn_branching_fit *f = &res->fit;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "method", "multistep regression (Wilting & Priesemann 2018), inputs as trials, "
+                                            "each block's mean over the inputs subtracted");
+    cJSON_AddStringToObject(root, "activity", "units with |output| > threshold, per block");
+    cJSON_AddItemToObject(root, "rel_threshold", o->abs_threshold > 0 ? cJSON_CreateNull() : cli_json_num(o->rel_threshold));
+    cJSON_AddItemToObject(root, "threshold", cli_json_num(res->threshold));
+    cJSON_AddItemToObject(root, "rms_output", cli_json_num(res->rms));
+    cJSON_AddNumberToObject(root, "inputs", res->inputs);
+    cJSON_AddNumberToObject(root, "blocks", res->len);
+    cJSON_AddNumberToObject(root, "kmax", f->kmax);
+    cJSON_AddItemToObject(root, "m", cli_json_num(f->m));
+    cJSON_AddItemToObject(root, "m_ci", cli_json_numbers((double[]){f->m_lo, f->m_hi}, 2));
+    cJSON_AddNumberToObject(root, "ci_level", o->b.level);
+    cJSON_AddNumberToObject(root, "replicates", f->replicates);
+    cJSON_AddItemToObject(root, "m_naive", cli_json_num(f->m_naive));
+    cJSON_AddItemToObject(root, "b", cli_json_num(f->b));
+    cJSON_AddItemToObject(root, "tau_blocks", cli_json_num(f->tau));
+    cJSON_AddItemToObject(root, "r_k", cli_json_numbers(f->r, f->kmax));
+    cJSON_AddItemToObject(root, "sigma", cli_json_num(sigma));
+    double *mean = calloc((size_t)res->len + 1, sizeof *mean);
+    for (int l = 0; mean && l < res->len; l++) {
+        for (int i = 0; i < res->inputs; i++) mean[l] += res->counts[(size_t)i * res->len + l];
+        mean[l] /= res->inputs;
+    }
+    cJSON_AddItemToObject(root, "mean_count", cli_json_numbers(mean, mean ? res->len : 0));
+    free(mean);
+    return root;
+}
+
+int cli_ab_write_csv(const char *path, const cli_ab_result *res)
+{
+    cli_report rep;
+    FILE *f = cli_report_open(&rep, path);
+    if (!f) return -1;
+    fprintf(f, "input");
+    for (int l = 0; l < res->len; l++) fprintf(f, ",block_%d", l + 1);
+    fputc('\n', f);
+    for (int i = 0; i < res->inputs; i++) {
+        fprintf(f, "%d", i);
+        for (int l = 0; l < res->len; l++) fprintf(f, ",%.0f", res->counts[(size_t)i * res->len + l]);
+        fputc('\n', f);
+    }
+    return cli_report_commit(&rep);
+}
+
+void cli_ab_free(cli_ab_result *res)
+{
+    cn_free(res->counts);
+    cn_branching_fit_free(&res->fit);
+    memset(res, 0, sizeof *res);
+}

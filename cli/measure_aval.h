@@ -66,4 +66,52 @@ int cli_aval_write_csv(const char *path, const cli_aval_result *res);
 int cli_aval_plots(const char *dir, const cli_aval_result *res);
 void cli_aval_free(cli_aval_result *res);
 
+/* `critnet measure --activity-branching`: the MR branching ratio of the activity per block (block index as
+ * time), the inputs pooled as independent trials (cn_net_activity_counts, cn_branching_estimate_trials). */
+enum { CLI_O_AB = 2300, CLI_O_AB_THRESH, CLI_O_AB_THRESH_ABS, CLI_O_AB_KMAX, CLI_O_AB_BOOT, CLI_O_AB_CSV };
+
+#define CLI_AB_OPTIONS                                                                                       \
+    {"activity-branching", no_argument, 0, CLI_O_AB}, {"ab-threshold", required_argument, 0, CLI_O_AB_THRESH}, \
+        {"ab-threshold-abs", required_argument, 0, CLI_O_AB_THRESH_ABS},                                     \
+        {"ab-kmax", required_argument, 0, CLI_O_AB_KMAX}, {"ab-bootstrap", required_argument, 0, CLI_O_AB_BOOT}, \
+        {"ab-csv", required_argument, 0, CLI_O_AB_CSV}
+
+#define CLI_AB_HELP                                                                                          \
+    "Branching ratio of activity (--activity-branching; docs/avalanches.md): per input, the number of units\n" \
+    "beyond a threshold at each block is a time series over blocks; the multistep-regression estimator\n"     \
+    "(Wilting & Priesemann 2018) on all inputs as trials gives m (critical at 1), beside the Jacobian sigma:\n" \
+    "  --activity-branching    run it: m with its bootstrap CI, the naive r_1, b, tau\n"                      \
+    "  --ab-threshold C        a unit is active when |h| > C x the RMS of every block output (default 1)\n"   \
+    "  --ab-threshold-abs T    an absolute threshold instead\n"                                              \
+    "  --ab-kmax K             largest lag in blocks (default 10; at most blocks - 2)\n"                     \
+    "  --ab-bootstrap N        replicates of the CI, inputs drawn with replacement (default 200; 0: none)\n"  \
+    "  --ab-csv FILE           one row per input: its active units at each block\n"
+
+typedef struct {
+    int on, given, thresh_rel_set;
+    double rel_threshold, abs_threshold;
+    cn_branching_opts b;
+    const char *csv;
+} cli_ab_opts;
+
+typedef struct {
+    double *counts; /* (inputs, len) */
+    int inputs, len;
+    double threshold, rms;
+    cn_branching_fit fit;
+} cli_ab_result;
+
+void cli_ab_defaults(cli_ab_opts *o);
+/* 1 if opt was one of these options (handled), 0 if not, -1 on a bad value (message printed) */
+int cli_ab_option(cli_ab_opts *o, int opt, const char *arg);
+/* 0, or -1 after a message (an --ab-* option without --activity-branching, conflicting thresholds) */
+int cli_ab_check(const cli_ab_opts *o);
+/* the counts on x (n inputs) and the estimate; 0, or -1 after a message */
+int cli_ab_run(cli_ab_result *res, const cli_ab_opts *o, cn_net *net, const cn_real *x, int n, int include_readout,
+               uint64_t seed);
+void cli_ab_print(const cli_ab_result *res, const cli_ab_opts *o, double sigma);
+cJSON *cli_ab_json(const cli_ab_result *res, const cli_ab_opts *o, double sigma);
+int cli_ab_write_csv(const char *path, const cli_ab_result *res);
+void cli_ab_free(cli_ab_result *res);
+
 #endif

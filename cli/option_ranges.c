@@ -36,7 +36,9 @@ static const struct {
         "--dr-smax [1e-300, 1e+300]", "--dr-block [0, 1048576]", "--aval-trials [1, 1000000]",
         "--aval-eps [1e-30, 1e+30]", "--aval-threshold [1e-30, 1e+30]", "--aval-calibration [1, 1073741824]",
         "--aval-threshold-abs [1e-300, 1e+300]", "--aval-site [0, 1048576]", "--aval-bootstrap [0, 1000000]",
-        "--aval-min-count [1, 1073741824]", "--aval-tmin [1, 1048576]", "--jacobian-samples [1, 1048576]", END}},
+        "--aval-min-count [1, 1073741824]", "--aval-tmin [1, 1048576]", "--jacobian-samples [1, 1048576]",
+        "--ab-threshold [1e-30, 1e+30]", "--ab-threshold-abs [1e-300, 1e+300]", "--ab-kmax [2, 1048576]",
+        "--ab-bootstrap [0, 1000000]", END}},
     {"robustness", 1, (const char *const[]){
         "--samples [1, 1073741824]", "--noise a list of at most 64, each in [0, 1e+06]",
         "--eps a list of at most 64, each in [0, 1e+06]", "--pgd-steps [1, 100000]", "--batch [1, 1048576]", END}},

@@ -134,6 +134,16 @@ typedef struct {
 int cn_branching_estimate(cn_branching_fit *out, const double *a, int n, const cn_branching_opts *o, cn_error *err);
 void cn_branching_fit_free(cn_branching_fit *f);
 
+/* The MR estimator on several independent trials of one process: a is (trials, len) row-major. The process
+ * need not be stationary: r_k is the slope of the regression of a[t + k] - mean_{t+k} on a[t] - mean_t pooled
+ * over every trial and t < len - k, with mean_t the mean of step t over the trials (for a branching process
+ * with any time-varying drive, E[A_{t+k} | A_t] = m^k A_t + c_t, so this slope is b m^k at every t). The CI
+ * (o->bootstrap replicates, o->level) draws trials with replacement; o->blocks is unused. CN_ERR_ARG for
+ * fewer than 2 trials, len < kmax + 2, no variance across trials, bad options; CN_ERR_NONFINITE; CN_ERR_NOMEM. */
+int cn_branching_estimate_trials(cn_branching_fit *out, const double *a, int trials, int len,
+                                 const cn_branching_opts *o, cn_error *err);
+
+
 /* ---------------------------------------------------------------- avalanche statistics (avalanche/avstats.c) */
 
 /* Avalanches given as profiles: counts[i * len + t] is the number of units active at step t (0..len-1) of
@@ -235,7 +245,17 @@ int cn_cascade_run(cn_cascade_result *out, cn_net *net, const cn_real *x, int n,
                    cn_error *err);
 void cn_cascade_result_free(cn_cascade_result *r);
 
+/* A network's activity per block as a time series (avalanche/netactivity.c): counts[i * len + l] is the number
+ * of units of measured block l whose |output| exceeds the threshold, for input i of x (n inputs). The threshold
+ * is abs_threshold if > 0, otherwise rel_threshold x the RMS of every measured block output over all inputs (one
+ * threshold for the whole "recording", as an event threshold in SDs of the signal). *threshold and *rms report
+ * what was used; *len the blocks. CN_ERR_NONFINITE for a NaN/Inf output; CN_ERR_NOMEM; pass errors. */
+int cn_net_activity_counts(cn_net *net, const cn_real *x, int n, int include_readout, double rel_threshold,
+                           double abs_threshold, double **counts, int *len, double *threshold, double *rms,
+                           cn_error *err);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

@@ -210,3 +210,97 @@ int cn_branching_estimate(cn_branching_fit *out, const double *a, int n, const c
     }
     return CN_OK;
 }
+
+/* ---------------------------------------------------------------- several trials of a non-stationary series */
+
+/* r_k pooled over the trials listed in pick[0..T) (a trial may repeat): the slope of the regression of
+ * a[t + k] - mean_{t+k} on a[t] - mean_t over every trial and t < len - k, with mean_t the mean of step t
+ * over those trials. 0, or -1 if some lag has no variance to regress on. mean: (len) scratch. */
+static int pooled_slopes(double *r, const double *a, int len, const int *pick, int T, int kmax, double *mean)
+{
+    for (int t = 0; t < len; t++) {
+        double s = 0;
+        for (int j = 0; j < T; j++) s += a[(size_t)pick[j] * len + t];
+        mean[t] = s / T;
+    }
+    for (int k = 1; k <= kmax; k++) {
+        double xy = 0, xx = 0;
+        for (int j = 0; j < T; j++) {
+            const double *row = a + (size_t)pick[j] * len;
+            for (int t = 0; t + k < len; t++) {
+                double x = row[t] - mean[t], y = row[t + k] - mean[t + k];
+                xy += x * y, xx += x * x;
+            }
+        }
+        if (!(xx > 0)) return -1;
+        r[k - 1] = xy / xx;
+    }
+    return 0;
+}
+
+int cn_branching_estimate_trials(cn_branching_fit *out, const double *a, int trials, int len,
+                                 const cn_branching_opts *o, cn_error *err)
+{
+    gsl_set_error_handler_off();
+    if (!out || !a || !o) return cn_error_set(err, CN_ERR_ARG, "branching ratio: no data or no options");
+    memset(out, 0, sizeof *out);
+    out->m = out->b = out->m_naive = out->tau = out->m_lo = out->m_hi = NAN;
+    if (o->kmax < 2) return cn_error_set(err, CN_ERR_ARG, "kmax %d: must be >= 2", o->kmax);
+    if (!(o->dt > 0) || !isfinite(o->dt)) return cn_error_set(err, CN_ERR_ARG, "dt %g: must be > 0", o->dt);
+    if (o->bootstrap < 0) return cn_error_set(err, CN_ERR_ARG, "bootstrap %d: must be >= 0", o->bootstrap);
+    if (!(o->level > 0 && o->level < 1)) return cn_error_set(err, CN_ERR_ARG, "level %g: must be in (0, 1)", o->level);
+    if (trials < 2) return cn_error_set(err, CN_ERR_ARG, "%d trials: at least 2 are needed (a step's mean is over "
+                                        "the trials)", trials);
+    if (len < o->kmax + 2)
+        return cn_error_set(err, CN_ERR_ARG, "%d time steps; at least kmax + 2 = %d are needed", len, o->kmax + 2);
+    for (size_t i = 0; i < (size_t)trials * len; i++)
+        if (!isfinite(a[i]))
+            return cn_error_set(err, CN_ERR_NONFINITE, "trial %zu, time step %zu is %g", i / len + 1, i % len + 1, a[i]);
+    int kmax = o->kmax, rc = CN_OK;
+    int *pick = cn_malloc(sizeof(int) * (size_t)trials);
+    double *mean = cn_malloc(sizeof(double) * (size_t)len), *r = cn_malloc(sizeof(double) * (size_t)kmax);
+    double *ms = cn_malloc(sizeof(double) * ((size_t)o->bootstrap + 1));
+    cn_rng *rng = o->bootstrap ? cn_rng_new(o->seed) : NULL;
+    out->r = cn_malloc(sizeof(double) * (size_t)kmax);
+    if (!pick || !mean || !r || !ms || !out->r || (o->bootstrap && !rng)) {
+        rc = cn_error_set(err, CN_ERR_NOMEM, "branching ratio: out of memory");
+        goto done;
+    }
+    out->kmax = kmax;
+    for (int j = 0; j < trials; j++) pick[j] = j;
+    if (pooled_slopes(out->r, a, len, pick, trials, kmax, mean)) {
+        rc = cn_error_set(err, CN_ERR_ARG, "every trial has the same activity at every step: no branching ratio");
+        goto done;
+    }
+    out->m_naive = out->r[0];
+    if (fit_exponential(out->r, kmax, &out->b, &out->m)) {
+        rc = cn_error_set(err, CN_ERR_ARG, "the fit of r_k = b m^k did not converge");
+        goto done;
+    }
+    out->tau = out->m > 0 && out->m < 1 ? -o->dt / log(out->m) : NAN;
+    /* the CI: trials drawn with replacement (they are independent), each replicate fitted the same way */
+    int kept = 0;
+    for (int rep = 0; rep < o->bootstrap; rep++) {
+        for (int j = 0; j < trials; j++) pick[j] = (int)cn_rng_below(rng, (uint64_t)trials);
+        double bb, mm;
+        if (!pooled_slopes(r, a, len, pick, trials, kmax, mean) && !fit_exponential(r, kmax, &bb, &mm)) ms[kept++] = mm;
+    }
+    if (o->bootstrap && kept < o->bootstrap / 2) {
+        rc = cn_error_set(err, CN_ERR_ARG, "branching bootstrap: only %d of %d replicates could be fitted", kept,
+                          o->bootstrap);
+    } else if (kept) {
+        gsl_sort(ms, 1, (size_t)kept);
+        double q = (1 - o->level) / 2;
+        out->m_lo = gsl_stats_quantile_from_sorted_data(ms, 1, (size_t)kept, q);
+        out->m_hi = gsl_stats_quantile_from_sorted_data(ms, 1, (size_t)kept, 1 - q);
+        out->replicates = kept;
+    }
+done:
+    if (rc) cn_branching_fit_free(out);
+    cn_free(pick);
+    cn_free(mean);
+    cn_free(r);
+    cn_free(ms);
+    cn_rng_free(rng);
+    return rc;
+}

@@ -23,7 +23,7 @@ FULL = os.environ.get("OPTIONS_FULL") == "1"
 # options whose value is free text: files, folders, column and tensor names, data specs checked when loaded
 TEXT = {
     "*": {"out", "csv", "json", "plot", "model", "model-file", "data", "data-root", "resume", "md"},
-    "measure": {"blocks", "aval-csv", "jacobian-csv"},
+    "measure": {"blocks", "aval-csv", "ab-csv", "jacobian-csv"},
     "eval": {"blocks"}, "predict": {"blocks"}, "robustness": {"blocks"},
     "stats": {"group", "condition", "metrics", "baselines", "pair", "correlate"},
     "powerlaw": {"column", "csv-out"},
