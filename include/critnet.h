@@ -100,7 +100,8 @@ void cn_net_in_shape(const cn_net *net, int chw[3]);
 /* The three passes return CN_OK or the status of the layer that failed (a node of an imported graph whose
  * shapes do not fit, a backward that the model has not: cn_net_status gives the message); the outputs of a
  * failed pass are undefined. critnet's own layers do not fail once cn_net_reserve has succeeded.
- * x: (B, in). train != 0 selects training behaviour (batch statistics, dropout). */
+ * x: (B, in). train != 0 selects training behaviour (batch statistics, dropout). A batch (or a tangent count)
+ * outside what cn_net_reserve sized is CN_ERR_ARG, never a write past the buffers. */
 int cn_net_forward(cn_net *net, const cn_real *x, int batch, int train);
 const cn_real *cn_net_output(const cn_net *net); /* (B, out) of the last forward */
 void cn_net_zero_grad(cn_net *net);

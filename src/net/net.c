@@ -108,8 +108,15 @@ void cn_net_in_shape(const cn_net *net, int chw[3])
     chw[2] = net->in.w;
 }
 
+/* the passes write into buffers that cn_net_reserve sized: a larger batch would write past them */
+static int reserved_for(const cn_net *net, int batch, int tangents)
+{
+    return batch >= 1 && batch <= net->chain.maxB && tangents >= 1 && tangents <= net->chain.maxK;
+}
+
 int cn_net_forward(cn_net *net, const cn_real *x, int batch, int train)
 {
+    if (!reserved_for(net, batch, 1)) return CN_ERR_ARG;
     return cn_chain_forward(&net->chain, x, batch, train);
 }
 
@@ -119,11 +126,13 @@ void cn_net_zero_grad(cn_net *net) { memset(net->grads, 0, net->nparams * sizeof
 
 int cn_net_backward(cn_net *net, const cn_real *dout, cn_real *dx, int batch)
 {
+    if (!reserved_for(net, batch, 1)) return CN_ERR_ARG;
     return cn_chain_backward(&net->chain, dout, dx, batch);
 }
 
 int cn_net_jvp(cn_net *net, const cn_real *tx, cn_real *ty, int batch, int tangents)
 {
+    if (!reserved_for(net, batch, tangents)) return CN_ERR_ARG;
     return cn_chain_jvp(&net->chain, tx, ty, batch, tangents);
 }
 
