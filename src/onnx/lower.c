@@ -105,7 +105,7 @@ const char *cn_lower_tensor(cn_lowering *b, const char *what, const cn_real *val
     if (!t || !raw || !d || !name) return NULL;
     onnx__tensor_proto__init(t);
     for (size_t i = 0; i < count; i++) raw[i] = (float)values[i]; /* the checkpoint's precision too */
-    memcpy(d, dims, (size_t)ndim * sizeof *d);
+    if (ndim) memcpy(d, dims, (size_t)ndim * sizeof *d); /* a scalar has no dims to copy */
     t->name = name;
     t->n_dims = (size_t)ndim;
     t->dims = d;
